@@ -1,0 +1,183 @@
+//! `clinicbox demo`: the embedded default. A private PostgreSQL cluster under
+//! `./.clinicbox-demo/`, two sample clinics, plain HTTP on 127.0.0.1:8080.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::{CliResult, Failed};
+use crate::app::AppState;
+use crate::config::{
+    Config, DatabaseConfig, DatabaseUrl, LogConfig, ServerConfig, StorageConfig, TlsConfig, TlsMode,
+};
+use crate::db::migrate::{self, Migrations};
+use crate::domain::tenants::{self, DisplayName, Hostname, Ident, NewTenant, Slug};
+use crate::ops::clock::{Clock, SystemClock};
+use crate::ops::pgcluster::{ClusterError, ClusterOptions, PgCluster, provision_app_database};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its PostgreSQL cluster and files.
+    #[arg(long, default_value = ".clinicbox-demo")]
+    pub dir: PathBuf,
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+const APP_ROLE: &str = "clinicbox";
+const APP_DB: &str = "clinicbox";
+
+pub async fn run(args: DemoArgs) -> CliResult {
+    let _log = crate::ops::telemetry::init(&LogConfig::default(), "info")?;
+    let dir = absolute(&args.dir)?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
+        Failed(format!(
+            "cannot listen on {}: {e}; is another demo running? Pass --listen 127.0.0.1:8081 to use another port",
+            args.listen
+        ))
+    })?;
+    let mut cluster = start_cluster(&dir).await?;
+    let result = serve_demo(&cluster, &dir, args.listen, listener).await;
+    println!("stopping PostgreSQL…");
+    let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await;
+    match (result, stopped) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Ok(Err(e))) => Err(Failed(e.to_string())),
+        (Ok(()), _) => {
+            println!(
+                "demo stopped; its data stays in {} for next time",
+                dir.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, Failed> {
+    if p.is_absolute() {
+        Ok(p.to_owned())
+    } else {
+        Ok(std::env::current_dir()?.join(p))
+    }
+}
+
+async fn start_cluster(dir: &Path) -> Result<PgCluster, Failed> {
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut cluster = match PgCluster::new(&dir.join("pg"), ClusterOptions::default()) {
+            Err(ClusterError::Unreachable(_)) => {
+                // As root in a private directory (e.g. /root), the postgres user cannot enter it.
+                let alt = fallback_dir(&dir);
+                println!(
+                    "note: the postgres system user cannot reach {}; keeping the demo database in {} instead",
+                    dir.display(),
+                    alt.display()
+                );
+                PgCluster::new(&alt, ClusterOptions::default())?
+            }
+            other => other?,
+        };
+        if cluster.init_if_needed()? {
+            println!("created a PostgreSQL cluster in {}", cluster.root().display());
+        }
+        cluster.start()?;
+        Ok::<_, Failed>(cluster)
+    })
+    .await?
+}
+
+fn fallback_dir(dir: &Path) -> PathBuf {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    PathBuf::from(format!("/var/tmp/clinicbox-demo-{}", hex::encode(&h[..6])))
+}
+
+async fn serve_demo(
+    cluster: &PgCluster,
+    dir: &Path,
+    listen: SocketAddr,
+    listener: tokio::net::TcpListener,
+) -> CliResult {
+    let su = crate::db::pool_options(2)
+        .connect(&cluster.superuser_url("postgres"))
+        .await?;
+    provision_app_database(&su, &Ident::parse(APP_ROLE)?, &Ident::parse(APP_DB)?).await?;
+    su.close().await;
+
+    let url = DatabaseUrl::parse(&cluster.url(APP_ROLE, APP_DB)).map_err(Failed)?;
+    let cfg = demo_config(url, dir, listen)?;
+    let db = super::connect(&cfg).await?;
+    let report = migrate::run(&db, Migrations::embedded(), 4, &migrate::NoProgress).await?;
+    if !report.tenants_failed.is_empty() {
+        return Err(Failed(format!(
+            "demo clinics failed to migrate: {:?}",
+            report.tenants_failed
+        )));
+    }
+    let clock = Arc::new(SystemClock);
+    let rules = tenants::HostRules {
+        base_domain: cfg.server.base_domain.clone(),
+        console_host: cfg.server.console_host.clone(),
+    };
+    for (slug, name) in [
+        ("demo", "Demo Polyclinic"),
+        ("sample", "Sample Family Clinic"),
+    ] {
+        let slug = Slug::parse(slug)?;
+        if tenants::find(&db, &slug).await.is_ok() {
+            continue;
+        }
+        tenants::create(
+            &db,
+            Migrations::embedded(),
+            &rules,
+            NewTenant {
+                slug,
+                name: DisplayName::parse(name)?,
+                hosts: vec![],
+            },
+            clock.now(),
+        )
+        .await?;
+    }
+
+    let port = listen.port();
+    println!();
+    println!("ClinicBox demo is running (Ctrl-C stops it).");
+    println!("  clinic:   http://demo.localhost:{port}/");
+    println!("  clinic 2: http://sample.localhost:{port}/");
+    println!("  console:  http://localhost:{port}/");
+    println!("  data:     {}", dir.display());
+    println!();
+    let state = AppState::new(cfg, db, clock, Migrations::embedded());
+    crate::app::serve(state, listener, crate::ops::shutdown::signal()).await?;
+    Ok(())
+}
+
+fn demo_config(url: DatabaseUrl, dir: &Path, listen: SocketAddr) -> Result<Config, Failed> {
+    Ok(Config {
+        database: DatabaseConfig {
+            url,
+            max_connections: 10,
+        },
+        server: ServerConfig {
+            base_domain: Hostname::parse("localhost")?,
+            console_host: Hostname::parse("localhost")?,
+            http_listen: listen,
+            https_listen: listen,
+            request_timeout_secs: 30,
+            max_body_bytes: 1024 * 1024,
+        },
+        tls: TlsConfig {
+            mode: TlsMode::Off,
+            ..TlsConfig::default()
+        },
+        storage: StorageConfig {
+            data_dir: dir.join("data"),
+        },
+        log: LogConfig::default(),
+    })
+}

@@ -1,0 +1,102 @@
+//! The command line. Output for people goes to stdout; diagnostics go through tracing to stderr.
+
+mod demo;
+mod migrate;
+mod serve;
+mod tenant;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clinicbox",
+    version,
+    about = "Clinic management server: one binary, one PostgreSQL, one systemd unit",
+    long_about = None,
+)]
+pub struct Cli {
+    /// Configuration file (every key can be overridden by CLINICBOX_<SECTION>_<KEY>).
+    #[arg(long, global = true, env = "CLINICBOX_CONFIG", default_value = config::DEFAULT_PATH)]
+    pub config: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a demo on a private PostgreSQL cluster in ./.clinicbox-demo (no config needed).
+    Demo(demo::DemoArgs),
+    /// Run the service (used by the systemd unit). Never migrates: run `migrate` first.
+    Serve,
+    /// Bring the control schema and every clinic schema to this binary's version.
+    Migrate(migrate::MigrateArgs),
+    /// Create, list, suspend, resume or delete clinics.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+}
+
+/// A failure already explained to the user; the process exits with status 1.
+#[derive(Debug)]
+pub struct Failed(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failed {
+    fn from(e: E) -> Self {
+        Failed(e.to_string())
+    }
+}
+
+pub type CliResult = Result<(), Failed>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failed(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Serve => serve::run(&load_config(&cli.config)?).await,
+        Command::Migrate(args) => {
+            crate::ops::telemetry::init_cli();
+            migrate::run(&load_config(&cli.config)?, args).await
+        }
+        Command::Tenant(cmd) => {
+            crate::ops::telemetry::init_cli();
+            tenant::run(&load_config(&cli.config)?, cmd).await
+        }
+    }
+}
+
+fn load_config(path: &std::path::Path) -> Result<Config, Failed> {
+    Config::load(path).map_err(|e| Failed(e.to_string()))
+}
+
+/// Connects with the configured URL and checks the login role is set up for isolation.
+pub(crate) async fn connect(cfg: &Config) -> Result<crate::db::Db, Failed> {
+    let db = crate::db::connect(&cfg.database).await?;
+    crate::db::check_login_role(&db).await.map_err(Failed)?;
+    Ok(db)
+}

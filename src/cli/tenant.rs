@@ -1,0 +1,180 @@
+//! `clinicbox tenant create|list|show|suspend|resume|delete`
+
+use clap::Subcommand;
+
+use super::{CliResult, Failed};
+use crate::config::Config;
+use crate::db::migrate::Migrations;
+use crate::domain::tenants::{
+    self, DisplayName, HostRules, Hostname, NewTenant, Slug, TenantStatus, TenantSummary,
+};
+use crate::ops::clock::{Clock, SystemClock};
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a clinic with its own schema and database role.
+    Create {
+        /// Short name: 2-31 of a-z, 0-9 and '-'; the clinic is reached at <slug>.<base_domain>.
+        #[arg(value_parser = parse_slug)]
+        slug: Slug,
+        /// The clinic's name as staff see it.
+        #[arg(long)]
+        name: String,
+        /// An extra hostname (the clinic's own domain); repeat for several.
+        #[arg(long = "host", value_parser = parse_host)]
+        hosts: Vec<Hostname>,
+    },
+    /// List clinics.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one clinic.
+    Show {
+        #[arg(value_parser = parse_slug)]
+        slug: Slug,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop serving a clinic: its hosts answer "suspended", no data is served.
+    Suspend {
+        #[arg(value_parser = parse_slug)]
+        slug: Slug,
+    },
+    /// Serve a suspended clinic again.
+    Resume {
+        #[arg(value_parser = parse_slug)]
+        slug: Slug,
+    },
+    /// Delete a clinic after writing a pg_dump of its schema to <data_dir>/deleted/.
+    Delete {
+        #[arg(value_parser = parse_slug)]
+        slug: Slug,
+        /// Repeat the slug to confirm.
+        #[arg(long)]
+        confirm: String,
+    },
+}
+
+fn parse_slug(s: &str) -> Result<Slug, String> {
+    Slug::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_host(s: &str) -> Result<Hostname, String> {
+    Hostname::parse(s).map_err(|e| e.to_string())
+}
+
+fn rules(cfg: &Config) -> HostRules {
+    HostRules {
+        base_domain: cfg.server.base_domain.clone(),
+        console_host: cfg.server.console_host.clone(),
+    }
+}
+
+pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
+    let db = super::connect(cfg).await?;
+    let now = SystemClock.now();
+    match cmd {
+        TenantCommand::Create { slug, name, hosts } => {
+            let name = DisplayName::parse(&name)?;
+            let t = tenants::create(
+                &db,
+                Migrations::embedded(),
+                &rules(cfg),
+                NewTenant { slug, name, hosts },
+                now,
+            )
+            .await?;
+            println!(
+                "created clinic {} \"{}\" (schema {}, role {}, version {})",
+                t.slug, t.display_name, t.db.schema, t.db.role, t.schema_version
+            );
+            let summary = find_summary(&db, cfg, &t.slug).await?;
+            println!("hosts: {}", summary.hosts.join(", "));
+        }
+        TenantCommand::List { json } => {
+            let list = tenants::list(&db, &rules(cfg)).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!(
+                    "no clinics yet; create one with `clinicbox tenant create <slug> --name \"…\"`"
+                );
+            } else {
+                println!(
+                    "{:<24} {:<10} {:<8} {:<32} HOSTS",
+                    "SLUG", "STATUS", "VERSION", "NAME"
+                );
+                for s in &list {
+                    println!(
+                        "{:<24} {:<10} {:<8} {:<32} {}",
+                        s.tenant.slug,
+                        s.tenant.status.as_str(),
+                        s.tenant.schema_version,
+                        truncate(&s.tenant.display_name, 32),
+                        s.hosts.join(" ")
+                    );
+                }
+            }
+        }
+        TenantCommand::Show { slug, json } => {
+            let s = find_summary(&db, cfg, &slug).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                let t = &s.tenant;
+                println!("slug:       {}", t.slug);
+                println!("name:       {}", t.display_name);
+                println!("status:     {}", t.status.as_str());
+                println!("hosts:      {}", s.hosts.join(", "));
+                println!("schema:     {} (version {})", t.db.schema, t.schema_version);
+                println!("role:       {}", t.db.role);
+                println!("created:    {}", t.created_at.format("%Y-%m-%d %H:%M UTC"));
+            }
+        }
+        TenantCommand::Suspend { slug } => {
+            tenants::set_status(&db, &slug, TenantStatus::Suspended, now).await?;
+            println!("clinic {slug} suspended: its hosts now answer 503 and serve no data");
+        }
+        TenantCommand::Resume { slug } => {
+            tenants::set_status(&db, &slug, TenantStatus::Active, now).await?;
+            println!("clinic {slug} is active again");
+        }
+        TenantCommand::Delete { slug, confirm } => {
+            if confirm != slug.as_str() {
+                return Err(Failed(format!(
+                    "not deleted: --confirm must repeat the slug exactly ({slug})"
+                )));
+            }
+            let dump =
+                tenants::delete(&db, &cfg.database.url, &slug, &cfg.storage.data_dir, now).await?;
+            println!(
+                "clinic {slug} deleted; its data was saved to {} (restore with pg_restore)",
+                dump.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn find_summary(
+    db: &crate::db::Db,
+    cfg: &Config,
+    slug: &Slug,
+) -> Result<TenantSummary, Failed> {
+    tenants::list(db, &rules(cfg))
+        .await?
+        .into_iter()
+        .find(|s| &s.tenant.slug == slug)
+        .ok_or_else(|| Failed(format!("no clinic with slug '{slug}'")))
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}

@@ -1,0 +1,13 @@
+//! Clinics (tenants): creation with their own schema and role, lookup by host, lifecycle.
+
+pub mod model;
+mod repo;
+mod service;
+
+pub use model::{
+    Branding, DisplayName, Hostname, Ident, NameError, Slug, Tenant, TenantIdent, TenantStatus,
+};
+pub use service::{
+    HostRules, NewTenant, Site, TenantError, TenantSummary, create, delete, find, list,
+    resolve_host, set_status,
+};

@@ -1,0 +1,196 @@
+//! SQL for the control-plane tables `clinicbox.tenants` and `clinicbox.tenant_hostnames`.
+
+use sqlx::{PgConnection, PgExecutor};
+
+use super::model::{Branding, Ident, Slug, Tenant, TenantIdent, TenantStatus};
+
+#[derive(sqlx::FromRow)]
+pub(super) struct TenantRow {
+    id: i64,
+    slug: String,
+    display_name: String,
+    status: String,
+    db_schema: String,
+    db_role: String,
+    schema_version: i64,
+    branding: serde_json::Value,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+const COLUMNS: &str = "t.id, t.slug, t.display_name, t.status, t.db_schema, t.db_role, t.schema_version, t.branding, t.created_at";
+
+impl TenantRow {
+    /// Re-validates what the database holds before it is used to build SQL identifiers.
+    pub(super) fn into_tenant(self) -> Result<Tenant, sqlx::Error> {
+        let bad = |what: &str| {
+            sqlx::Error::Decode(format!("clinic {} has an invalid {what}", self.id).into())
+        };
+        Ok(Tenant {
+            id: self.id,
+            slug: Slug::parse(&self.slug).map_err(|_| bad("slug"))?,
+            status: TenantStatus::parse(&self.status).ok_or_else(|| bad("status"))?,
+            db: TenantIdent {
+                schema: Ident::parse(&self.db_schema).map_err(|_| bad("schema name"))?,
+                role: Ident::parse(&self.db_role).map_err(|_| bad("role name"))?,
+            },
+            schema_version: self.schema_version,
+            branding: Branding::from_json(&self.branding),
+            created_at: self.created_at,
+            display_name: self.display_name,
+        })
+    }
+}
+
+pub(super) async fn by_slug(
+    db: impl PgExecutor<'_>,
+    slug: &Slug,
+) -> Result<Option<Tenant>, sqlx::Error> {
+    let row: Option<TenantRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM clinicbox.tenants t WHERE t.slug = $1"
+    ))
+    .bind(slug.as_str())
+    .fetch_optional(db)
+    .await?;
+    row.map(TenantRow::into_tenant).transpose()
+}
+
+/// A custom hostname wins over the `<slug>.<base>` form; one round trip either way.
+pub(super) async fn by_host(
+    db: impl PgExecutor<'_>,
+    host: &str,
+    subdomain_slug: Option<&str>,
+) -> Result<Option<Tenant>, sqlx::Error> {
+    let row: Option<TenantRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM clinicbox.tenants t
+          WHERE t.id = (SELECT tenant_id FROM clinicbox.tenant_hostnames WHERE hostname = $1)
+             OR t.slug = $2
+          ORDER BY (t.slug = $2) NULLS FIRST
+          LIMIT 1"
+    ))
+    .bind(host)
+    .bind(subdomain_slug)
+    .fetch_optional(db)
+    .await?;
+    row.map(TenantRow::into_tenant).transpose()
+}
+
+pub(super) async fn all_with_hosts(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<(Tenant, Vec<String>)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        t: TenantRow,
+        hosts: Vec<String>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS},
+                coalesce(array_agg(h.hostname ORDER BY h.hostname) FILTER (WHERE h.hostname IS NOT NULL), '{{}}') AS hosts
+           FROM clinicbox.tenants t
+           LEFT JOIN clinicbox.tenant_hostnames h ON h.tenant_id = t.id
+          GROUP BY t.id
+          ORDER BY t.slug"
+    ))
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.t.into_tenant()?, r.hosts)))
+        .collect()
+}
+
+pub(super) async fn host_owner(
+    db: impl PgExecutor<'_>,
+    host: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT t.slug FROM clinicbox.tenant_hostnames h JOIN clinicbox.tenants t ON t.id = h.tenant_id
+          WHERE h.hostname = $1",
+    )
+    .bind(host)
+    .fetch_optional(db)
+    .await
+}
+
+pub(super) async fn role_exists(
+    db: impl PgExecutor<'_>,
+    role: &Ident,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+        .bind(role.as_str())
+        .fetch_one(db)
+        .await
+}
+
+pub(super) async fn insert(
+    conn: &mut PgConnection,
+    slug: &Slug,
+    name: &str,
+    ident: &TenantIdent,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Tenant, sqlx::Error> {
+    let row: TenantRow = sqlx::query_as(&format!(
+        "INSERT INTO clinicbox.tenants AS t (slug, display_name, db_schema, db_role, created_at)
+         VALUES ($1, $2, $3, $4, $5)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(slug.as_str())
+    .bind(name)
+    .bind(ident.schema.as_str())
+    .bind(ident.role.as_str())
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    row.into_tenant()
+}
+
+pub(super) async fn insert_host(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    host: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO clinicbox.tenant_hostnames (hostname, tenant_id) VALUES ($1, $2)")
+        .bind(host)
+        .bind(tenant_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn set_version(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    version: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE clinicbox.tenants SET schema_version = $1 WHERE id = $2")
+        .bind(version)
+        .bind(tenant_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn set_status(
+    db: impl PgExecutor<'_>,
+    slug: &Slug,
+    status: TenantStatus,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE clinicbox.tenants SET status = $2, status_changed_at = $3 WHERE slug = $1",
+    )
+    .bind(slug.as_str())
+    .bind(status.as_str())
+    .bind(now)
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub(super) async fn delete(conn: &mut PgConnection, tenant_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM clinicbox.tenants WHERE id = $1")
+        .bind(tenant_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

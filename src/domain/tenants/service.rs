@@ -1,0 +1,330 @@
+//! Clinic lifecycle rules.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::model::{DisplayName, Hostname, Ident, Slug, Tenant, TenantIdent, TenantStatus};
+use super::repo;
+use crate::db::Db;
+use crate::db::migrate::{MigrateError, Migrations, apply_tenant_migrations};
+
+/// What the server's hostnames are, so clinic hosts never collide with them.
+#[derive(Clone, Debug)]
+pub struct HostRules {
+    pub base_domain: Hostname,
+    pub console_host: Hostname,
+}
+
+#[derive(Debug)]
+pub struct NewTenant {
+    pub slug: Slug,
+    pub name: DisplayName,
+    pub hosts: Vec<Hostname>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("a clinic with slug '{0}' already exists")]
+    SlugTaken(String),
+    #[error("hostname {host} is already used by clinic '{owner}'")]
+    HostTaken { host: String, owner: String },
+    #[error("hostname {host} cannot be used: {why}")]
+    HostReserved { host: String, why: String },
+    #[error(
+        "database role {0} already exists although no clinic uses it; drop it or pick another slug"
+    )]
+    RoleExists(String),
+    #[error("no clinic with slug '{0}'")]
+    NotFound(String),
+    #[error("{0}")]
+    Dump(String),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+impl HostRules {
+    fn check_slug(&self, slug: &Slug) -> Result<(), TenantError> {
+        let sub = Hostname::subdomain(slug, &self.base_domain);
+        if sub == self.console_host {
+            return Err(TenantError::HostReserved {
+                host: sub.to_string(),
+                why: "it is the console host; pick another slug".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_custom_host(&self, host: &Hostname) -> Result<(), TenantError> {
+        let reserved = |why: String| TenantError::HostReserved {
+            host: host.to_string(),
+            why,
+        };
+        if host == &self.console_host {
+            return Err(reserved("it is the console host".into()));
+        }
+        let base = self.base_domain.as_str();
+        if host.as_str() == base || host.as_str().ends_with(&format!(".{base}")) {
+            return Err(reserved(format!(
+                "names under {base} are given automatically as <slug>.{base}; add only the clinic's own domains"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Creates the clinic's role and schema, migrates the schema and registers the clinic and its
+/// hosts, all in one transaction: on any error nothing is left behind.
+pub async fn create(
+    db: &Db,
+    migs: &Migrations,
+    rules: &HostRules,
+    new: NewTenant,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Tenant, TenantError> {
+    rules.check_slug(&new.slug)?;
+    let mut hosts = new.hosts.clone();
+    hosts.sort();
+    hosts.dedup();
+    for h in &hosts {
+        rules.check_custom_host(h)?;
+    }
+    if repo::by_slug(&db.pool, &new.slug).await?.is_some() {
+        return Err(TenantError::SlugTaken(new.slug.to_string()));
+    }
+    for h in &hosts {
+        if let Some(owner) = repo::host_owner(&db.pool, h.as_str()).await? {
+            return Err(TenantError::HostTaken {
+                host: h.to_string(),
+                owner,
+            });
+        }
+    }
+    let ident = TenantIdent {
+        schema: new.slug.schema_name(),
+        role: new.slug.role_name(&db.login_role),
+    };
+    if repo::role_exists(&db.pool, &ident.role).await? {
+        return Err(TenantError::RoleExists(ident.role.to_string()));
+    }
+
+    let mut tx = db.pool.begin().await?;
+    let ddl = provision_sql(&ident, &db.login_role, db.server_version);
+    sqlx::raw_sql(&ddl).execute(&mut *tx).await?;
+    let mut tenant = repo::insert(&mut tx, &new.slug, new.name.as_str(), &ident, now)
+        .await
+        .map_err(|e| map_unique(e, &new.slug, None))?;
+    for h in &hosts {
+        repo::insert_host(&mut tx, tenant.id, h.as_str())
+            .await
+            .map_err(|e| map_unique(e, &new.slug, Some(h)))?;
+    }
+    sqlx::query(
+        "SELECT set_config('role', $1, true), set_config('search_path', $2 || ', extensions', true)",
+    )
+    .bind(ident.role.as_str())
+    .bind(ident.schema.quoted())
+    .execute(&mut *tx)
+    .await?;
+    let version = apply_tenant_migrations(&mut tx, &ident, migs).await?;
+    sqlx::raw_sql("SET LOCAL ROLE NONE; SET LOCAL search_path TO DEFAULT")
+        .execute(&mut *tx)
+        .await?;
+    repo::set_version(&mut tx, tenant.id, version).await?;
+    tx.commit().await?;
+    tenant.schema_version = version;
+    tracing::info!(tenant = %tenant.slug, version, "clinic created");
+    Ok(tenant)
+}
+
+/// DDL for a clinic's role and schema. Identifiers come only from validated [`Ident`]s.
+fn provision_sql(ident: &TenantIdent, login: &Ident, server_version: i32) -> String {
+    let role = ident.role.quoted();
+    let schema = ident.schema.quoted();
+    let login = login.quoted();
+    // From PostgreSQL 16 on, membership options are explicit: we may SET ROLE to the clinic
+    // role but never inherit its privileges.
+    let grant = if server_version >= 160_000 {
+        format!("GRANT {role} TO {login} WITH INHERIT FALSE, SET TRUE;")
+    } else {
+        format!("GRANT {role} TO {login};")
+    };
+    // A new schema grants nothing to PUBLIC, so other clinic roles cannot even look into it.
+    format!(
+        "CREATE ROLE {role} NOLOGIN NOINHERIT;
+         {grant}
+         CREATE SCHEMA {schema} AUTHORIZATION {role};"
+    )
+}
+
+fn map_unique(e: sqlx::Error, slug: &Slug, host: Option<&Hostname>) -> TenantError {
+    if let sqlx::Error::Database(d) = &e {
+        match d.constraint() {
+            Some("tenants_slug_key") => return TenantError::SlugTaken(slug.to_string()),
+            Some("tenant_hostnames_pkey") => {
+                return TenantError::HostTaken {
+                    host: host.map(ToString::to_string).unwrap_or_default(),
+                    owner: "another clinic".into(),
+                };
+            }
+            _ => {}
+        }
+    }
+    TenantError::Sql(e)
+}
+
+pub async fn find(db: &Db, slug: &Slug) -> Result<Tenant, TenantError> {
+    repo::by_slug(&db.pool, slug)
+        .await?
+        .ok_or_else(|| TenantError::NotFound(slug.to_string()))
+}
+
+/// A clinic with every name it answers to.
+#[derive(Debug, Serialize)]
+pub struct TenantSummary {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    pub hosts: Vec<String>,
+}
+
+pub async fn list(db: &Db, rules: &HostRules) -> Result<Vec<TenantSummary>, TenantError> {
+    Ok(repo::all_with_hosts(&db.pool)
+        .await?
+        .into_iter()
+        .map(|(tenant, custom)| {
+            let mut hosts = vec![Hostname::subdomain(&tenant.slug, &rules.base_domain).to_string()];
+            hosts.extend(custom);
+            TenantSummary { tenant, hosts }
+        })
+        .collect())
+}
+
+/// Who a request's Host belongs to.
+#[derive(Debug, Clone)]
+pub enum Site {
+    Console,
+    Clinic(Tenant),
+    Unknown,
+}
+
+pub async fn resolve_host(db: &Db, rules: &HostRules, host: &str) -> Result<Site, sqlx::Error> {
+    let Ok(host) = Hostname::parse(host) else {
+        return Ok(Site::Unknown);
+    };
+    if host == rules.console_host {
+        return Ok(Site::Console);
+    }
+    let sub = host.slug_under(&rules.base_domain);
+    Ok(
+        match repo::by_host(&db.pool, host.as_str(), sub.as_ref().map(Slug::as_str)).await? {
+            Some(t) => Site::Clinic(t),
+            None => Site::Unknown,
+        },
+    )
+}
+
+pub async fn set_status(
+    db: &Db,
+    slug: &Slug,
+    status: TenantStatus,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), TenantError> {
+    if repo::set_status(&db.pool, slug, status, now).await? {
+        tracing::info!(tenant = %slug, status = status.as_str(), "clinic status changed");
+        Ok(())
+    } else {
+        Err(TenantError::NotFound(slug.to_string()))
+    }
+}
+
+/// Dumps the clinic's schema to `<data_dir>/deleted/`, then drops schema, role and control rows.
+/// Returns the dump's path. Nothing is dropped unless the dump was written.
+pub async fn delete(
+    db: &Db,
+    db_url: &crate::config::DatabaseUrl,
+    slug: &Slug,
+    data_dir: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PathBuf, TenantError> {
+    let tenant = find(db, slug).await?;
+    let dir = data_dir.join("deleted");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| TenantError::Dump(format!("cannot create {}: {e}", dir.display())))?;
+    let file = dir.join(format!(
+        "{}-{}.dump",
+        tenant.slug,
+        now.format("%Y%m%dT%H%M%SZ")
+    ));
+    crate::ops::pgtools::dump_schema(db_url, &tenant.db.schema, &tenant.db.role, &file)
+        .await
+        .map_err(|e| TenantError::Dump(format!("not deleted: the safety dump failed: {e}")))?;
+
+    let mut tx = db.pool.begin().await?;
+    sqlx::raw_sql(&format!(
+        "DROP SCHEMA {} CASCADE",
+        tenant.db.schema.quoted()
+    ))
+    .execute(&mut *tx)
+    .await?;
+    repo::delete(&mut tx, tenant.id).await?;
+    sqlx::raw_sql(&format!("DROP ROLE {}", tenant.db.role.quoted()))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(tenant = %slug, dump = %file.display(), "clinic deleted");
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> HostRules {
+        HostRules {
+            base_domain: Hostname::parse("clinics.example.com").unwrap(),
+            console_host: Hostname::parse("admin.clinics.example.com").unwrap(),
+        }
+    }
+
+    #[test]
+    fn console_subdomain_is_reserved() {
+        assert!(rules().check_slug(&Slug::parse("admin").unwrap()).is_err());
+        assert!(rules().check_slug(&Slug::parse("demo").unwrap()).is_ok());
+    }
+
+    #[test]
+    fn custom_hosts_outside_base_only() {
+        let r = rules();
+        for bad in [
+            "admin.clinics.example.com",
+            "x.clinics.example.com",
+            "clinics.example.com",
+        ] {
+            assert!(
+                r.check_custom_host(&Hostname::parse(bad).unwrap()).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            r.check_custom_host(&Hostname::parse("portal.cityclinic.org").unwrap())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn provisioning_grants_by_server_version() {
+        let slug = Slug::parse("demo").unwrap();
+        let login = Ident::parse_login_role("clinicbox").unwrap();
+        let ident = TenantIdent {
+            schema: slug.schema_name(),
+            role: slug.role_name(&login),
+        };
+        assert!(
+            provision_sql(&ident, &login, 150_000)
+                .contains("GRANT \"clinicbox_t_demo\" TO \"clinicbox\";")
+        );
+        assert!(provision_sql(&ident, &login, 160_000).contains("WITH INHERIT FALSE, SET TRUE"));
+    }
+}

@@ -1,0 +1,7 @@
+//! Operations: clock, logging, PostgreSQL tools and private clusters, shutdown.
+
+pub mod clock;
+pub mod pgcluster;
+pub mod pgtools;
+pub mod shutdown;
+pub mod telemetry;

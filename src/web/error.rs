@@ -1,0 +1,219 @@
+//! One error type at the web edge. `AppError` only sets a status and what may be shown;
+//! `render_errors` turns every error response (ours or axum's) into a branded HTML page or an
+//! RFC 9457 problem+json body, and logs the cause once. Nothing from SQL or a patient record
+//! ever reaches the body.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::web::middleware::RequestId;
+use crate::web::page::{Page, render_page};
+use crate::web::site::ResponseSite;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("clinic suspended")]
+    Suspended,
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                Self::Unavailable(format!("database: {e}"))
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+/// What an error response may show, plus the cause that only goes to the log.
+#[derive(Clone, Debug)]
+pub struct ErrorInfo {
+    pub code: &'static str,
+    pub detail: Option<String>,
+    pub cause: Option<String>,
+}
+
+/// Marks an error response whose body a handler rendered itself (e.g. a form with messages).
+#[derive(Clone, Copy, Debug)]
+pub struct Rendered;
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code, detail, cause) = match self {
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found", None, None),
+            Self::BadRequest(d) => (StatusCode::BAD_REQUEST, "bad_request", Some(d), None),
+            Self::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", Some(d), None),
+            Self::Suspended => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "clinic_suspended",
+                None,
+                None,
+            ),
+            Self::Unavailable(cause) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                None,
+                Some(cause),
+            ),
+            Self::Internal(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                None,
+                Some(format!("{e:#}")),
+            ),
+        };
+        let mut resp = status.into_response();
+        resp.extensions_mut().insert(ErrorInfo {
+            code,
+            detail,
+            cause,
+        });
+        resp
+    }
+}
+
+pub fn wants_json(req: &Request) -> bool {
+    if req.uri().path().starts_with("/api/") {
+        return true;
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    accept.contains("json") && !accept.contains("text/html")
+}
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    page: Page,
+    status: u16,
+    title: String,
+    detail: String,
+    request_id: String,
+}
+
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let json = wants_json(&req);
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || resp.extensions().get::<Rendered>().is_some()
+    {
+        return resp;
+    }
+    let info = resp.extensions().get::<ErrorInfo>().cloned();
+    let site = resp.extensions().get::<ResponseSite>().cloned();
+    let (mut parts, body) = resp.into_parts();
+
+    let mut detail = info.as_ref().and_then(|i| i.detail.clone());
+    if info.is_none() && status.is_client_error() {
+        // An axum rejection (bad JSON, wrong method…): its text names fields, never values.
+        let bytes = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+        if !text.is_empty() {
+            detail = Some(text.chars().take(300).collect());
+        }
+    }
+    if let Some(cause) = info.as_ref().and_then(|i| i.cause.as_ref()) {
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), cause = %cause, "request failed");
+        } else {
+            tracing::warn!(status = status.as_u16(), cause = %cause, "request refused");
+        }
+    }
+    let code = info
+        .as_ref()
+        .map_or_else(|| default_code(status), |i| i.code);
+
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let page = match site.as_ref().and_then(|s| s.0.clone()) {
+        Some(t) => Page::for_clinic(&t, &request_id),
+        None => Page::plain(&request_id),
+    };
+    let (title, detail) = describe(&page, status, code, detail);
+    if json {
+        let body = serde_json::json!({
+            "type": "about:blank",
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+            "code": code,
+            "request_id": request_id,
+        });
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        return Response::from_parts(parts, axum::body::Body::from(body.to_string()));
+    }
+    let page_resp = render_page(&ErrorPage {
+        page,
+        status: status.as_u16(),
+        title,
+        detail,
+        request_id,
+    });
+    let (p2, body) = page_resp.into_parts();
+    for (k, v) in &p2.headers {
+        parts.headers.insert(k, v.clone());
+    }
+    Response::from_parts(parts, body)
+}
+
+fn default_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    }
+}
+
+fn describe(
+    page: &Page,
+    status: StatusCode,
+    code: &str,
+    detail: Option<String>,
+) -> (String, String) {
+    let t = |k: &str| page.t(k).to_owned();
+    match (status, code) {
+        (_, "clinic_suspended") => (t("suspended.title"), t("suspended.detail")),
+        (StatusCode::NOT_FOUND, _) => (
+            t("error.not_found"),
+            detail.unwrap_or_else(|| t("error.not_found_detail")),
+        ),
+        (StatusCode::FORBIDDEN, _) => (t("error.forbidden"), detail.unwrap_or_default()),
+        (StatusCode::SERVICE_UNAVAILABLE, _) => (t("error.unavailable"), t("error.internal")),
+        (s, _) if s.is_server_error() => (t("error.title"), t("error.internal")),
+        (s, _) => (
+            s.canonical_reason()
+                .map_or_else(|| t("error.bad_request"), str::to_owned),
+            detail.unwrap_or_else(|| t("error.bad_request")),
+        ),
+    }
+}

@@ -1,0 +1,44 @@
+//! HTTP: one router for every host. Health and static assets answer on any host; everything
+//! else is dispatched by Host to the console, a clinic, or a 404.
+
+pub mod assets;
+pub mod error;
+pub mod middleware;
+pub mod page;
+pub mod routes;
+pub mod site;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::app::AppState;
+
+pub use error::AppError;
+
+pub fn router(state: AppState) -> Router {
+    let console = routes::console::router().with_state(state.clone());
+    let clinic = routes::clinic::router().with_state(state.clone());
+    let dispatch = site::Dispatch::service(state.clone(), console, clinic);
+    let timeout = Duration::from_secs(state.config.server.request_timeout_secs.max(1));
+    let body_limit = state.config.server.max_body_bytes;
+
+    Router::new()
+        .merge(routes::health::router())
+        .route("/static/{*file}", get(assets::serve))
+        .fallback_service(dispatch)
+        .layer(axum::middleware::from_fn(error::render_errors))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .with_state(state)
+}

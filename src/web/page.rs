@@ -1,0 +1,103 @@
+//! The one render path for HTML: every page carries a `Page` (site name, language, theme,
+//! assets) and goes through `render_page`, which sets the content type. Security and cache
+//! headers are added for every response by `middleware::security_headers`.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::domain::tenants::Tenant;
+use crate::i18n::{Lang, Tr};
+use crate::web::assets;
+
+/// Layout context shared by every page.
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub tr: Tr,
+    pub site_name: String,
+    /// `/theme.css?v=…` for clinic pages: the clinic's colours without inline styles (CSP).
+    pub theme_url: Option<String>,
+    pub request_id: String,
+    pub is_console: bool,
+}
+
+impl Page {
+    pub fn for_clinic(t: &Tenant, request_id: &str) -> Self {
+        Self {
+            tr: Tr::new(Lang::En),
+            site_name: t.display_name.clone(),
+            theme_url: Some(theme_url(t)),
+            request_id: request_id.to_owned(),
+            is_console: false,
+        }
+    }
+
+    pub fn for_console(request_id: &str) -> Self {
+        let tr = Tr::new(Lang::En);
+        Self {
+            site_name: tr.t("console.title").to_owned(),
+            tr,
+            theme_url: None,
+            request_id: request_id.to_owned(),
+            is_console: true,
+        }
+    }
+
+    /// For pages outside any site (unknown host).
+    pub fn plain(request_id: &str) -> Self {
+        let tr = Tr::new(Lang::En);
+        Self {
+            site_name: tr.t("app.name").to_owned(),
+            tr,
+            theme_url: None,
+            request_id: request_id.to_owned(),
+            is_console: false,
+        }
+    }
+
+    pub fn t<'a>(&self, key: &'a str) -> &'a str {
+        self.tr.t(key)
+    }
+
+    pub fn tf(&self, key: &str, args: &[(&str, &str)]) -> String {
+        self.tr.tf(key, args)
+    }
+
+    pub fn lang(&self) -> &'static str {
+        self.tr.lang.code()
+    }
+
+    pub fn asset(&self, name: &str) -> String {
+        assets::url(name)
+    }
+}
+
+/// A short hash of the branding so the stylesheet URL changes when the colours do.
+fn theme_url(t: &Tenant) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(t.branding.primary_color.as_bytes());
+    format!("/theme.css?v={}", hex::encode(&h[..4]))
+}
+
+/// Renders a template as an HTML response (200).
+pub fn render_page<T: Template>(t: &T) -> Response {
+    render_with_status(StatusCode::OK, t)
+}
+
+pub fn render_with_status<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(body) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            crate::web::AppError::Internal(anyhow::anyhow!("template: {e}")).into_response()
+        }
+    }
+}

@@ -1,0 +1,3 @@
+pub mod clinic;
+pub mod console;
+pub mod health;

@@ -1,0 +1,2 @@
+// Progressive enhancement only: every core flow works without this file.
+"use strict";
