@@ -47,10 +47,6 @@ pub struct ErrorInfo {
     pub cause: Option<String>,
 }
 
-/// Marks an error response whose body a handler rendered itself (e.g. a form with messages).
-#[derive(Clone, Copy, Debug)]
-pub struct Rendered;
-
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code, detail, cause) = match self {
@@ -117,12 +113,20 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         .unwrap_or_default();
     let resp = next.run(req).await;
     let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || resp.extensions().get::<Rendered>().is_some()
-    {
+    if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
     let info = resp.extensions().get::<ErrorInfo>().cloned();
+    // A handler that rendered its own error body (a form with messages, /readyz JSON) keeps it;
+    // only our bare errors and axum's plain-text rejections are rewritten.
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("text/plain"));
+    if info.is_none() && !plain {
+        return resp;
+    }
     let site = resp.extensions().get::<ResponseSite>().cloned();
     let (mut parts, body) = resp.into_parts();
 

@@ -261,10 +261,12 @@ pub async fn delete(
         .await
         .map_err(|e| TenantError::Dump(format!("not deleted: the safety dump failed: {e}")))?;
 
+    // Only the clinic's role owns its schema, so the schema is dropped as that role.
     let mut tx = db.pool.begin().await?;
     sqlx::raw_sql(&format!(
-        "DROP SCHEMA {} CASCADE",
-        tenant.db.schema.quoted()
+        "SET LOCAL ROLE {role}; DROP SCHEMA {schema} CASCADE; SET LOCAL ROLE NONE;",
+        role = tenant.db.role.quoted(),
+        schema = tenant.db.schema.quoted()
     ))
     .execute(&mut *tx)
     .await?;

@@ -1,0 +1,244 @@
+//! The HTTP surface: dispatch by Host, X-Tenant-ID, suspension, headers, health, assets.
+
+use chrono::Utc;
+use clinicbox::domain::tenants::{self, TenantStatus};
+
+use crate::helpers::{CONSOLE, TestApp, spawn_app};
+
+#[tokio::test]
+async fn each_clinic_host_sees_only_its_own_data() {
+    let app = spawn_app().await;
+    let a = app.create_tenant("alpha").await;
+    let b = app
+        .create_tenant_with("bravo", &["portal.bravo.example"])
+        .await;
+    app.set_setting(&a, "timezone", serde_json::json!("Europe/Berlin"))
+        .await;
+    app.set_setting(&b, "timezone", serde_json::json!("Asia/Kathmandu"))
+        .await;
+
+    let ra = app.get(&TestApp::clinic_host("alpha"), "/").await;
+    let rb = app.get(&TestApp::clinic_host("bravo"), "/").await;
+    let rb2 = app.get("portal.bravo.example", "/").await;
+
+    assert_eq!(ra.status(), 200);
+    let ha = ra.text().await.unwrap();
+    assert!(ha.contains("Europe/Berlin") && ha.contains("Clinic ALPHA"));
+    assert!(!ha.contains("Asia/Kathmandu") && !ha.contains("Clinic BRAVO"));
+    let hb = rb.text().await.unwrap();
+    assert!(hb.contains("Asia/Kathmandu") && !hb.contains("Europe/Berlin"));
+    assert!(rb2.text().await.unwrap().contains("Asia/Kathmandu"));
+}
+
+#[tokio::test]
+async fn unknown_hosts_get_404() {
+    let app = spawn_app().await;
+    app.create_tenant("alpha").await;
+    for host in [
+        "nobody.clinics.test",
+        "alpha.other.test",
+        "x.alpha.clinics.test",
+        "127.0.0.1",
+    ] {
+        let r = app.get(host, "/").await;
+        assert_eq!(r.status(), 404, "{host}");
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("Clinic ALPHA"), "{host}");
+    }
+}
+
+#[tokio::test]
+async fn x_tenant_id_must_agree_with_the_host() {
+    let app = spawn_app().await;
+    app.create_tenant("alpha").await;
+    app.create_tenant("bravo").await;
+    let c = app.client();
+
+    let r = c
+        .get(app.url(&TestApp::clinic_host("alpha"), "/api/v1/nothing-here"))
+        .header("X-Tenant-ID", "bravo")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["status"], 400);
+    assert!(p["detail"].as_str().unwrap().contains("does not match"));
+
+    let r = c
+        .get(app.url(&TestApp::clinic_host("alpha"), "/api/v1/nothing-here"))
+        .header("X-Tenant-ID", "not a slug!")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Agreeing header passes dispatch (the route itself does not exist: 404, not 400).
+    let r = c
+        .get(app.url(&TestApp::clinic_host("alpha"), "/api/v1/nothing-here"))
+        .header("X-Tenant-ID", "alpha")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // On the console host it names the clinic; an unknown clinic is a 404.
+    let r = c
+        .get(app.url(CONSOLE, "/api/v1/nothing-here"))
+        .header("X-Tenant-ID", "zulu")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn a_suspended_clinic_serves_no_data() {
+    let app = spawn_app().await;
+    let a = app.create_tenant("alpha").await;
+    app.set_setting(&a, "timezone", serde_json::json!("Europe/Berlin"))
+        .await;
+    tenants::set_status(&app.db, &a.slug, TenantStatus::Suspended, Utc::now())
+        .await
+        .unwrap();
+
+    let r = app.get(&TestApp::clinic_host("alpha"), "/").await;
+    assert_eq!(r.status(), 503);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("suspended"), "{body}");
+    assert!(!body.contains("Europe/Berlin"));
+
+    let r = app
+        .get(&TestApp::clinic_host("alpha"), "/api/v1/anything")
+        .await;
+    assert_eq!(r.status(), 503);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "clinic_suspended");
+
+    tenants::set_status(&app.db, &a.slug, TenantStatus::Active, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(&TestApp::clinic_host("alpha"), "/").await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn security_headers_on_every_response() {
+    let app = spawn_app().await;
+    app.create_tenant("alpha").await;
+    let cases = [
+        (TestApp::clinic_host("alpha"), "/"),
+        (TestApp::clinic_host("alpha"), "/missing"),
+        (CONSOLE.to_string(), "/"),
+        ("unknown.test".to_string(), "/"),
+        ("unknown.test".to_string(), "/healthz"),
+        (TestApp::clinic_host("alpha"), "/api/v1/health/database"),
+    ];
+    for (host, path) in cases {
+        let r = app.get(&host, path).await;
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{host}{path}");
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert!(h.contains_key("permissions-policy"));
+        assert!(h.contains_key("x-request-id"));
+        assert_eq!(h["cache-control"], "no-store", "{host}{path}");
+    }
+}
+
+#[tokio::test]
+async fn pages_have_no_inline_script_or_style() {
+    let app = spawn_app().await;
+    app.create_tenant("alpha").await;
+    let body = app
+        .get(&TestApp::clinic_host("alpha"), "/")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!body.contains("<script>") && !body.contains("style=\"") && !body.contains("<style"));
+    assert!(body.contains("/theme.css?v="));
+}
+
+#[tokio::test]
+async fn static_assets_have_hashed_names_and_long_cache() {
+    let app = spawn_app().await;
+    app.create_tenant("alpha").await;
+    let body = app
+        .get(&TestApp::clinic_host("alpha"), "/")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let start = body.find("/static/app.").unwrap();
+    let end = body[start..].find('"').unwrap();
+    let css = &body[start..start + end];
+    let r = app.get(&TestApp::clinic_host("alpha"), css).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/css");
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let r = app
+        .get(&TestApp::clinic_host("alpha"), "/static/app.0000000000.css")
+        .await;
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn clinic_colour_comes_from_the_theme_stylesheet() {
+    let app = spawn_app().await;
+    app.create_tenant("alpha").await;
+    sqlx::query("UPDATE clinicbox.tenants SET branding = '{\"primary_color\": \"#aa3300\"}' WHERE slug = 'alpha'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let r = app.get(&TestApp::clinic_host("alpha"), "/theme.css").await;
+    assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
+    assert!(r.text().await.unwrap().contains("--primary: #aa3300"));
+}
+
+#[tokio::test]
+async fn health_endpoints_and_aliases() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/health"] {
+        let r = app.get("anything.test", path).await;
+        assert_eq!(r.status(), 200);
+        let j: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(j["status"], "ok");
+    }
+    for path in ["/readyz", "/api/v1/health/database"] {
+        let r = app.get(CONSOLE, path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let j: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(j["status"], "ready");
+    }
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = spawn_app().await;
+    let c = app.client();
+    let r = c
+        .get(app.url(CONSOLE, "/"))
+        .header("X-Request-Id", "abc-123-def")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123-def");
+    let r = c
+        .get(app.url(CONSOLE, "/"))
+        .header("X-Request-Id", "evil\"value with spaces")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.headers()["x-request-id"], "evil\"value with spaces");
+}
