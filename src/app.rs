@@ -11,6 +11,8 @@ use crate::db::Db;
 use crate::db::migrate::Migrations;
 use crate::domain::tenants::HostRules;
 use crate::ops::clock::SharedClock;
+use crate::ops::secrets::Secrets;
+use crate::web::limits::Limiters;
 
 #[derive(Clone)]
 pub struct AppState(Arc<AppInner>);
@@ -21,6 +23,10 @@ pub struct AppInner {
     pub clock: SharedClock,
     pub migrations: &'static Migrations,
     pub hosts: HostRules,
+    pub secrets: Secrets,
+    pub limits: Limiters,
+    /// Pages are served over HTTPS (secure, `__Host-` cookies).
+    pub https: bool,
 }
 
 impl std::ops::Deref for AppState {
@@ -36,17 +42,23 @@ impl AppState {
         db: Db,
         clock: SharedClock,
         migrations: &'static Migrations,
+        secrets: Secrets,
     ) -> Self {
         let hosts = HostRules {
             base_domain: config.server.base_domain.clone(),
             console_host: config.server.console_host.clone(),
         };
+        let limits = Limiters::new(&config.limits);
+        let https = config.tls.mode != crate::config::TlsMode::Off;
         Self(Arc::new(AppInner {
             config,
             db,
             clock,
             migrations,
             hosts,
+            secrets,
+            limits,
+            https,
         }))
     }
 }
@@ -57,11 +69,15 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    crate::domain::auth::password::warm_up();
+    let housekeeping = tokio::spawn(crate::web::housekeeping(state.clone()));
     let app = crate::web::router(state);
-    axum::serve(
+    let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    housekeeping.abort();
+    result
 }

@@ -27,6 +27,38 @@ pub struct Config {
     pub storage: StorageConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Per-client-address request budgets (rate limits).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Sign-in attempts (password or code) per minute per address. Default 10.
+    #[serde(default = "LimitsConfig::default_login")]
+    pub login_per_minute: u32,
+    /// API requests per minute per address. Default 600.
+    #[serde(default = "LimitsConfig::default_api")]
+    pub api_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            login_per_minute: Self::default_login(),
+            api_per_minute: Self::default_api(),
+        }
+    }
+}
+
+impl LimitsConfig {
+    fn default_login() -> u32 {
+        10
+    }
+    fn default_api() -> u32 {
+        600
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -118,12 +150,16 @@ impl TlsConfig {
 pub struct StorageConfig {
     #[serde(default = "StorageConfig::default_data_dir")]
     pub data_dir: PathBuf,
+    /// 32-byte secret key (hex) that encrypts TOTP secrets and TLS keys; created if missing.
+    #[serde(default = "StorageConfig::default_key_file")]
+    pub key_file: PathBuf,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
             data_dir: Self::default_data_dir(),
+            key_file: Self::default_key_file(),
         }
     }
 }
@@ -131,6 +167,9 @@ impl Default for StorageConfig {
 impl StorageConfig {
     fn default_data_dir() -> PathBuf {
         PathBuf::from("/var/lib/clinicbox")
+    }
+    fn default_key_file() -> PathBuf {
+        PathBuf::from("/etc/clinicbox/secret.key")
     }
 }
 

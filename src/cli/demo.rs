@@ -144,6 +144,9 @@ async fn serve_demo(
         .await?;
     }
 
+    let secrets = crate::ops::secrets::Secrets::load_or_create(&cfg.storage.key_file)?;
+    seed_accounts(&db, clock.now()).await?;
+
     let port = listen.port();
     println!();
     println!("ClinicBox demo is running (Ctrl-C stops it).");
@@ -152,7 +155,13 @@ async fn serve_demo(
     println!("  console:  http://localhost:{port}/");
     println!("  data:     {}", dir.display());
     println!();
-    let state = AppState::new(cfg, db, clock, Migrations::embedded());
+    println!("Sign in with password \"{DEMO_PASSWORD}\" as:");
+    println!("  console:  {DEMO_OPERATOR}");
+    for (email, role, _) in DEMO_STAFF {
+        println!("  clinic:   {email:<32} ({role})");
+    }
+    println!();
+    let state = AppState::new(cfg, db, clock, Migrations::embedded(), secrets);
     crate::app::serve(state, listener, crate::ops::shutdown::signal()).await?;
     Ok(())
 }
@@ -177,7 +186,71 @@ fn demo_config(url: DatabaseUrl, dir: &Path, listen: SocketAddr) -> Result<Confi
         },
         storage: StorageConfig {
             data_dir: dir.join("data"),
+            key_file: dir.join("secret.key"),
         },
         log: LogConfig::default(),
+        limits: Default::default(),
     })
+}
+
+/// Every demo account uses this password; it passes the password policy.
+pub const DEMO_PASSWORD: &str = "velvet-harbor-piano-73";
+pub const DEMO_OPERATOR: &str = "operator@clinicbox.test";
+/// One staff member per role in each demo clinic.
+pub const DEMO_STAFF: [(&str, &str, &str); 5] = [
+    ("admin@demo.clinic", "clinic_admin", "Amara Okafor"),
+    ("dr.silva@demo.clinic", "doctor", "Dr. João Silva"),
+    ("nurse.lindqvist@demo.clinic", "nurse", "Ingrid Lindqvist"),
+    ("reception@demo.clinic", "receptionist", "Priya Sharma"),
+    ("billing@demo.clinic", "billing", "Wei Chen"),
+];
+
+/// Creates the demo operator and staff accounts that do not exist yet.
+async fn seed_accounts(db: &crate::db::Db, now: chrono::DateTime<chrono::Utc>) -> CliResult {
+    use crate::domain::auth::{Accounts, Role, repo, service};
+    let mut tx = db.pool.begin().await?;
+    if repo::by_email(&mut tx, Accounts::Operators, DEMO_OPERATOR, false)
+        .await?
+        .is_none()
+    {
+        service::create_account(
+            &mut tx,
+            Accounts::Operators,
+            DEMO_OPERATOR,
+            "Demo Operator",
+            None,
+            Some(DEMO_PASSWORD),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    for slug in ["demo", "sample"] {
+        let t = tenants::find(db, &Slug::parse(slug)?).await?;
+        let mut tx = crate::db::TenantDb::begin(&db.pool, &t.db).await?;
+        for (email, role, name) in DEMO_STAFF {
+            let email = if slug == "demo" {
+                email.to_owned()
+            } else {
+                email.replace("@demo.", "@sample.")
+            };
+            if repo::by_email(&mut tx, Accounts::Staff, &email, false)
+                .await?
+                .is_none()
+            {
+                service::create_account(
+                    &mut tx,
+                    Accounts::Staff,
+                    &email,
+                    name,
+                    Role::parse(role),
+                    Some(DEMO_PASSWORD),
+                    now,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }

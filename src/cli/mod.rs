@@ -1,5 +1,7 @@
 //! The command line. Output for people goes to stdout; diagnostics go through tracing to stderr.
 
+mod accounts;
+mod audit;
 mod demo;
 mod migrate;
 mod serve;
@@ -39,6 +41,18 @@ pub enum Command {
     /// Create, list, suspend, resume or delete clinics.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Clinic staff accounts.
+    #[command(subcommand)]
+    User(accounts::UserCommand),
+    /// System console operators.
+    #[command(subcommand)]
+    Operator(accounts::OperatorCommand),
+    /// API tokens for scripts and monitoring.
+    #[command(subcommand)]
+    Token(accounts::TokenCommand),
+    /// Audit log integrity and retention.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// A failure already explained to the user; the process exits with status 1.
@@ -86,6 +100,22 @@ async fn run(cli: Cli) -> CliResult {
         Command::Tenant(cmd) => {
             crate::ops::telemetry::init_cli();
             tenant::run(&load_config(&cli.config)?, cmd).await
+        }
+        Command::User(cmd) => {
+            crate::ops::telemetry::init_cli();
+            accounts::user(&load_config(&cli.config)?, cmd).await
+        }
+        Command::Operator(cmd) => {
+            crate::ops::telemetry::init_cli();
+            accounts::operator(&load_config(&cli.config)?, cmd).await
+        }
+        Command::Token(cmd) => {
+            crate::ops::telemetry::init_cli();
+            accounts::token(&load_config(&cli.config)?, cmd).await
+        }
+        Command::Audit(cmd) => {
+            crate::ops::telemetry::init_cli();
+            audit::run(&load_config(&cli.config)?, cmd).await
         }
     }
 }

@@ -18,12 +18,15 @@ pub async fn run(cfg: &Config) -> CliResult {
     if let Some(problem) = status.problem() {
         return Err(Failed(problem));
     }
+    let secrets = crate::ops::secrets::Secrets::load_or_create(&cfg.storage.key_file)?;
     let state = AppState::new(
         cfg.clone(),
         db,
         std::sync::Arc::new(SystemClock),
         Migrations::embedded(),
+        secrets,
     );
+    announce_setup_link(&state).await;
     match cfg.tls.mode {
         TlsMode::Off => {
             let listener = tokio::net::TcpListener::bind(cfg.server.http_listen)
@@ -65,4 +68,62 @@ async fn connect_with_retry(cfg: &Config, patience: Duration) -> Result<crate::d
             Err(e) => return Err(Failed(format!("{e} (database.url = {})", cfg.database.url))),
         }
     }
+}
+
+/// While no operator exists, writes a one-time setup link to `<data_dir>/setup-link.txt`
+/// (mode 0600, read by install.sh) and shows it on a terminal. The link is a secret, so it
+/// never goes to the log.
+async fn announce_setup_link(state: &AppState) {
+    use crate::domain::auth::setup;
+    let token =
+        match setup::create_token(&state.db.pool, crate::ops::clock::Clock::now(&*state.clock))
+            .await
+        {
+            Ok(Some(t)) => t,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not create a setup link");
+                return;
+            }
+        };
+    let link = setup_link(&state.config, &token);
+    let file = state.config.storage.data_dir.join("setup-link.txt");
+    let written = std::fs::create_dir_all(&state.config.storage.data_dir)
+        .and_then(|()| {
+            let _ = std::fs::remove_file(&file);
+            crate::ops::pgtools::create_private_file(&file)
+        })
+        .and_then(|()| std::fs::write(&file, format!("{link}\n")));
+    match written {
+        Ok(()) => tracing::warn!(
+            file = %file.display(),
+            "no operator account exists yet: open the one-time setup link stored in this file (valid 24 h)"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "no operator account exists and the setup link could not be saved; run `clinicbox operator setup-link`")
+        }
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        println!("Create the first operator account: {link}");
+    }
+}
+
+/// The console URL of a setup token.
+pub fn setup_link(cfg: &Config, token: &str) -> String {
+    let scheme = if cfg.tls.mode == TlsMode::Off {
+        "http"
+    } else {
+        "https"
+    };
+    let port = match (
+        cfg.tls.mode,
+        cfg.server.http_listen.port(),
+        cfg.server.https_listen.port(),
+    ) {
+        (TlsMode::Off, 80, _) => String::new(),
+        (TlsMode::Off, p, _) => format!(":{p}"),
+        (_, _, 443) => String::new(),
+        (_, _, p) => format!(":{p}"),
+    };
+    format!("{scheme}://{}{port}/setup/{token}", cfg.server.console_host)
 }

@@ -71,7 +71,28 @@ fn rules(cfg: &Config) -> HostRules {
     }
 }
 
+/// Records a clinic lifecycle action in the system audit log (actor: the command line).
+async fn audit_system(
+    db: &crate::db::Db,
+    now: chrono::DateTime<chrono::Utc>,
+    action: &'static str,
+    tenant_id: Option<i64>,
+    details: serde_json::Value,
+) -> Result<(), Failed> {
+    let mut conn = db.pool.acquire().await?;
+    crate::domain::audit::record_system(
+        &mut conn,
+        &crate::domain::audit::Context::system(now),
+        crate::domain::audit::Event::new(action, crate::domain::audit::Actor::System)
+            .details(details),
+        tenant_id,
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
+    use crate::domain::audit::action;
     let db = super::connect(cfg).await?;
     let now = SystemClock.now();
     match cmd {
@@ -83,6 +104,14 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
                 &rules(cfg),
                 NewTenant { slug, name, hosts },
                 now,
+            )
+            .await?;
+            audit_system(
+                &db,
+                now,
+                action::TENANT_CREATED,
+                Some(t.id),
+                serde_json::json!({ "slug": t.slug, "via": "cli" }),
             )
             .await?;
             println!(
@@ -134,10 +163,28 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
         }
         TenantCommand::Suspend { slug } => {
             tenants::set_status(&db, &slug, TenantStatus::Suspended, now).await?;
+            let t = tenants::find(&db, &slug).await?;
+            audit_system(
+                &db,
+                now,
+                action::TENANT_STATUS,
+                Some(t.id),
+                serde_json::json!({ "status": "suspended", "via": "cli" }),
+            )
+            .await?;
             println!("clinic {slug} suspended: its hosts now answer 503 and serve no data");
         }
         TenantCommand::Resume { slug } => {
             tenants::set_status(&db, &slug, TenantStatus::Active, now).await?;
+            let t = tenants::find(&db, &slug).await?;
+            audit_system(
+                &db,
+                now,
+                action::TENANT_STATUS,
+                Some(t.id),
+                serde_json::json!({ "status": "active", "via": "cli" }),
+            )
+            .await?;
             println!("clinic {slug} is active again");
         }
         TenantCommand::Delete { slug, confirm } => {
@@ -146,8 +193,17 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
                     "not deleted: --confirm must repeat the slug exactly ({slug})"
                 )));
             }
+            let id = tenants::find(&db, &slug).await?.id;
             let dump =
                 tenants::delete(&db, &cfg.database.url, &slug, &cfg.storage.data_dir, now).await?;
+            audit_system(
+                &db,
+                now,
+                action::TENANT_DELETED,
+                Some(id),
+                serde_json::json!({ "slug": slug, "dump": dump.display().to_string(), "via": "cli" }),
+            )
+            .await?;
             println!(
                 "clinic {slug} deleted; its data was saved to {} (restore with pg_restore)",
                 dump.display()

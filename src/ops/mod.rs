@@ -3,5 +3,6 @@
 pub mod clock;
 pub mod pgcluster;
 pub mod pgtools;
+pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;

@@ -22,6 +22,17 @@ pub enum AppError {
     Forbidden(String),
     #[error("clinic suspended")]
     Suspended,
+    #[error("sign-in required")]
+    Unauthenticated,
+    #[error("invalid or expired API token")]
+    InvalidToken,
+    #[error("permission denied")]
+    Denied(Option<crate::domain::auth::Permission>),
+    #[error("CSRF check failed")]
+    Csrf,
+    /// Input that failed validation, per field (API bodies; forms re-render themselves).
+    #[error("invalid input")]
+    Validation(crate::web::forms::FormErrors),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -45,6 +56,8 @@ pub struct ErrorInfo {
     pub code: &'static str,
     pub detail: Option<String>,
     pub cause: Option<String>,
+    /// Field errors, as `errors` in problem+json.
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl IntoResponse for AppError {
@@ -65,6 +78,54 @@ impl IntoResponse for AppError {
                 None,
                 Some(cause),
             ),
+            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", None, None),
+            Self::InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                Some("The API token is unknown, expired or revoked.".to_owned()),
+                None,
+            ),
+            Self::Denied(p) => {
+                let mut resp = StatusCode::FORBIDDEN.into_response();
+                resp.extensions_mut()
+                    .insert(crate::web::auth::DeniedMarker(p));
+                resp.extensions_mut().insert(ErrorInfo {
+                    code: "forbidden",
+                    detail: Some(match p {
+                        Some(p) => format!("Your role does not have the permission {}.", p.as_str()),
+                        None => "This API token may only read.".to_owned(),
+                    }),
+                    cause: None,
+                    fields: None,
+                });
+                return resp;
+            }
+            Self::Csrf => (
+                StatusCode::FORBIDDEN,
+                "csrf",
+                Some("The form has expired or came from another site. Go back, reload the page and try again.".to_owned()),
+                None,
+            ),
+            Self::Validation(errors) => {
+                let mut resp = StatusCode::UNPROCESSABLE_ENTITY.into_response();
+                let fields: std::collections::BTreeMap<String, String> = errors
+                    .as_map()
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect();
+                let detail = fields
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                resp.extensions_mut().insert(ErrorInfo {
+                    code: "validation",
+                    detail: Some(detail),
+                    cause: None,
+                    fields: Some(fields),
+                });
+                return resp;
+            }
             Self::Internal(e) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -77,6 +138,7 @@ impl IntoResponse for AppError {
             code,
             detail,
             cause,
+            fields: None,
         });
         resp
     }
@@ -106,6 +168,7 @@ struct ErrorPage {
 
 pub async fn render_errors(req: Request, next: Next) -> Response {
     let json = wants_json(&req);
+    let path = req.uri().path().to_owned();
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -149,6 +212,23 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     let code = info
         .as_ref()
         .map_or_else(|| default_code(status), |i| i.code);
+    if status == StatusCode::UNAUTHORIZED {
+        if !json && code == "unauthenticated" {
+            // Only the path is carried over: a query string may hold search terms. The other
+            // headers stay, notably a Set-Cookie that carries an "expired" notice.
+            let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+            parts.status = StatusCode::SEE_OTHER;
+            parts.headers.remove(header::CONTENT_TYPE);
+            if let Ok(v) = HeaderValue::from_str(&format!("/login?next={next}")) {
+                parts.headers.insert(header::LOCATION, v);
+            }
+            return Response::from_parts(parts, axum::body::Body::empty());
+        }
+        parts.headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"clinicbox\""),
+        );
+    }
 
     parts.headers.remove(header::CONTENT_LENGTH);
     let page = match site.as_ref().and_then(|s| s.0.clone()) {
@@ -157,7 +237,7 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     };
     let (title, detail) = describe(&page, status, code, detail);
     if json {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": "about:blank",
             "title": title,
             "status": status.as_u16(),
@@ -165,6 +245,9 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
             "code": code,
             "request_id": request_id,
         });
+        if let Some(fields) = info.as_ref().and_then(|i| i.fields.as_ref()) {
+            body["errors"] = serde_json::json!(fields);
+        }
         parts.headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
@@ -189,6 +272,7 @@ fn default_code(status: StatusCode) -> &'static str {
     match status {
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
@@ -212,6 +296,11 @@ fn describe(
             detail.unwrap_or_else(|| t("error.not_found_detail")),
         ),
         (StatusCode::FORBIDDEN, _) => (t("error.forbidden"), detail.unwrap_or_default()),
+        (StatusCode::UNAUTHORIZED, _) => (
+            t("error.unauthenticated"),
+            detail.unwrap_or_else(|| t("error.unauthenticated_detail")),
+        ),
+        (StatusCode::TOO_MANY_REQUESTS, _) => (t("error.too_many"), t("error.too_many_detail")),
         (StatusCode::SERVICE_UNAVAILABLE, _) => (t("error.unavailable"), t("error.internal")),
         (s, _) if s.is_server_error() => (t("error.title"), t("error.internal")),
         (s, _) => (

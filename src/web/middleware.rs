@@ -13,6 +13,10 @@ use tracing::Instrument;
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
+/// The client's address: the TCP peer (or, behind a trusted proxy, the address it reports).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Keeps a caller's id only if it is short and plain, so it cannot forge log content.
@@ -27,11 +31,12 @@ fn incoming_id(req: &Request) -> Option<String> {
 pub async fn request_context(mut req: Request, next: Next) -> Response {
     let id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let peer = req
+    let ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
+        .map(|c| c.0.ip());
+    req.extensions_mut().insert(ClientIp(ip));
+    let peer = ip.map(|i| i.to_string()).unwrap_or_default();
     // The path only: query strings may carry search terms (patient names).
     let path = req.uri().path().to_owned();
     let quiet = matches!(

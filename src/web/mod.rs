@@ -2,10 +2,16 @@
 //! else is dispatched by Host to the console, a clinic, or a 404.
 
 pub mod assets;
+pub mod auth;
 pub mod error;
+pub mod forms;
+pub mod limits;
 pub mod middleware;
 pub mod page;
+pub mod page_ctx;
+pub mod realm;
 pub mod routes;
+pub mod session;
 pub mod site;
 
 use std::time::Duration;
@@ -21,8 +27,8 @@ use crate::app::AppState;
 pub use error::AppError;
 
 pub fn router(state: AppState) -> Router {
-    let console = routes::console::router().with_state(state.clone());
-    let clinic = routes::clinic::router().with_state(state.clone());
+    let console = routes::console::router(&state).with_state(state.clone());
+    let clinic = routes::clinic::router(&state).with_state(state.clone());
     let dispatch = site::Dispatch::service(state.clone(), console, clinic);
     let timeout = Duration::from_secs(state.config.server.request_timeout_secs.max(1));
     let body_limit = state.config.server.max_body_bytes;
@@ -41,4 +47,19 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
+}
+
+/// Periodic chores of a running server: expired sessions, idle rate-limit entries.
+pub async fn housekeeping(state: AppState) {
+    let store = session::PgSessionStore::new(state.db.pool.clone());
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        state.limits.forget_idle();
+        match store.delete_expired().await {
+            Ok(n) if n > 0 => tracing::debug!(sessions = n, "expired sessions removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+        }
+    }
 }

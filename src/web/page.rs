@@ -19,6 +19,25 @@ pub struct Page {
     pub theme_url: Option<String>,
     pub request_id: String,
     pub is_console: bool,
+    /// The session's CSRF token, put into every form (and a meta tag for htmx).
+    pub csrf: String,
+    /// Navigation for a signed-in person.
+    pub nav: Option<Nav>,
+    /// A one-line notice carried over from the previous request.
+    pub flash: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Nav {
+    pub user_name: String,
+    pub links: Vec<NavLink>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
 }
 
 impl Page {
@@ -29,6 +48,9 @@ impl Page {
             theme_url: Some(theme_url(t)),
             request_id: request_id.to_owned(),
             is_console: false,
+            csrf: String::new(),
+            nav: None,
+            flash: None,
         }
     }
 
@@ -40,6 +62,9 @@ impl Page {
             theme_url: None,
             request_id: request_id.to_owned(),
             is_console: true,
+            csrf: String::new(),
+            nav: None,
+            flash: None,
         }
     }
 
@@ -52,6 +77,9 @@ impl Page {
             theme_url: None,
             request_id: request_id.to_owned(),
             is_console: false,
+            csrf: String::new(),
+            nav: None,
+            flash: None,
         }
     }
 

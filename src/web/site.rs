@@ -65,6 +65,20 @@ pub fn request_host(req: &Request) -> Option<String> {
     Some(host.to_ascii_lowercase())
 }
 
+/// `host[:port]` as the client addressed it, lowercased: compared with `Origin`.
+pub fn request_host_with_port(req: &Request) -> Option<String> {
+    req.uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .map(|h| h.to_ascii_lowercase())
+}
+
 #[derive(Clone)]
 pub struct Dispatch {
     state: AppState,

@@ -186,14 +186,17 @@ async fn migrate_reports_and_serve_refuses_an_outdated_schema() {
         .execute(&t.admin)
         .await
         .unwrap();
-    sqlx::query("DELETE FROM tenant_alpha.schema_migrations")
-        .execute(&t.admin)
-        .await
-        .unwrap();
-    sqlx::query("DROP TABLE tenant_alpha.settings")
-        .execute(&t.admin)
-        .await
-        .unwrap();
+    let role: String =
+        sqlx::query_scalar("SELECT db_role FROM clinicbox.tenants WHERE slug = 'alpha'")
+            .fetch_one(&t.admin)
+            .await
+            .unwrap();
+    sqlx::raw_sql(&format!(
+        "DROP SCHEMA tenant_alpha CASCADE; CREATE SCHEMA tenant_alpha AUTHORIZATION {role}"
+    ))
+    .execute(&t.admin)
+    .await
+    .unwrap();
 
     let o = run(&cfg, &["serve"]);
     assert_eq!(o.status.code(), Some(1));
@@ -249,7 +252,7 @@ async fn serve_answers_and_stops_on_sigterm() {
     }
     assert!(ok, "serve did not become ready");
     let page = client
-        .get(format!("http://alpha.clinics.test:{port}/"))
+        .get(format!("http://alpha.clinics.test:{port}/login"))
         .send()
         .await
         .unwrap();
@@ -275,7 +278,7 @@ async fn serve_answers_and_stops_on_sigterm() {
     let text = std::fs::read_to_string(logs[0].path()).unwrap();
     let line = text
         .lines()
-        .find(|l| l.contains("\"path\":\"/\""))
+        .find(|l| l.contains("\"path\":\"/login\""))
         .expect("request logged");
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(v["fields"]["status"], 200);

@@ -1,8 +1,10 @@
 //! The HTTP surface: dispatch by Host, X-Tenant-ID, suspension, headers, health, assets.
 
 use chrono::Utc;
+use clinicbox::domain::auth::Role;
 use clinicbox::domain::tenants::{self, TenantStatus};
 
+use crate::helpers::browser::Browser;
 use crate::helpers::{CONSOLE, TestApp, spawn_app};
 
 #[tokio::test]
@@ -17,17 +19,29 @@ async fn each_clinic_host_sees_only_its_own_data() {
     app.set_setting(&b, "timezone", serde_json::json!("Asia/Kathmandu"))
         .await;
 
-    let ra = app.get(&TestApp::clinic_host("alpha"), "/").await;
-    let rb = app.get(&TestApp::clinic_host("bravo"), "/").await;
-    let rb2 = app.get("portal.bravo.example", "/").await;
+    let ua = app.create_staff(&a, Role::Doctor).await;
+    let ub = app.create_staff(&b, Role::Doctor).await;
+    let ra = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &ua)
+        .await
+        .get("/")
+        .await;
+    let rb = Browser::login_as(&app, &TestApp::clinic_host("bravo"), &ub)
+        .await
+        .get("/")
+        .await;
+    let rb2 = Browser::login_as(&app, "portal.bravo.example", &ub)
+        .await
+        .get("/")
+        .await;
 
-    assert_eq!(ra.status(), 200);
-    let ha = ra.text().await.unwrap();
-    assert!(ha.contains("Europe/Berlin") && ha.contains("Clinic ALPHA"));
-    assert!(!ha.contains("Asia/Kathmandu") && !ha.contains("Clinic BRAVO"));
-    let hb = rb.text().await.unwrap();
-    assert!(hb.contains("Asia/Kathmandu") && !hb.contains("Europe/Berlin"));
-    assert!(rb2.text().await.unwrap().contains("Asia/Kathmandu"));
+    assert_eq!(ra.status, 200);
+    assert!(ra.contains("Europe/Berlin") && ra.contains("Clinic ALPHA"));
+    assert!(!ra.contains("Asia/Kathmandu") && !ra.contains("Clinic BRAVO"));
+    assert!(rb.contains("Asia/Kathmandu") && !rb.contains("Europe/Berlin"));
+    assert!(rb2.contains("Asia/Kathmandu"));
+    // Staff of one clinic cannot sign in at another.
+    let mut x = Browser::new(&app, &TestApp::clinic_host("alpha"));
+    assert_eq!(x.login(&ub.email, &ub.password).await.status, 422);
 }
 
 #[tokio::test]
@@ -120,7 +134,9 @@ async fn a_suspended_clinic_serves_no_data() {
         .await
         .unwrap();
     assert_eq!(
-        app.get(&TestApp::clinic_host("alpha"), "/").await.status(),
+        app.get(&TestApp::clinic_host("alpha"), "/login")
+            .await
+            .status(),
         200
     );
 }
@@ -155,14 +171,26 @@ async fn security_headers_on_every_response() {
 async fn pages_have_no_inline_script_or_style() {
     let app = spawn_app().await;
     app.create_tenant("alpha").await;
-    let body = app
-        .get(&TestApp::clinic_host("alpha"), "/")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(!body.contains("<script>") && !body.contains("style=\"") && !body.contains("<style"));
-    assert!(body.contains("/theme.css?v="));
+    let admin = app
+        .create_staff(&app.create_tenant("bravo").await, Role::ClinicAdmin)
+        .await;
+    let mut b = Browser::login_as(&app, &TestApp::clinic_host("bravo"), &admin).await;
+    for path in [
+        "/",
+        "/account",
+        "/settings/users",
+        "/settings/audit",
+        "/settings/security",
+        "/settings/roles",
+    ] {
+        let p = b.get(path).await;
+        assert_eq!(p.status, 200, "{path}");
+        assert!(
+            !p.contains("<script>") && !p.contains("style=\"") && !p.contains("<style"),
+            "{path}"
+        );
+        assert!(p.contains("/theme.css?v="));
+    }
 }
 
 #[tokio::test]
@@ -170,7 +198,7 @@ async fn static_assets_have_hashed_names_and_long_cache() {
     let app = spawn_app().await;
     app.create_tenant("alpha").await;
     let body = app
-        .get(&TestApp::clinic_host("alpha"), "/")
+        .get(&TestApp::clinic_host("alpha"), "/login")
         .await
         .text()
         .await

@@ -1,10 +1,24 @@
 //! One integration-test binary: real PostgreSQL, real HTTP over loopback.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests and their helpers fail loudly"
+)]
+
 mod helpers;
 
+mod api;
+mod audit;
+mod auth_login;
+mod auth_mfa;
+mod auth_tokens;
 mod config_cli;
 mod http;
 mod isolation;
+mod logs;
 mod migrations;
+mod permissions;
 mod readiness;
+mod setup;
 mod tenants;

@@ -55,6 +55,7 @@ async fn readyz_turns_503_when_postgres_stops_and_200_when_it_returns() {
         db,
         Arc::new(SystemClock),
         Migrations::embedded(),
+        crate::helpers::test_secrets(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,17 +1,191 @@
-//! Clinic settings (table `settings` in the clinic's schema): one JSON value per key.
+//! Clinic settings (table `settings` in the clinic's schema) and installation settings
+//! (`clinicbox.system_settings`): one JSON value per key.
 
-use sqlx::PgPool;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
 
 use crate::db::TenantDb;
+use crate::domain::auth::MfaPolicy;
 use crate::domain::tenants::Tenant;
 
 /// The clinic's IANA time zone, `UTC` until an admin sets one.
 pub async fn timezone(pool: &PgPool, tenant: &Tenant) -> Result<String, sqlx::Error> {
     let mut tx = TenantDb::begin(pool, &tenant.db).await?;
-    let tz: Option<String> =
-        sqlx::query_scalar("SELECT value #>> '{}' FROM settings WHERE key = 'timezone'")
-            .fetch_optional(&mut *tx)
-            .await?;
+    let tz = get_text(&mut tx, "timezone").await?;
     tx.commit().await?;
     Ok(tz.unwrap_or_else(|| "UTC".to_owned()))
+}
+
+async fn get_text(conn: &mut PgConnection, key: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT value #>> '{}' FROM settings WHERE key = $1")
+        .bind(key)
+        .fetch_optional(conn)
+        .await
+}
+
+async fn put(
+    conn: &mut PgConnection,
+    key: &str,
+    value: serde_json::Value,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
+    )
+    .bind(key)
+    .bind(value)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sign-in and audit settings a clinic admin controls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Security {
+    pub mfa_policy: MfaPolicy,
+    /// Minutes without activity before a session ends.
+    pub idle_minutes: i64,
+    /// Hours after sign-in before a session ends regardless of activity.
+    pub session_hours: i64,
+    pub audit_retention_years: i64,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Self {
+            mfa_policy: MfaPolicy::Optional,
+            idle_minutes: 15,
+            session_hours: 12,
+            audit_retention_years: 7,
+        }
+    }
+}
+
+pub const IDLE_RANGE: std::ops::RangeInclusive<i64> = 5..=480;
+pub const SESSION_RANGE: std::ops::RangeInclusive<i64> = 1..=24;
+pub const RETENTION_RANGE: std::ops::RangeInclusive<i64> = 1..=50;
+
+impl Security {
+    /// Reads the clinic's values inside its transaction; missing or unreadable keys keep the
+    /// defaults.
+    pub async fn load(conn: &mut PgConnection) -> sqlx::Result<Self> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value #>> '{}' FROM settings
+              WHERE key IN ('security.mfa_policy', 'security.idle_minutes',
+                            'security.session_hours', 'audit.retention_years')",
+        )
+        .fetch_all(conn)
+        .await?;
+        let mut s = Self::default();
+        for (k, v) in rows {
+            match k.as_str() {
+                "security.mfa_policy" => {
+                    s.mfa_policy = MfaPolicy::parse(&v).unwrap_or_default();
+                }
+                "security.idle_minutes" => {
+                    s.idle_minutes = v.parse().unwrap_or(s.idle_minutes);
+                }
+                "security.session_hours" => {
+                    s.session_hours = v.parse().unwrap_or(s.session_hours);
+                }
+                "audit.retention_years" => {
+                    s.audit_retention_years = v.parse().unwrap_or(s.audit_retention_years);
+                }
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !IDLE_RANGE.contains(&self.idle_minutes) {
+            return Err((
+                "idle_minutes",
+                format!(
+                    "between {} and {} minutes",
+                    IDLE_RANGE.start(),
+                    IDLE_RANGE.end()
+                ),
+            ));
+        }
+        if !SESSION_RANGE.contains(&self.session_hours) {
+            return Err((
+                "session_hours",
+                format!(
+                    "between {} and {} hours",
+                    SESSION_RANGE.start(),
+                    SESSION_RANGE.end()
+                ),
+            ));
+        }
+        if !RETENTION_RANGE.contains(&self.audit_retention_years) {
+            return Err((
+                "audit_retention_years",
+                format!(
+                    "between {} and {} years",
+                    RETENTION_RANGE.start(),
+                    RETENTION_RANGE.end()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Saves, returning the names of the settings that changed.
+    pub async fn save(
+        &self,
+        conn: &mut PgConnection,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<&'static str>> {
+        let old = Self::load(conn).await?;
+        let mut changed = Vec::new();
+        if old.mfa_policy != self.mfa_policy {
+            put(
+                conn,
+                "security.mfa_policy",
+                self.mfa_policy.as_str().into(),
+                now,
+            )
+            .await?;
+            changed.push("mfa_policy");
+        }
+        if old.idle_minutes != self.idle_minutes {
+            put(conn, "security.idle_minutes", self.idle_minutes.into(), now).await?;
+            changed.push("idle_minutes");
+        }
+        if old.session_hours != self.session_hours {
+            put(
+                conn,
+                "security.session_hours",
+                self.session_hours.into(),
+                now,
+            )
+            .await?;
+            changed.push("session_hours");
+        }
+        if old.audit_retention_years != self.audit_retention_years {
+            put(
+                conn,
+                "audit.retention_years",
+                self.audit_retention_years.into(),
+                now,
+            )
+            .await?;
+            changed.push("audit_retention_years");
+        }
+        Ok(changed)
+    }
+}
+
+/// Idle timeout of operator sessions (system setting `security.idle_minutes`, default 15).
+pub async fn console_idle_minutes(pool: &PgPool) -> sqlx::Result<i64> {
+    let v: Option<String> = sqlx::query_scalar(
+        "SELECT value #>> '{}' FROM clinicbox.system_settings WHERE key = 'security.idle_minutes'",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(15))
 }

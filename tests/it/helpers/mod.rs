@@ -2,6 +2,7 @@
 //! server runs as the `postgres` user), a fresh database and login role per test, and the app
 //! served on 127.0.0.1:0 and driven over real HTTP.
 
+pub mod browser;
 pub mod cli;
 
 use std::net::SocketAddr;
@@ -12,13 +13,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 use chrono::{TimeZone, Utc};
 use clinicbox::app::AppState;
 use clinicbox::config::{
-    Config, DatabaseConfig, DatabaseUrl, LogConfig, ServerConfig, StorageConfig, TlsConfig, TlsMode,
+    Config, DatabaseConfig, DatabaseUrl, LimitsConfig, LogConfig, ServerConfig, StorageConfig,
+    TlsConfig, TlsMode,
 };
-use clinicbox::db::migrate::{self, Migrations, NoProgress};
+use clinicbox::db::migrate::{self, Migrations};
 use clinicbox::db::{Db, TenantDb};
+use clinicbox::domain::auth::{Accounts, Role, service as auth_service};
 use clinicbox::domain::tenants::{self, DisplayName, Hostname, Ident, NewTenant, Slug, Tenant};
 use clinicbox::ops::clock::{Clock, ManualClock};
 use clinicbox::ops::pgcluster::{ClusterOptions, PgCluster, provision_app_database};
+use clinicbox::ops::secrets::Secrets;
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 
@@ -190,8 +194,14 @@ pub fn test_config(url: &str, data_dir: &std::path::Path) -> Config {
         },
         storage: StorageConfig {
             data_dir: data_dir.to_owned(),
+            key_file: data_dir.join("secret.key"),
         },
         log: LogConfig::default(),
+        // Every test client comes from 127.0.0.1; the rate-limit test sets its own.
+        limits: LimitsConfig {
+            login_per_minute: 100_000,
+            api_per_minute: 1_000_000,
+        },
     }
 }
 
@@ -199,10 +209,9 @@ pub fn test_config(url: &str, data_dir: &std::path::Path) -> Config {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub tdb: TestDb,
-    pub state: AppState,
     pub clock: Arc<ManualClock>,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Dropping the sender (with the TestApp) shuts the server down.
+    _shutdown: oneshot::Sender<()>,
 }
 
 impl std::ops::Deref for TestApp {
@@ -213,33 +222,44 @@ impl std::ops::Deref for TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like `spawn_app`, with the config adjusted first (rate limits, timeouts…).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let tdb = TestDb::new().await;
+    let mut config = tdb.config();
+    adjust(&mut config);
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
     ));
     let state = AppState::new(
-        tdb.config(),
+        config,
         tdb.db.clone(),
         clock.clone() as Arc<dyn Clock>,
         Migrations::embedded(),
+        test_secrets(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(clinicbox::app::serve(state.clone(), listener, async {
+    tokio::spawn(clinicbox::app::serve(state, listener, async {
         let _ = rx.await;
     }));
     TestApp {
         addr,
         tdb,
-        state,
         clock,
-        shutdown: Some(tx),
-        server: Some(server),
+        _shutdown: tx,
     }
 }
 
 impl TestApp {
+    /// Seconds since the epoch on the app's clock (for TOTP codes).
+    pub fn clock_unix(&self) -> u64 {
+        self.clock.now().timestamp() as u64
+    }
+
     /// A client whose every hostname resolves to this app, with its own cookie jar.
     pub fn client(&self) -> reqwest::Client {
         client_for(self.addr)
@@ -260,15 +280,6 @@ impl TestApp {
             .await
             .unwrap()
     }
-
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.server.take() {
-            let _ = h.await;
-        }
-    }
 }
 
 struct Loopback(SocketAddr);
@@ -282,6 +293,17 @@ impl reqwest::dns::Resolve for Loopback {
     }
 }
 
+/// Resolves every name to the app, keeps no cookies: for tests that handle cookies by hand.
+pub fn bare_client(addr: SocketAddr) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(Loopback(addr)))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
 pub fn client_for(addr: SocketAddr) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -291,6 +313,113 @@ pub fn client_for(addr: SocketAddr) -> reqwest::Client {
         .no_proxy()
         .build()
         .unwrap()
+}
+
+pub fn test_secrets() -> Secrets {
+    Secrets::from_bytes([42u8; 32])
+}
+
+/// A password that passes the policy; every test account uses it.
+pub const PASSWORD: &str = "velvet-harbor-piano-73";
+
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: i64,
+    pub email: String,
+    pub password: String,
+}
+
+impl TestDb {
+    /// A staff account with `PASSWORD`, created directly (no audit row of its own).
+    pub async fn create_staff(&self, t: &Tenant, role: Role) -> TestUser {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let email = format!("{}{n}@{}.test", role.as_str().replace('_', "."), t.slug);
+        let mut tx = TenantDb::begin(&self.db.pool, &t.db).await.unwrap();
+        let (acc, _) = auth_service::create_account(
+            &mut tx,
+            Accounts::Staff,
+            &email,
+            &format!("Test {}", role.as_str()),
+            Some(role),
+            Some(PASSWORD),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        TestUser {
+            id: acc.id,
+            email,
+            password: PASSWORD.into(),
+        }
+    }
+
+    pub async fn create_operator(&self) -> TestUser {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let email = format!("op{n}@console.test");
+        let mut tx = self.db.pool.begin().await.unwrap();
+        let (acc, _) = auth_service::create_account(
+            &mut tx,
+            Accounts::Operators,
+            &email,
+            "Test Operator",
+            None,
+            Some(PASSWORD),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        TestUser {
+            id: acc.id,
+            email,
+            password: PASSWORD.into(),
+        }
+    }
+
+    /// The clinic's audit rows, oldest first: (action, actor_type, actor_id, outcome, details).
+    pub async fn audit_rows(&self, t: &Tenant) -> Vec<AuditRow> {
+        sqlx::query_as(&format!(
+            "SELECT seq, action, actor_type, actor_id, outcome, details, resource_type, resource_id, patient_id
+               FROM {}.audit_log ORDER BY seq",
+            t.db.schema.as_str()
+        ))
+        .fetch_all(&self.admin)
+        .await
+        .unwrap()
+    }
+
+    pub async fn audit_count(&self, t: &Tenant, action: &str) -> usize {
+        self.audit_rows(t)
+            .await
+            .iter()
+            .filter(|r| r.action == action)
+            .count()
+    }
+
+    pub async fn system_audit_rows(&self) -> Vec<(String, String, Option<i64>, String)> {
+        sqlx::query_as(
+            "SELECT action, actor_type, actor_id, outcome FROM clinicbox.system_audit ORDER BY seq",
+        )
+        .fetch_all(&self.admin)
+        .await
+        .unwrap()
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub action: String,
+    pub actor_type: String,
+    pub actor_id: Option<i64>,
+    pub outcome: String,
+    pub details: serde_json::Value,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub patient_id: Option<i64>,
 }
 
 /// The SQLSTATE of a database error, e.g. "42501" for insufficient_privilege.

@@ -3,10 +3,51 @@
 mod home;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
+use super::{account, auth};
 use crate::app::AppState;
+use crate::web::auth::{authenticate_operator, guard_operator};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(home::show))
+pub fn router(state: &AppState) -> Router<AppState> {
+    let login_limit = state.limits.login_layer();
+    Router::new()
+        .route("/", get(home::show))
+        .route(
+            "/login",
+            get(auth::login::show)
+                .post(auth::login::submit)
+                .layer(login_limit.clone()),
+        )
+        .route(
+            "/login/mfa",
+            get(auth::mfa::show)
+                .post(auth::mfa::submit)
+                .layer(login_limit.clone()),
+        )
+        .route("/logout", post(auth::logout::submit))
+        .route(
+            "/setup/{token}",
+            get(auth::setup::show)
+                .post(auth::setup::submit)
+                .layer(login_limit),
+        )
+        .route("/account", get(account::show::show))
+        .route(
+            "/account/password",
+            get(account::password::show).post(account::password::submit),
+        )
+        .route("/account/mfa", get(account::mfa::show))
+        .route("/account/mfa/start", post(account::mfa::start))
+        .route("/account/mfa/confirm", post(account::mfa::confirm))
+        .route("/account/mfa/disable", post(account::mfa::disable))
+        .layer(axum::middleware::from_fn(guard_operator))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate_operator,
+        ))
+        .layer(crate::web::session::layer(
+            state.db.pool.clone(),
+            state.https,
+        ))
 }

@@ -1,0 +1,427 @@
+//! `clinicbox user …`, `clinicbox operator …` and `clinicbox token create`.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::{CliResult, Failed};
+use crate::config::Config;
+use crate::db::{Db, TenantDb};
+use crate::domain::audit::{self, Actor, Context, Event, action};
+use crate::domain::auth::service::{self, AccountError};
+use crate::domain::auth::{AccountStatus, Accounts, Email, Role, TokenScope, repo};
+use crate::domain::tenants::{self, Slug, Tenant};
+use crate::ops::clock::{Clock, SystemClock};
+
+fn parse_slug(s: &str) -> Result<Slug, String> {
+    Slug::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| {
+        format!("unknown role {s:?}; use one of clinic_admin, doctor, nurse, receptionist, billing")
+    })
+}
+
+fn parse_scope(s: &str) -> Result<TokenScope, String> {
+    TokenScope::parse(s).ok_or_else(|| format!("unknown scope {s:?}; use read or read-write"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a staff account. Without --password-file a temporary password is printed once.
+    Add {
+        #[arg(long, value_parser = parse_slug)]
+        tenant: Slug,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Display name (defaults to the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// File whose first line is the password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Set a new temporary password (printed once) and end the account's sessions. Two-step
+    /// sign-in stays in place.
+    ResetPassword {
+        #[arg(long, value_parser = parse_slug)]
+        tenant: Slug,
+        #[arg(long)]
+        email: String,
+    },
+    /// Clear failed sign-in attempts and a lock.
+    Unlock {
+        #[arg(long, value_parser = parse_slug)]
+        tenant: Slug,
+        #[arg(long)]
+        email: String,
+    },
+    /// Disable an account and end its sessions.
+    Disable {
+        #[arg(long, value_parser = parse_slug)]
+        tenant: Slug,
+        #[arg(long)]
+        email: String,
+    },
+    /// List a clinic's staff accounts.
+    List {
+        #[arg(long, value_parser = parse_slug)]
+        tenant: Slug,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create a console operator. The password comes from --password-file or a prompt.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Set a new password for an operator (from --password-file or a prompt).
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Print a one-time link to create the first operator in the browser (only while none exists).
+    SetupLink,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a staff member; it is printed once.
+    Create {
+        #[arg(long, value_parser = parse_slug)]
+        tenant: Slug,
+        /// The staff member's email.
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "read", value_parser = parse_scope)]
+        scope: TokenScope,
+        /// Lifetime in days (1-365).
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+    },
+}
+
+/// A password from the first line of a file, or typed at a prompt (twice).
+fn read_password(file: Option<&PathBuf>) -> Result<String, Failed> {
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| Failed(format!("cannot read {}: {e}", f.display())))?;
+        let pw = text.lines().next().unwrap_or("").to_owned();
+        if pw.is_empty() {
+            return Err(Failed(format!("{} is empty", f.display())));
+        }
+        return Ok(pw);
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(Failed(
+            "no terminal to ask for a password: pass --password-file".into(),
+        ));
+    }
+    let a = rpassword::prompt_password("Password: ")?;
+    let b = rpassword::prompt_password("Repeat password: ")?;
+    if a != b {
+        return Err(Failed("the two passwords differ".into()));
+    }
+    Ok(a)
+}
+
+fn cli_ctx() -> Context {
+    Context::system(SystemClock.now())
+}
+
+async fn tenant(db: &Db, slug: &Slug) -> Result<Tenant, Failed> {
+    Ok(tenants::find(db, slug).await?)
+}
+
+async fn staff_by_email(
+    conn: &mut sqlx::PgConnection,
+    email: &str,
+) -> Result<crate::domain::auth::AccountRow, Failed> {
+    let e = Email::parse(email).map_err(|e| Failed(e.to_owned()))?;
+    repo::by_email(conn, Accounts::Staff, e.as_str(), false)
+        .await?
+        .ok_or_else(|| Failed(format!("no staff account with email {}", e)))
+}
+
+fn default_name(email: &str) -> String {
+    email.split('@').next().unwrap_or(email).to_owned()
+}
+
+pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
+    let db = super::connect(cfg).await?;
+    let ctx = cli_ctx();
+    match cmd {
+        UserCommand::Add {
+            tenant: slug,
+            email,
+            role,
+            name,
+            password_file,
+        } => {
+            let t = tenant(&db, &slug).await?;
+            let pw = password_file
+                .as_ref()
+                .map(|f| read_password(Some(f)))
+                .transpose()?;
+            let name = name.unwrap_or_else(|| default_name(&email));
+            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
+            let (acc, temp) = service::create_account(
+                &mut tx,
+                Accounts::Staff,
+                &email,
+                &name,
+                Some(role),
+                pw.as_deref(),
+                ctx.at,
+            )
+            .await?;
+            audit::record(
+                &mut tx,
+                &ctx,
+                Event::new(action::USER_CREATED, Actor::System)
+                    .resource("user", acc.id)
+                    .details(serde_json::json!({ "role": role.as_str(), "via": "cli" })),
+            )
+            .await?;
+            tx.commit().await?;
+            println!("created {} ({}) in clinic {slug}", acc.email, role);
+            if let Some(t) = temp {
+                println!("temporary password (shown once; must be changed at first sign-in): {t}");
+            }
+        }
+        UserCommand::ResetPassword {
+            tenant: slug,
+            email,
+        } => {
+            let t = tenant(&db, &slug).await?;
+            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
+            let acc = staff_by_email(&mut tx, &email).await?;
+            let temp = service::reset_password(&mut tx, Accounts::Staff, acc.id, ctx.at).await?;
+            audit::record(
+                &mut tx,
+                &ctx,
+                Event::new(action::USER_PASSWORD_RESET, Actor::System)
+                    .resource("user", acc.id)
+                    .details(serde_json::json!({ "via": "cli" })),
+            )
+            .await?;
+            tx.commit().await?;
+            crate::web::session::end_sessions_of(&db.pool, Some(t.id), acc.id).await?;
+            println!(
+                "temporary password for {} (shown once; must be changed at first sign-in): {temp}",
+                acc.email
+            );
+            if acc.mfa_enabled() {
+                println!("two-step sign-in stays on for this account");
+            }
+        }
+        UserCommand::Unlock {
+            tenant: slug,
+            email,
+        } => {
+            let t = tenant(&db, &slug).await?;
+            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
+            let acc = staff_by_email(&mut tx, &email).await?;
+            repo::unlock(&mut tx, Accounts::Staff, acc.id, ctx.at).await?;
+            audit::record(
+                &mut tx,
+                &ctx,
+                Event::new(action::USER_UNLOCKED, Actor::System)
+                    .resource("user", acc.id)
+                    .details(serde_json::json!({ "via": "cli" })),
+            )
+            .await?;
+            tx.commit().await?;
+            println!("{} is unlocked", acc.email);
+        }
+        UserCommand::Disable {
+            tenant: slug,
+            email,
+        } => {
+            let t = tenant(&db, &slug).await?;
+            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
+            let acc = staff_by_email(&mut tx, &email).await?;
+            let change = service::update_staff(
+                &mut tx,
+                acc.id,
+                None,
+                None,
+                Some(AccountStatus::Disabled),
+                ctx.at,
+            )
+            .await?;
+            if !change.changed.is_empty() {
+                audit::record(
+                    &mut tx,
+                    &ctx,
+                    Event::new(action::USER_UPDATED, Actor::System)
+                        .resource("user", acc.id)
+                        .details(serde_json::json!({ "changed": change.changed, "via": "cli" })),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            crate::web::session::end_sessions_of(&db.pool, Some(t.id), acc.id).await?;
+            println!("{} is disabled and signed out", acc.email);
+        }
+        UserCommand::List { tenant: slug } => {
+            let t = tenant(&db, &slug).await?;
+            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
+            let rows = repo::list(&mut tx, Accounts::Staff).await?;
+            tx.commit().await?;
+            println!(
+                "{:<6} {:<36} {:<14} {:<9} {:<4} NAME",
+                "ID", "EMAIL", "ROLE", "STATUS", "MFA"
+            );
+            for r in rows {
+                println!(
+                    "{:<6} {:<36} {:<14} {:<9} {:<4} {}",
+                    r.id,
+                    r.email,
+                    r.role.as_deref().unwrap_or(""),
+                    r.status,
+                    if r.mfa_enabled() { "yes" } else { "no" },
+                    r.display_name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
+    let db = super::connect(cfg).await?;
+    let ctx = cli_ctx();
+    match cmd {
+        OperatorCommand::Add {
+            email,
+            name,
+            password_file,
+        } => {
+            let pw = read_password(password_file.as_ref())?;
+            let name = name.unwrap_or_else(|| default_name(&email));
+            let mut tx = db.pool.begin().await?;
+            let (acc, _) = service::create_account(
+                &mut tx,
+                Accounts::Operators,
+                &email,
+                &name,
+                None,
+                Some(&pw),
+                ctx.at,
+            )
+            .await?;
+            audit::record_system(
+                &mut tx,
+                &ctx,
+                Event::new(action::OPERATOR_CREATED, Actor::System)
+                    .resource("operator", acc.id)
+                    .details(serde_json::json!({ "via": "cli" })),
+                None,
+            )
+            .await?;
+            tx.commit().await?;
+            println!(
+                "operator {} created; sign in at the console host",
+                acc.email
+            );
+        }
+        OperatorCommand::ResetPassword {
+            email,
+            password_file,
+        } => {
+            let pw = read_password(password_file.as_ref())?;
+            let e = Email::parse(&email).map_err(|e| Failed(e.to_owned()))?;
+            let mut tx = db.pool.begin().await?;
+            let acc = repo::by_email(&mut tx, Accounts::Operators, e.as_str(), true)
+                .await?
+                .ok_or_else(|| Failed(format!("no operator with email {e}")))?;
+            service::set_password(&mut tx, Accounts::Operators, acc.id, &pw, ctx.at).await?;
+            audit::record_system(
+                &mut tx,
+                &ctx,
+                Event::new(action::USER_PASSWORD_RESET, Actor::System)
+                    .resource("operator", acc.id)
+                    .details(serde_json::json!({ "via": "cli" })),
+                None,
+            )
+            .await?;
+            tx.commit().await?;
+            crate::web::session::end_sessions_of(&db.pool, None, acc.id).await?;
+            println!("password of operator {e} changed; their sessions ended");
+        }
+        OperatorCommand::SetupLink => {
+            match crate::domain::auth::setup::create_token(&db.pool, ctx.at).await? {
+                Some(token) => {
+                    let mut conn = db.pool.acquire().await?;
+                    audit::record_system(
+                        &mut conn,
+                        &ctx,
+                        Event::new(action::SETUP_LINK, Actor::System),
+                        None,
+                    )
+                    .await?;
+                    println!("{}", super::serve::setup_link(cfg, &token));
+                }
+                None => {
+                    return Err(Failed(
+                        "an operator account already exists; use `clinicbox operator add` or `operator reset-password`".into(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn token(cfg: &Config, cmd: TokenCommand) -> CliResult {
+    let TokenCommand::Create {
+        tenant: slug,
+        user,
+        name,
+        scope,
+        days,
+    } = cmd;
+    let db = super::connect(cfg).await?;
+    let ctx = cli_ctx();
+    let t = tenant(&db, &slug).await?;
+    let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
+    let acc = staff_by_email(&mut tx, &user).await?;
+    if acc.status() != AccountStatus::Active {
+        return Err(Failed(format!("{} is disabled", acc.email)));
+    }
+    let (secret, row) = service::create_token(&mut tx, acc.id, &name, scope, Some(days), ctx.at)
+        .await
+        .map_err(|e: AccountError| Failed(e.to_string()))?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::TOKEN_CREATED, Actor::System)
+            .resource("api_token", row.id)
+            .details(serde_json::json!({ "scope": row.scope, "for_user": acc.id, "via": "cli" })),
+    )
+    .await?;
+    tx.commit().await?;
+    eprintln!(
+        "token \"{}\" for {} ({}), expires {}; shown once:",
+        row.name,
+        acc.email,
+        row.scope,
+        row.expires_at.format("%Y-%m-%d")
+    );
+    println!("{secret}");
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! Audit logs: one per clinic (`audit_log` in its schema) and one for the installation
+//! (`clinicbox.system_audit`). Rows are appended inside the transaction of the action they
+//! describe; the database chains their hashes and refuses changes.
+//!
+//! Details never hold patient data: field names that changed, counts, reasons — not values.
+
+mod repo;
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use repo::{
+    AuditFilter, AuditRow, VerifyReport, prune, query, record, record_system, verify_system,
+    verify_tenant,
+};
+
+/// Action names, so that the same event is always spelt the same way.
+pub mod action {
+    pub const LOGIN: &str = "auth.login";
+    pub const LOGIN_FAILED: &str = "auth.login_failed";
+    pub const LOCKED: &str = "auth.locked";
+    pub const LOGOUT: &str = "auth.logout";
+    pub const SESSION_REFUSED: &str = "auth.session_refused";
+    pub const MFA_ENROLLED: &str = "auth.mfa_enrolled";
+    pub const MFA_DISABLED: &str = "auth.mfa_disabled";
+    pub const MFA_FAILED: &str = "auth.mfa_failed";
+    pub const RECOVERY_CODE_USED: &str = "auth.recovery_code_used";
+    pub const PASSWORD_CHANGED: &str = "auth.password_changed";
+    pub const TOKEN_CREATED: &str = "token.create";
+    pub const TOKEN_REVOKED: &str = "token.revoke";
+    pub const TOKEN_REFUSED: &str = "auth.token_refused";
+    pub const ACCESS_DENIED: &str = "access.denied";
+    pub const USER_CREATED: &str = "user.create";
+    pub const USER_UPDATED: &str = "user.update";
+    pub const USER_PASSWORD_RESET: &str = "user.password_reset";
+    pub const USER_UNLOCKED: &str = "user.unlock";
+    pub const USER_MFA_RESET: &str = "user.mfa_reset";
+    pub const USER_LIST: &str = "user.list";
+    pub const SETTINGS_UPDATED: &str = "settings.update";
+    pub const AUDIT_VIEW: &str = "audit.view";
+    pub const AUDIT_EXPORT: &str = "audit.export";
+    pub const AUDIT_PRUNED: &str = "audit.prune";
+    pub const TENANT_CREATED: &str = "tenant.create";
+    pub const TENANT_STATUS: &str = "tenant.status";
+    pub const TENANT_DELETED: &str = "tenant.delete";
+    pub const OPERATOR_CREATED: &str = "operator.create";
+    pub const SETUP_LINK: &str = "operator.setup_link";
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Actor {
+    User(i64),
+    Operator(i64),
+    System,
+    Anonymous,
+}
+
+impl Actor {
+    fn parts(self) -> (&'static str, Option<i64>) {
+        match self {
+            Self::User(id) => ("user", Some(id)),
+            Self::Operator(id) => ("operator", Some(id)),
+            Self::System => ("system", None),
+            Self::Anonymous => ("anonymous", None),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Denied => "denied",
+        }
+    }
+}
+
+/// Where and when: the request's client address and id, and the (injected) time.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub at: DateTime<Utc>,
+    pub ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+}
+
+impl Context {
+    pub fn system(at: DateTime<Utc>) -> Self {
+        Self {
+            at,
+            ip: None,
+            request_id: None,
+        }
+    }
+}
+
+/// One audited action.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub action: &'static str,
+    pub actor: Actor,
+    pub outcome: Outcome,
+    pub resource_type: Option<&'static str>,
+    pub resource_id: Option<String>,
+    pub patient_id: Option<i64>,
+    pub details: serde_json::Value,
+}
+
+impl Event {
+    pub fn new(action: &'static str, actor: Actor) -> Self {
+        Self {
+            action,
+            actor,
+            outcome: Outcome::Success,
+            resource_type: None,
+            resource_id: None,
+            patient_id: None,
+            details: serde_json::json!({}),
+        }
+    }
+
+    pub fn outcome(mut self, o: Outcome) -> Self {
+        self.outcome = o;
+        self
+    }
+
+    pub fn resource(mut self, kind: &'static str, id: impl ToString) -> Self {
+        self.resource_type = Some(kind);
+        self.resource_id = Some(id.to_string());
+        self
+    }
+
+    pub fn patient(mut self, id: i64) -> Self {
+        self.patient_id = Some(id);
+        self
+    }
+
+    pub fn details(mut self, d: serde_json::Value) -> Self {
+        self.details = d;
+        self
+    }
+}

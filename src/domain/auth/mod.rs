@@ -1,0 +1,13 @@
+//! Accounts and authentication: clinic staff and operators, passwords, lockout, TOTP, API
+//! tokens, and the role/permission matrix.
+
+pub mod model;
+pub mod password;
+pub mod repo;
+pub mod service;
+pub mod setup;
+pub mod tokens;
+pub mod totp;
+
+pub use model::{AccountStatus, Email, MfaPolicy, Permission, Role, TokenScope};
+pub use repo::{AccountRow, Accounts, TokenRow};

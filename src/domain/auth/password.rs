@@ -1,0 +1,221 @@
+//! Passwords: argon2id with OWASP parameters (19 MiB, t=2, p=1), always off the async threads,
+//! and a strength check by zxcvbn.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+pub const MIN_LEN: usize = 12;
+pub const MAX_LEN: usize = 256;
+
+fn hasher() -> Argon2<'static> {
+    // OWASP Password Storage Cheat Sheet: m=19456 KiB, t=2, p=1.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PasswordError {
+    #[error("use at least {MIN_LEN} characters")]
+    TooShort,
+    #[error("use at most {MAX_LEN} characters")]
+    TooLong,
+    #[error("this password is too easy to guess{0}")]
+    Weak(String),
+    #[error("the two passwords differ")]
+    Mismatch,
+}
+
+/// A password that passed the policy. Never logged: Debug is redacted.
+pub struct NewPassword(String);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword([redacted])")
+    }
+}
+
+impl NewPassword {
+    /// Length 12-256 and a zxcvbn score of at least 3 ("safely unguessable"), judged with the
+    /// user's own email and name as known words.
+    pub fn parse(pw: &str, user_inputs: &[&str]) -> Result<Self, PasswordError> {
+        let n = pw.chars().count();
+        if n < MIN_LEN {
+            return Err(PasswordError::TooShort);
+        }
+        if n > MAX_LEN {
+            return Err(PasswordError::TooLong);
+        }
+        // zxcvbn's cost grows with length; the first 100 characters decide the score.
+        let probe: String = pw.chars().take(100).collect();
+        let inputs: Vec<&str> = user_inputs
+            .iter()
+            .flat_map(|s| s.split(['@', '.', ' ', '-', '_']))
+            .chain(user_inputs.iter().copied())
+            .filter(|s| s.len() >= 3)
+            .collect();
+        // The person's own name or email in their password is the first thing an attacker
+        // tries; zxcvbn's port does not always weigh it, so it is refused outright.
+        let lower = pw.to_lowercase();
+        if inputs
+            .iter()
+            .map(|s| s.to_lowercase())
+            .any(|s| s.chars().count() >= 4 && lower.contains(s.as_str()))
+        {
+            return Err(PasswordError::Weak(
+                ": do not use your name or email address in it".into(),
+            ));
+        }
+        let entropy = zxcvbn::zxcvbn(&probe, &inputs);
+        if (entropy.score() as u8) < 3 {
+            let hint = entropy
+                .feedback()
+                .and_then(|f| f.warning())
+                .map(|w| format!(": {w}"))
+                .unwrap_or_else(|| ": add more unrelated words".to_owned());
+            return Err(PasswordError::Weak(hint));
+        }
+        Ok(Self(pw.to_owned()))
+    }
+
+    pub fn parse_confirmed(
+        pw: &str,
+        confirm: &str,
+        user_inputs: &[&str],
+    ) -> Result<Self, PasswordError> {
+        if pw != confirm {
+            return Err(PasswordError::Mismatch);
+        }
+        Self::parse(pw, user_inputs)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Hashes on the blocking pool; returns the PHC string.
+pub async fn hash(pw: &NewPassword) -> anyhow::Result<String> {
+    let pw = pw.0.clone();
+    tokio::task::spawn_blocking(move || {
+        hasher()
+            .hash_password(pw.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
+    })
+    .await?
+}
+
+/// A hash of a random password, verified against when the account does not exist so that
+/// unknown usernames cost the same time as wrong passwords.
+fn dummy_hash() -> &'static str {
+    static H: OnceLock<String> = OnceLock::new();
+    H.get_or_init(|| {
+        let pw = hex::encode(crate::ops::secrets::random_bytes::<16>().unwrap_or([7; 16]));
+        hasher()
+            .hash_password(pw.as_bytes())
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// Verifies on the blocking pool. `None` stands for "no such account": the dummy hash is checked
+/// and the answer is always false.
+pub async fn verify(pw: &str, stored: Option<&str>) -> bool {
+    let pw: String = pw.chars().take(MAX_LEN).collect();
+    let real = stored.is_some();
+    let stored = stored.unwrap_or_else(|| dummy_hash()).to_owned();
+    tokio::task::spawn_blocking(move || {
+        let ok = PasswordHash::new(&stored)
+            .map(|h| hasher().verify_password(pw.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+        ok && real
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Warms the dummy hash so the first unknown-user login is not measurably faster or slower.
+pub fn warm_up() {
+    let _ = dummy_hash();
+}
+
+/// A random password for admin resets: 4 groups of 5 base32 characters (~100 bits).
+pub fn generate_temporary() -> String {
+    let bytes = crate::ops::secrets::random_bytes::<13>().unwrap_or([9; 13]);
+    let s = data_encoding::BASE32_NOPAD.encode(&bytes).to_lowercase();
+    s.as_bytes()
+        .chunks(5)
+        .take(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy() {
+        assert_eq!(
+            NewPassword::parse("short", &[]).unwrap_err(),
+            PasswordError::TooShort
+        );
+        assert!(matches!(
+            NewPassword::parse("password1234", &[]).unwrap_err(),
+            PasswordError::Weak(_)
+        ));
+        assert!(matches!(
+            NewPassword::parse("aaaaaaaaaaaaaaaa", &[]).unwrap_err(),
+            PasswordError::Weak(_)
+        ));
+        assert!(matches!(
+            NewPassword::parse("maria.lopez2024", &["maria.lopez@clinic.org"]).unwrap_err(),
+            PasswordError::Weak(_)
+        ));
+        assert!(NewPassword::parse("correct horse battery staple", &[]).is_ok());
+        let long = "x9!".repeat(86);
+        assert_eq!(
+            NewPassword::parse(&long, &[]).unwrap_err(),
+            PasswordError::TooLong
+        );
+        assert!(
+            NewPassword::parse(&"Tq7#mZ2pL9w!".repeat(10), &[]).is_ok(),
+            "128+ is allowed"
+        );
+        assert_eq!(
+            NewPassword::parse_confirmed("a", "b", &[]).unwrap_err(),
+            PasswordError::Mismatch
+        );
+        assert!(
+            !format!(
+                "{:?}",
+                NewPassword::parse("correct horse battery staple", &[]).unwrap()
+            )
+            .contains("horse")
+        );
+    }
+
+    #[test]
+    fn temporary_passwords_pass_the_policy() {
+        for _ in 0..20 {
+            let t = generate_temporary();
+            assert_eq!(t.len(), 23, "{t}");
+            assert!(NewPassword::parse(&t, &[]).is_ok(), "{t}");
+        }
+    }
+
+    #[tokio::test]
+    async fn hash_and_verify() {
+        let pw = NewPassword::parse("correct horse battery staple", &[]).unwrap();
+        let h = hash(&pw).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify("correct horse battery staple", Some(&h)).await);
+        assert!(!verify("correct horse battery stapler", Some(&h)).await);
+        assert!(!verify("correct horse battery staple", None).await);
+        assert!(!verify("x", Some("not a phc string")).await);
+    }
+}

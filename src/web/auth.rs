@@ -1,0 +1,705 @@
+//! Who is asking: staff of the current clinic (session cookie or API token) or an operator
+//! (session on the console host). Also the guard every clinic and console request passes:
+//! CSRF for unsafe methods, token scope, forced password change and MFA enrolment, and the
+//! audit row for every access denial.
+
+use std::net::IpAddr;
+
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::db::TenantDb;
+use crate::domain::audit::{self, Actor, Event, Outcome, action};
+use crate::domain::auth::service::{self, TokenCheck};
+use crate::domain::auth::{AccountRow, AccountStatus, Accounts, Permission, Role, TokenScope};
+use crate::domain::settings::Security;
+use crate::web::AppError;
+use crate::web::middleware::{ClientIp, RequestId};
+use crate::web::session::{self, SessionState};
+use crate::web::site::CurrentTenant;
+
+/// How the request authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthVia {
+    Session,
+    Token { id: i64, scope: TokenScope },
+}
+
+/// A signed-in clinic staff member.
+#[derive(Clone, Debug)]
+pub struct StaffIdentity {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub mfa_enabled: bool,
+    pub must_change_password: bool,
+    pub via: AuthVia,
+}
+
+impl StaffIdentity {
+    fn from_row(row: &AccountRow, via: AuthVia) -> Option<Self> {
+        Some(Self {
+            id: row.id,
+            email: row.email.clone(),
+            display_name: row.display_name.clone(),
+            role: row.role()?,
+            mfa_enabled: row.mfa_enabled(),
+            must_change_password: row.must_change_password,
+            via,
+        })
+    }
+
+    /// The first line of every guarded handler.
+    pub fn require(&self, p: Permission) -> Result<(), AppError> {
+        if self.role.can(p) {
+            Ok(())
+        } else {
+            Err(AppError::Denied(Some(p)))
+        }
+    }
+
+    pub fn can(&self, p: Permission) -> bool {
+        self.role.can(p)
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.id)
+    }
+}
+
+/// A signed-in operator (system console).
+#[derive(Clone, Debug)]
+pub struct OperatorIdentity {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub mfa_enabled: bool,
+    pub must_change_password: bool,
+}
+
+impl OperatorIdentity {
+    pub fn actor(&self) -> Actor {
+        Actor::Operator(self.id)
+    }
+}
+
+/// Extractor: the signed-in staff member, or 401 (API) / a redirect to the sign-in page.
+#[derive(Clone, Debug)]
+pub struct CurrentUser(pub StaffIdentity);
+
+impl std::ops::Deref for CurrentUser {
+    type Target = StaffIdentity;
+    fn deref(&self) -> &StaffIdentity {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        parts
+            .extensions
+            .get::<StaffIdentity>()
+            .cloned()
+            .map(CurrentUser)
+            .ok_or(AppError::Unauthenticated)
+    }
+}
+
+/// Extractor: the signed-in operator.
+#[derive(Clone, Debug)]
+pub struct CurrentOperator(pub OperatorIdentity);
+
+impl std::ops::Deref for CurrentOperator {
+    type Target = OperatorIdentity;
+    fn deref(&self) -> &OperatorIdentity {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentOperator {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        parts
+            .extensions
+            .get::<OperatorIdentity>()
+            .cloned()
+            .map(CurrentOperator)
+            .ok_or(AppError::Unauthenticated)
+    }
+}
+
+/// Extractor: time (from the injected clock), client address and request id for audit rows.
+#[derive(Clone, Debug)]
+pub struct AuditCtx(pub audit::Context);
+
+impl std::ops::Deref for AuditCtx {
+    type Target = audit::Context;
+    fn deref(&self) -> &audit::Context {
+        &self.0
+    }
+}
+
+pub fn audit_context(parts_ext: &axum::http::Extensions, now: DateTime<Utc>) -> audit::Context {
+    audit::Context {
+        at: now,
+        ip: parts_ext.get::<ClientIp>().and_then(|c| c.0),
+        request_id: parts_ext.get::<RequestId>().map(|r| r.0.clone()),
+    }
+}
+
+impl FromRequestParts<AppState> for AuditCtx {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        Ok(AuditCtx(audit_context(
+            &parts.extensions,
+            state.clock.now(),
+        )))
+    }
+}
+
+/// The clinic's security settings as read while authenticating.
+#[derive(Clone, Debug)]
+pub struct ClinicSecurity(pub Security);
+
+/// Marks a 403 produced by `require`, so the guard writes the `access.denied` row.
+#[derive(Clone, Copy, Debug)]
+pub struct DeniedMarker(pub Option<Permission>);
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, rest) = v.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| rest.trim().to_owned());
+    }
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+}
+
+fn unix(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// Clinic routes: resolves the staff member from an API token or the session cookie.
+pub async fn authenticate_staff(
+    State(state): State<AppState>,
+    session: Session,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(tenant) = req.extensions().get::<CurrentTenant>().cloned() else {
+        return next.run(req).await;
+    };
+    let now = state.clock.now();
+    let ctx = audit_context(req.extensions(), now);
+    let result = if let Some(token) = bearer(req.headers()) {
+        staff_from_token(&state, &tenant, &token, &ctx).await
+    } else {
+        staff_from_session(&state, &tenant, &session, &ctx).await
+    };
+    match result {
+        Ok((identity, security)) => {
+            if let Some(i) = identity {
+                req.extensions_mut().insert(i);
+            }
+            req.extensions_mut().insert(ClinicSecurity(security));
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn staff_from_token(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    token: &str,
+    ctx: &audit::Context,
+) -> Result<(Option<StaffIdentity>, Security), AppError> {
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let security = Security::load(&mut tx).await?;
+    let check = service::check_token(&mut tx, token, ctx.at).await?;
+    let refused = |reason: &str, token_id: i64, user_id: i64| {
+        Event::new(action::TOKEN_REFUSED, Actor::User(user_id))
+            .outcome(Outcome::Failure)
+            .resource("api_token", token_id)
+            .details(serde_json::json!({ "reason": reason }))
+    };
+    let (identity, event) = match check {
+        TokenCheck::Valid { account, token } => (
+            StaffIdentity::from_row(
+                &account,
+                AuthVia::Token {
+                    id: token.id,
+                    scope: token.scope(),
+                },
+            ),
+            None,
+        ),
+        TokenCheck::Unknown => (
+            None,
+            Some(
+                Event::new(action::TOKEN_REFUSED, Actor::Anonymous)
+                    .outcome(Outcome::Failure)
+                    .details(serde_json::json!({ "reason": "unknown" })),
+            ),
+        ),
+        TokenCheck::Expired { token_id, user_id } => {
+            (None, Some(refused("expired", token_id, user_id)))
+        }
+        TokenCheck::Revoked { token_id, user_id } => {
+            (None, Some(refused("revoked", token_id, user_id)))
+        }
+        TokenCheck::AccountDisabled { token_id, user_id } => {
+            (None, Some(refused("account_disabled", token_id, user_id)))
+        }
+    };
+    if let Some(ev) = event {
+        audit::record(&mut tx, ctx, ev).await?;
+    }
+    tx.commit().await?;
+    match identity {
+        Some(i) => Ok((Some(i), security)),
+        None => Err(AppError::InvalidToken),
+    }
+}
+
+async fn staff_from_session(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    session: &Session,
+    ctx: &audit::Context,
+) -> Result<(Option<StaffIdentity>, Security), AppError> {
+    let Some(mut st) = session::load(session).await else {
+        let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+        let security = Security::load(&mut tx).await?;
+        tx.commit().await?;
+        return Ok((None, security));
+    };
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let security = Security::load(&mut tx).await?;
+    if st.tenant != Some(tenant.id) {
+        // A session of another clinic (or the console) replayed on this host: refuse it, and
+        // end it, since its cookie has evidently leaked.
+        audit::record(
+            &mut tx,
+            ctx,
+            Event::new(action::SESSION_REFUSED, Actor::Anonymous)
+                .outcome(Outcome::Denied)
+                .details(serde_json::json!({ "reason": "session of another site" })),
+        )
+        .await?;
+        tx.commit().await?;
+        let _ = session.flush().await;
+        return Ok((None, security));
+    }
+    let Some(account_id) = st.account else {
+        tx.commit().await?;
+        return Ok((None, security));
+    };
+    let now = unix(ctx.at);
+    let idle = st
+        .seen_at
+        .is_some_and(|t| now - t > security.idle_minutes * 60);
+    let too_old = st
+        .auth_at
+        .is_some_and(|t| now - t > security.session_hours * 3600);
+    let row = crate::domain::auth::repo::by_id(&mut tx, Accounts::Staff, account_id, false).await?;
+    tx.commit().await?;
+    let active = row
+        .as_ref()
+        .is_some_and(|r| r.status() == AccountStatus::Active);
+    if idle || too_old || !active {
+        end_login(
+            session,
+            &mut st,
+            if idle || too_old { "expired" } else { "ended" },
+        )
+        .await;
+        return Ok((None, security));
+    }
+    touch(session, &mut st, now).await;
+    Ok((
+        row.as_ref()
+            .and_then(|r| StaffIdentity::from_row(r, AuthVia::Session)),
+        security,
+    ))
+}
+
+/// Forgets the signed-in account but keeps an anonymous session for the flash message and CSRF.
+async fn end_login(session: &Session, st: &mut SessionState, why: &str) {
+    let _ = session.cycle_id().await;
+    let tenant = st.tenant;
+    *st = SessionState {
+        tenant,
+        csrf: session::new_csrf(),
+        flash: Some(why.to_owned()),
+        ..SessionState::default()
+    };
+    let _ = session::store(session, st).await;
+}
+
+/// Records activity at most once a minute, so browsing does not write on every request.
+async fn touch(session: &Session, st: &mut SessionState, now: i64) {
+    if st.seen_at.is_none_or(|t| now - t >= 60) {
+        st.seen_at = Some(now);
+        let _ = session::store(session, st).await;
+    }
+}
+
+/// Console routes: resolves the operator from the session cookie.
+pub async fn authenticate_operator(
+    State(state): State<AppState>,
+    session: Session,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let now = state.clock.now();
+    if let Some(mut st) = session::load(&session).await {
+        if st.tenant.is_some() {
+            let ctx = audit_context(req.extensions(), now);
+            let mut conn = match state.db.pool.acquire().await {
+                Ok(c) => c,
+                Err(e) => return AppError::from(e).into_response(),
+            };
+            let _ = audit::record_system(
+                &mut conn,
+                &ctx,
+                Event::new(action::SESSION_REFUSED, Actor::Anonymous)
+                    .outcome(Outcome::Denied)
+                    .details(serde_json::json!({ "reason": "session of a clinic" })),
+                st.tenant,
+            )
+            .await;
+            let _ = session.flush().await;
+        } else if let Some(id) = st.account {
+            let idle_minutes = crate::domain::settings::console_idle_minutes(&state.db.pool)
+                .await
+                .unwrap_or(15);
+            let t = unix(now);
+            let idle = st.seen_at.is_some_and(|s| t - s > idle_minutes * 60);
+            let too_old = st.auth_at.is_some_and(|a| t - a > 12 * 3600);
+            let row = match state.db.pool.acquire().await {
+                Ok(mut c) => {
+                    crate::domain::auth::repo::by_id(&mut c, Accounts::Operators, id, false)
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                Err(e) => return AppError::from(e).into_response(),
+            };
+            match row.filter(|r| r.status() == AccountStatus::Active) {
+                Some(r) if !idle && !too_old => {
+                    touch(&session, &mut st, t).await;
+                    req.extensions_mut().insert(OperatorIdentity {
+                        id: r.id,
+                        email: r.email.clone(),
+                        display_name: r.display_name.clone(),
+                        mfa_enabled: r.mfa_enabled(),
+                        must_change_password: r.must_change_password,
+                    });
+                }
+                _ => end_login(&session, &mut st, "expired").await,
+            }
+        }
+    }
+    next.run(req).await
+}
+
+fn is_unsafe(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Same-origin check for unsafe requests made by browsers.
+fn cross_site(req: &Request) -> bool {
+    if let Some(site) = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return true;
+    }
+    if let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        let host = crate::web::site::request_host_with_port(req).unwrap_or_default();
+        let origin_host = origin
+            .split_once("://")
+            .map(|(_, h)| h.to_ascii_lowercase())
+            .unwrap_or_default();
+        return origin == "null" || origin_host != host;
+    }
+    false
+}
+
+pub const CSRF_FIELD: &str = "_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Reads the CSRF token from the header or, for urlencoded forms, the `_csrf` field; the body
+/// is buffered (within the body limit) and handed on unchanged.
+async fn csrf_token_of(req: Request) -> (Request, Option<String>) {
+    if let Some(v) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
+        let t = v.to_owned();
+        return (req, Some(t));
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let from_query = req.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == CSRF_FIELD)
+            .map(|(_, v)| v.into_owned())
+    });
+    if !is_form {
+        return (req, from_query);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 4 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let token = url::form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == CSRF_FIELD)
+        .map(|(_, v)| v.into_owned());
+    (
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        token.or(from_query),
+    )
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Paths a signed-in person may use while a password change or MFA enrolment is outstanding.
+fn allowed_while_pending(path: &str, what: &str) -> bool {
+    path == "/logout"
+        || path.starts_with("/static/")
+        || path == "/theme.css"
+        || match what {
+            "password" => path == "/account/password",
+            _ => path.starts_with("/account/mfa"),
+        }
+}
+
+/// The guard for clinic routes; see the module comment.
+pub async fn guard_staff(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    let identity = req.extensions().get::<StaffIdentity>().cloned();
+    let tenant = req.extensions().get::<CurrentTenant>().cloned();
+    let security = req.extensions().get::<ClinicSecurity>().cloned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| req.uri().path().to_owned());
+    let method = req.method().clone();
+    let ctx = audit_context(req.extensions(), state.clock.now());
+    let path = req.uri().path().to_owned();
+    let is_api = path.starts_with("/api/");
+
+    let (req, denial) = match check_request(&session, identity.as_ref(), security, req).await {
+        Ok(req) => (Some(req), None),
+        Err(d) => (None, Some(d)),
+    };
+    let resp = match (req, denial) {
+        (Some(req), _) => next.run(req).await,
+        (None, Some(Denial::Redirect(to))) => {
+            return if is_api {
+                AppError::Forbidden(format!("complete {to} in the browser first")).into_response()
+            } else {
+                axum::response::Redirect::to(&to).into_response()
+            };
+        }
+        (None, Some(Denial::Csrf)) => AppError::Csrf.into_response(),
+        (None, Some(Denial::Scope)) => AppError::Denied(None).into_response(),
+        (None, None) => {
+            AppError::Internal(anyhow::anyhow!("guard without outcome")).into_response()
+        }
+    };
+    if let (Some(marker), Some(tenant)) = (resp.extensions().get::<DeniedMarker>(), tenant) {
+        let actor = identity.as_ref().map_or(Actor::Anonymous, |i| i.actor());
+        let ev = Event::new(action::ACCESS_DENIED, actor)
+            .outcome(Outcome::Denied)
+            .details(serde_json::json!({
+                "permission": marker.0.map(Permission::as_str),
+                "method": method.as_str(),
+                "route": route,
+                "via": match identity.as_ref().map(|i| i.via) {
+                    Some(AuthVia::Token { .. }) => "token",
+                    Some(AuthVia::Session) => "session",
+                    None => "none",
+                },
+            }));
+        if let Err(e) = record_in_tenant(&state, &tenant, &ctx, ev).await {
+            return AppError::from(e).into_response();
+        }
+    }
+    resp
+}
+
+enum Denial {
+    Redirect(String),
+    Csrf,
+    Scope,
+}
+
+async fn check_request(
+    session: &Session,
+    identity: Option<&StaffIdentity>,
+    security: Option<ClinicSecurity>,
+    req: Request,
+) -> Result<Request, Denial> {
+    let unsafe_method = is_unsafe(req.method());
+    if let Some(StaffIdentity {
+        via: AuthVia::Token { scope, .. },
+        ..
+    }) = identity
+    {
+        // Tokens carry no cookies, so CSRF does not apply; a read token only reads.
+        if unsafe_method && *scope == TokenScope::Read {
+            return Err(Denial::Scope);
+        }
+        return Ok(req);
+    }
+    let req = if unsafe_method {
+        check_csrf(session, req).await?
+    } else {
+        req
+    };
+    if let Some(i) = identity {
+        let path = req.uri().path();
+        if i.must_change_password && !allowed_while_pending(path, "password") {
+            return Err(Denial::Redirect("/account/password".into()));
+        }
+        let policy = security.map(|s| s.0.mfa_policy).unwrap_or_default();
+        if !i.mfa_enabled && policy.requires(i.role) && !allowed_while_pending(path, "mfa") {
+            return Err(Denial::Redirect("/account/mfa".into()));
+        }
+    }
+    Ok(req)
+}
+
+async fn check_csrf(session: &Session, req: Request) -> Result<Request, Denial> {
+    if cross_site(&req) {
+        return Err(Denial::Csrf);
+    }
+    let expected = session::load(session).await.map(|s| s.csrf);
+    let (req, given) = csrf_token_of(req).await;
+    match (expected, given) {
+        (Some(e), Some(g)) if !e.is_empty() && constant_time_eq(&e, &g) => Ok(req),
+        _ => Err(Denial::Csrf),
+    }
+}
+
+/// The guard for console routes: CSRF and forced password change.
+pub async fn guard_operator(session: Session, req: Request, next: Next) -> Response {
+    let identity = req.extensions().get::<OperatorIdentity>().cloned();
+    let req = if is_unsafe(req.method()) {
+        match check_csrf(&session, req).await {
+            Ok(r) => r,
+            Err(_) => return AppError::Csrf.into_response(),
+        }
+    } else {
+        req
+    };
+    if let Some(i) = identity
+        && i.must_change_password
+        && !allowed_while_pending(req.uri().path(), "password")
+    {
+        return axum::response::Redirect::to("/account/password").into_response();
+    }
+    next.run(req).await
+}
+
+/// Writes one audit row in its own clinic transaction.
+pub async fn record_in_tenant(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    ctx: &audit::Context,
+    ev: Event,
+) -> sqlx::Result<()> {
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    audit::record(&mut tx, ctx, ev).await?;
+    tx.commit().await
+}
+
+/// The client address used to key rate limits.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIpKey;
+
+impl tower_governor::key_extractor::KeyExtractor for ClientIpKey {
+    type Key = IpAddr;
+    fn extract<T>(
+        &self,
+        req: &axum::http::Request<T>,
+    ) -> Result<Self::Key, tower_governor::GovernorError> {
+        req.extensions()
+            .get::<ClientIp>()
+            .and_then(|c| c.0)
+            .ok_or(tower_governor::GovernorError::UnableToExtractKey)
+    }
+}
+
+/// Extractor: whoever is signed in on this host, staff member or operator. For pages both
+/// share (account, password, MFA).
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Option<Role>,
+    pub mfa_enabled: bool,
+    pub must_change_password: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        if let Some(s) = parts.extensions.get::<StaffIdentity>() {
+            return Ok(Self {
+                id: s.id,
+                email: s.email.clone(),
+                display_name: s.display_name.clone(),
+                role: Some(s.role),
+                mfa_enabled: s.mfa_enabled,
+                must_change_password: s.must_change_password,
+            });
+        }
+        if let Some(o) = parts.extensions.get::<OperatorIdentity>() {
+            return Ok(Self {
+                id: o.id,
+                email: o.email.clone(),
+                display_name: o.display_name.clone(),
+                role: None,
+                mfa_enabled: o.mfa_enabled,
+                must_change_password: o.must_change_password,
+            });
+        }
+        Err(AppError::Unauthenticated)
+    }
+}

@@ -1,0 +1,244 @@
+//! `/account/mfa`: enrol a TOTP authenticator (QR code), confirm it with a first code, see the
+//! recovery codes once; or turn it off (password required, and only where policy allows).
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::domain::audit::{Event, Outcome, action};
+use crate::domain::auth::service::{self, Enrolment};
+use crate::domain::auth::{password, repo};
+use crate::web::AppError;
+use crate::web::auth::{AuditCtx, ClinicSecurity, SignedIn};
+use crate::web::forms::FormErrors;
+use crate::web::page::{Page, render_page, render_with_status};
+use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::realm::Realm;
+
+#[derive(Template)]
+#[template(path = "account/mfa.html")]
+struct MfaPage {
+    page: Page,
+    enabled: bool,
+    required: bool,
+    enrolment: Option<Enrolment>,
+    errors: FormErrors,
+}
+
+#[derive(Template)]
+#[template(path = "account/recovery_codes.html")]
+struct RecoveryCodesPage {
+    page: Page,
+    codes: Vec<String>,
+}
+
+fn required(me: &SignedIn, ext: &axum::http::Extensions) -> bool {
+    match (me.role, ext.get::<ClinicSecurity>()) {
+        (Some(role), Some(s)) => s.0.mfa_policy.requires(role),
+        _ => false,
+    }
+}
+
+async fn render(
+    state: &AppState,
+    realm: &Realm,
+    me: &SignedIn,
+    page: Page,
+    required: bool,
+    errors: FormErrors,
+) -> Result<Response, AppError> {
+    let mut tx = realm.begin(state).await?;
+    let acc = repo::by_id(&mut tx, realm.kind(), me.id, false)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let enrolment = service::pending_enrolment(&state.secrets, &acc, &realm.issuer())?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render_with_status(
+        status,
+        &MfaPage {
+            page,
+            enabled: acc.mfa_enabled(),
+            required,
+            enrolment: if acc.mfa_enabled() { None } else { enrolment },
+            errors,
+        },
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    realm: Realm,
+    me: SignedIn,
+    page: PageCtx,
+    ext: axum::http::Extensions,
+) -> Result<Response, AppError> {
+    let req = required(&me, &ext);
+    render(
+        &state,
+        &realm,
+        &me,
+        page.into_page(),
+        req,
+        FormErrors::new(),
+    )
+    .await
+}
+
+/// Creates a new pending secret (POST: GET never changes state).
+pub async fn start(
+    State(state): State<AppState>,
+    realm: Realm,
+    me: SignedIn,
+    ctx: AuditCtx,
+) -> Result<Response, AppError> {
+    let mut tx = realm.begin(&state).await?;
+    let acc = repo::by_id(&mut tx, realm.kind(), me.id, true)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !acc.mfa_enabled() {
+        service::begin_enrolment(
+            &mut tx,
+            realm.kind(),
+            &state.secrets,
+            &acc,
+            &realm.issuer(),
+            ctx.at,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Redirect::to("/account/mfa").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    realm: Realm,
+    me: SignedIn,
+    ctx: AuditCtx,
+    page: PageCtx,
+    ext: axum::http::Extensions,
+    Form(form): Form<ConfirmForm>,
+) -> Result<Response, AppError> {
+    let mut tx = realm.begin(&state).await?;
+    let codes = service::confirm_enrolment(
+        &mut tx,
+        realm.kind(),
+        &state.secrets,
+        me.id,
+        &form.code,
+        ctx.at,
+    )
+    .await?;
+    let page = page.into_page();
+    match codes {
+        Some(codes) => {
+            realm
+                .audit(
+                    &mut tx,
+                    &ctx,
+                    Event::new(action::MFA_ENROLLED, realm.actor(me.id)).resource("account", me.id),
+                )
+                .await?;
+            tx.commit().await?;
+            Ok(render_page(&RecoveryCodesPage { page, codes }))
+        }
+        None => {
+            realm
+                .audit(
+                    &mut tx,
+                    &ctx,
+                    Event::new(action::MFA_FAILED, realm.actor(me.id))
+                        .outcome(Outcome::Failure)
+                        .details(serde_json::json!({ "step": "enrolment" })),
+                )
+                .await?;
+            tx.commit().await?;
+            let msg = page.t("mfa.invalid").to_owned();
+            render(
+                &state,
+                &realm,
+                &me,
+                page,
+                required(&me, &ext),
+                FormErrors::with("code", msg),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DisableForm {
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn disable(
+    State(state): State<AppState>,
+    realm: Realm,
+    me: SignedIn,
+    session: Session,
+    ctx: AuditCtx,
+    page: PageCtx,
+    ext: axum::http::Extensions,
+    Form(form): Form<DisableForm>,
+) -> Result<Response, AppError> {
+    let req = required(&me, &ext);
+    let page = page.into_page();
+    if req {
+        let msg = page.t("mfa.required_cannot_disable").to_owned();
+        return render(
+            &state,
+            &realm,
+            &me,
+            page,
+            req,
+            FormErrors::with("password", msg),
+        )
+        .await;
+    }
+    let mut tx = realm.begin(&state).await?;
+    let acc = repo::by_id(&mut tx, realm.kind(), me.id, true)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !password::verify(&form.password, acc.password_hash.as_deref()).await {
+        tx.rollback().await?;
+        let msg = page.t("account.wrong_password").to_owned();
+        return render(
+            &state,
+            &realm,
+            &me,
+            page,
+            req,
+            FormErrors::with("password", msg),
+        )
+        .await;
+    }
+    service::disable_mfa(&mut tx, realm.kind(), me.id, ctx.at).await?;
+    realm
+        .audit(
+            &mut tx,
+            &ctx,
+            Event::new(action::MFA_DISABLED, realm.actor(me.id)).resource("account", me.id),
+        )
+        .await?;
+    tx.commit().await?;
+    set_flash(&session, "mfa_disabled").await;
+    Ok(Redirect::to("/account").into_response())
+}

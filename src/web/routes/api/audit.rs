@@ -1,0 +1,87 @@
+//! `GET /api/v1/audit` (clinic admins, read-only).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::db::TenantDb;
+use crate::domain::audit::{self, AuditRow, Event, action};
+use crate::domain::auth::Permission;
+use crate::web::AppError;
+use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::forms::FormErrors;
+use crate::web::routes::settings::audit::FilterForm;
+use crate::web::site::CurrentTenant;
+
+#[derive(Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// Staff user id.
+    pub user: Option<String>,
+    pub patient: Option<String>,
+    /// An action (`auth.login`) or a prefix (`auth`).
+    pub action: Option<String>,
+    /// First day, `YYYY-MM-DD` (UTC).
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (UTC), inclusive.
+    pub to: Option<String>,
+    /// Return rows older than this `seq` (the previous page's `next_before`).
+    pub before: Option<String>,
+    /// 1-500, default 100.
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditRow>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 403), (status = 422)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<AuditPage>, AppError> {
+    user.require(Permission::AuditRead)?;
+    let form = FilterForm {
+        user: q.user.unwrap_or_default(),
+        patient: q.patient.unwrap_or_default(),
+        action: q.action.unwrap_or_default(),
+        from: q.from.unwrap_or_default(),
+        to: q.to.unwrap_or_default(),
+        before: q.before.unwrap_or_default(),
+    };
+    let filter = form
+        .parse()
+        .map_err(|e| AppError::Validation(FormErrors::with("query", e)))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::Validation(FormErrors::with(
+            "limit",
+            "between 1 and 500",
+        )));
+    }
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let mut items = audit::query(&mut tx, &filter, limit + 1).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::AUDIT_VIEW, user.actor()).details(serde_json::json!({ "via": "api" })),
+    )
+    .await?;
+    tx.commit().await?;
+    let next_before = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    Ok(Json(AuditPage { items, next_before }))
+}

@@ -1,0 +1,213 @@
+//! `/api/v1/users` (clinic admins).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::db::TenantDb;
+use crate::domain::audit::{self, Event, action};
+use crate::domain::auth::service::{self, AccountError};
+use crate::domain::auth::{AccountRow, AccountStatus, Accounts, Permission, Role, repo};
+use crate::web::AppError;
+use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::forms::FormErrors;
+use crate::web::session::end_sessions_of;
+use crate::web::site::CurrentTenant;
+
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Option<Role>,
+    pub status: AccountStatus,
+    pub mfa_enabled: bool,
+    pub locked: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl UserOut {
+    pub fn from_row(r: &AccountRow, now: DateTime<Utc>) -> Self {
+        Self {
+            id: r.id,
+            email: r.email.clone(),
+            display_name: r.display_name.clone(),
+            role: r.role(),
+            status: r.status(),
+            mfa_enabled: r.mfa_enabled(),
+            locked: r.is_locked(now),
+            created_at: r.created_at,
+            last_login_at: r.last_login_at,
+        }
+    }
+}
+
+fn account_error(e: AccountError) -> AppError {
+    match e {
+        AccountError::NotFound => AppError::NotFound,
+        e @ (AccountError::Email(_)
+        | AccountError::EmailTaken
+        | AccountError::Name(_)
+        | AccountError::Password(_)
+        | AccountError::LastAdmin) => AppError::Validation(FormErrors::with(
+            e.field().unwrap_or("_form"),
+            e.to_string(),
+        )),
+        e => AppError::Internal(e.into()),
+    }
+}
+
+/// Staff accounts of this clinic.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    responses((status = 200, body = Vec<UserOut>), (status = 403, description = "Not a clinic admin")),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+) -> Result<Json<Vec<UserOut>>, AppError> {
+    user.require(Permission::UsersManage)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let rows = repo::list(&mut tx, Accounts::Staff).await?;
+    tx.commit().await?;
+    let now = state.clock.now();
+    Ok(Json(
+        rows.iter().map(|r| UserOut::from_row(r, now)).collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = UserOut), (status = 404)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Json<UserOut>, AppError> {
+    user.require(Permission::UsersManage)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let row = repo::by_id(&mut tx, Accounts::Staff, id, false).await?;
+    tx.commit().await?;
+    let row = row.ok_or(AppError::NotFound)?;
+    Ok(Json(UserOut::from_row(&row, state.clock.now())))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    /// Optional: without it a temporary password is generated and returned once; the
+    /// holder must change it at first sign-in.
+    pub password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedUser {
+    pub user: UserOut,
+    pub temporary_password: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
+    responses((status = 201, body = CreatedUser), (status = 422, description = "Invalid input")),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Json(body): Json<NewUser>,
+) -> Result<Response, AppError> {
+    user.require(Permission::UsersManage)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let (row, temp) = service::create_account(
+        &mut tx,
+        Accounts::Staff,
+        &body.email,
+        &body.display_name,
+        Some(body.role),
+        body.password.as_deref(),
+        ctx.at,
+    )
+    .await
+    .map_err(account_error)?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::USER_CREATED, user.actor())
+            .resource("user", row.id)
+            .details(serde_json::json!({ "role": body.role.as_str(), "via": "api" })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUser {
+            user: UserOut::from_row(&row, ctx.at),
+            temporary_password: temp,
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub status: Option<AccountStatus>,
+}
+
+/// Changing role or status ends the user's sessions.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UserPatch,
+    params(("id" = i64, Path)),
+    responses((status = 200, body = UserOut), (status = 404), (status = 422)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Path(id): Path<i64>,
+    Json(body): Json<UserPatch>,
+) -> Result<Json<UserOut>, AppError> {
+    user.require(Permission::UsersManage)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let change = service::update_staff(
+        &mut tx,
+        id,
+        body.display_name.as_deref(),
+        body.role,
+        body.status,
+        ctx.at,
+    )
+    .await
+    .map_err(account_error)?;
+    if !change.changed.is_empty() {
+        audit::record(
+            &mut tx,
+            &ctx,
+            Event::new(action::USER_UPDATED, user.actor())
+                .resource("user", id)
+                .details(serde_json::json!({ "changed": change.changed, "via": "api" })),
+        )
+        .await?;
+    }
+    let row = repo::by_id(&mut tx, Accounts::Staff, id, false)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    if change.ends_sessions {
+        end_sessions_of(&state.db.pool, Some(tenant.id), id).await?;
+    }
+    Ok(Json(UserOut::from_row(&row, ctx.at)))
+}

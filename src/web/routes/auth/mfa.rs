@@ -1,0 +1,173 @@
+//! `GET/POST /login/mfa`: the second step of signing in.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::login::NextQuery;
+use crate::app::AppState;
+use crate::domain::audit::{Event, Outcome, action};
+use crate::domain::auth::service::{self, SecondFactor};
+use crate::web::AppError;
+use crate::web::auth::AuditCtx;
+use crate::web::forms::safe_next;
+use crate::web::page::{Page, render_page, render_with_status};
+use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::realm::Realm;
+use crate::web::session;
+
+/// Time allowed between the password and the code.
+const PENDING_SECS: i64 = 300;
+
+#[derive(Template)]
+#[template(path = "auth/mfa.html")]
+struct MfaPage {
+    page: Page,
+    next: String,
+    error: Option<String>,
+}
+
+async fn pending_account(session: &Session, now: i64) -> Option<i64> {
+    let st = session::load(session).await?;
+    let started = st.mfa_started?;
+    (now - started <= PENDING_SECS).then_some(st.mfa_pending?)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    page: PageCtx,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    if pending_account(&session, state.clock.now().timestamp())
+        .await
+        .is_none()
+    {
+        return Redirect::to("/login").into_response();
+    }
+    render_page(&MfaPage {
+        page: page.into_page(),
+        next: q.next,
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    realm: Realm,
+    session: Session,
+    ctx: AuditCtx,
+    page: PageCtx,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let Some(account_id) = pending_account(&session, ctx.at.timestamp()).await else {
+        set_flash(&session, "expired").await;
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let mut tx = realm.begin(&state).await?;
+    let result = service::check_second_factor(
+        &mut tx,
+        realm.kind(),
+        &state.secrets,
+        account_id,
+        &form.code,
+        ctx.at,
+    )
+    .await?;
+    let actor = realm.actor(account_id);
+    match result {
+        SecondFactor::Totp(acc) => {
+            realm
+                .audit(
+                    &mut tx,
+                    &ctx,
+                    Event::new(action::LOGIN, actor).details(serde_json::json!({ "mfa": "totp" })),
+                )
+                .await?;
+            tx.commit().await?;
+            super::complete_login(&session, &realm, &acc, ctx.at.timestamp()).await?;
+            Ok(Redirect::to(&safe_next(&form.next)).into_response())
+        }
+        SecondFactor::RecoveryCode { account, remaining } => {
+            realm
+                .audit(
+                    &mut tx,
+                    &ctx,
+                    Event::new(action::RECOVERY_CODE_USED, actor)
+                        .details(serde_json::json!({ "remaining": remaining })),
+                )
+                .await?;
+            realm
+                .audit(
+                    &mut tx,
+                    &ctx,
+                    Event::new(action::LOGIN, actor)
+                        .details(serde_json::json!({ "mfa": "recovery_code" })),
+                )
+                .await?;
+            tx.commit().await?;
+            super::complete_login(&session, &realm, &account, ctx.at.timestamp()).await?;
+            set_flash(&session, "recovery_code_used").await;
+            Ok(Redirect::to("/account").into_response())
+        }
+        SecondFactor::Invalid { locked_now } => {
+            realm
+                .audit(
+                    &mut tx,
+                    &ctx,
+                    Event::new(action::MFA_FAILED, actor).outcome(Outcome::Failure),
+                )
+                .await?;
+            if locked_now {
+                realm
+                    .audit(
+                        &mut tx,
+                        &ctx,
+                        Event::new(action::LOCKED, actor).outcome(Outcome::Failure),
+                    )
+                    .await?;
+            }
+            tx.commit().await?;
+            let page = page.into_page();
+            let error = page.t("mfa.invalid").to_owned();
+            Ok(render_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &MfaPage {
+                    page,
+                    next: form.next,
+                    error: Some(error),
+                },
+            ))
+        }
+        SecondFactor::Locked | SecondFactor::Gone => {
+            realm
+                .audit(
+                    &mut tx,
+                    &ctx,
+                    Event::new(action::MFA_FAILED, actor)
+                        .outcome(Outcome::Failure)
+                        .details(serde_json::json!({ "reason": "locked_or_disabled" })),
+                )
+                .await?;
+            tx.commit().await?;
+            let mut st = session::load(&session).await.unwrap_or_default();
+            st.mfa_pending = None;
+            st.mfa_started = None;
+            st.flash = Some("locked".into());
+            let _ = session::store(&session, &st).await;
+            Ok(Redirect::to("/login").into_response())
+        }
+    }
+}

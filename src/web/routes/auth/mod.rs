@@ -1,0 +1,37 @@
+//! Signing in and out, on clinic hosts and the console host alike.
+
+pub mod login;
+pub mod logout;
+pub mod mfa;
+pub mod setup;
+
+use tower_sessions::Session;
+
+use crate::domain::auth::AccountRow;
+use crate::web::AppError;
+use crate::web::realm::Realm;
+use crate::web::session::{self, SessionState};
+
+/// Completes a sign-in: a new session id (the old one is deleted), a new CSRF token.
+pub async fn complete_login(
+    session: &Session,
+    realm: &Realm,
+    account: &AccountRow,
+    now: i64,
+) -> Result<(), AppError> {
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+    let st = SessionState {
+        tenant: realm.tenant_id(),
+        account: Some(account.id),
+        auth_at: Some(now),
+        seen_at: Some(now),
+        csrf: session::new_csrf(),
+        ..SessionState::default()
+    };
+    session::store(session, &st)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))
+}

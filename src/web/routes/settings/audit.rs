@@ -1,0 +1,287 @@
+//! `GET /settings/audit` (viewer) and `GET /settings/audit.csv` (export), for clinic admins.
+//! Looking at the audit log is itself audited.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::db::TenantDb;
+use crate::domain::audit::{self, AuditFilter, AuditRow, Event, action};
+use crate::domain::auth::{AccountRow, Accounts, Permission, repo};
+use crate::web::AppError;
+use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::page::{Page, render_page};
+use crate::web::page_ctx::PageCtx;
+use crate::web::site::CurrentTenant;
+
+pub const PAGE_SIZE: i64 = 50;
+/// The CSV export stops here; narrow the filters for more.
+pub const EXPORT_MAX: i64 = 100_000;
+
+/// The filter form as typed: every field optional text, so a bad value is shown, not a 400.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct FilterForm {
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub patient: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub before: String,
+}
+
+impl FilterForm {
+    /// Dates are whole days in UTC; `to` includes its day.
+    pub fn parse(&self) -> Result<AuditFilter, String> {
+        let int = |name: &str, v: &str| -> Result<Option<i64>, String> {
+            let v = v.trim();
+            if v.is_empty() {
+                Ok(None)
+            } else {
+                v.parse()
+                    .map(Some)
+                    .map_err(|_| format!("{name}: enter a number"))
+            }
+        };
+        let date = |name: &str, v: &str, add_day: bool| -> Result<_, String> {
+            let v = v.trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| format!("{name}: use the form YYYY-MM-DD"))?;
+            let d = if add_day {
+                d.succ_opt().unwrap_or(d)
+            } else {
+                d
+            };
+            Ok(d.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t)))
+        };
+        let action = self.action.trim();
+        if !action.is_empty()
+            && !action
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+        {
+            return Err("action: letters, '.' and '_' only, e.g. auth.login".into());
+        }
+        Ok(AuditFilter {
+            user: int("user", &self.user)?,
+            patient: int("patient", &self.patient)?,
+            action: (!action.is_empty()).then(|| action.to_owned()),
+            from: date("from", &self.from, false)?,
+            to: date("to", &self.to, true)?,
+            before: int("before", &self.before)?,
+        })
+    }
+
+    /// The query string for the next page.
+    pub fn older_than(&self, seq: i64) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("user", &self.user),
+            ("patient", &self.patient),
+            ("action", &self.action),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
+            if !v.is_empty() {
+                q.append_pair(k, v);
+            }
+        }
+        q.append_pair("before", &seq.to_string());
+        q.finish()
+    }
+
+    pub fn csv_query(&self) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("user", &self.user),
+            ("patient", &self.patient),
+            ("action", &self.action),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
+            if !v.is_empty() {
+                q.append_pair(k, v);
+            }
+        }
+        q.finish()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings/audit.html")]
+struct AuditPage {
+    page: Page,
+    form: FilterForm,
+    error: Option<String>,
+    rows: Vec<AuditRow>,
+    users: Vec<AccountRow>,
+    next: Option<String>,
+}
+
+impl AuditPage {
+    fn details(&self, r: &AuditRow) -> String {
+        match &r.details {
+            serde_json::Value::Object(m) if m.is_empty() => String::new(),
+            v => v.to_string(),
+        }
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    page: PageCtx,
+    Query(form): Query<FilterForm>,
+) -> Result<Response, AppError> {
+    user.require(Permission::AuditRead)?;
+    let parsed = form.parse();
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let users = repo::list(&mut tx, Accounts::Staff).await?;
+    let (rows, error) = match &parsed {
+        Ok(f) => (audit::query(&mut tx, f, PAGE_SIZE + 1).await?, None),
+        Err(e) => (Vec::new(), Some(e.clone())),
+    };
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::AUDIT_VIEW, user.actor()).details(serde_json::json!({
+            "filters": filter_names(&form),
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut rows = rows;
+    let next = if rows.len() as i64 > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(|r| form.older_than(r.seq))
+    } else {
+        None
+    };
+    Ok(render_page(&AuditPage {
+        page: page.into_page(),
+        form,
+        error,
+        rows,
+        users,
+        next,
+    }))
+}
+
+/// Which filters were used (names only).
+fn filter_names(f: &FilterForm) -> Vec<&'static str> {
+    [
+        ("user", &f.user),
+        ("patient", &f.patient),
+        ("action", &f.action),
+        ("from", &f.from),
+        ("to", &f.to),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.trim().is_empty())
+    .map(|(k, _)| k)
+    .collect()
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Query(form): Query<FilterForm>,
+) -> Result<Response, AppError> {
+    user.require(Permission::AuditRead)?;
+    let mut filter = form.parse().map_err(AppError::BadRequest)?;
+    filter.before = None;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let rows = audit::query(&mut tx, &filter, EXPORT_MAX).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::AUDIT_EXPORT, user.actor()).details(serde_json::json!({
+            "filters": filter_names(&form),
+            "rows": rows.len(),
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    let csv = to_csv(&rows).map_err(|e| AppError::Internal(e.into()))?;
+    let filename = format!(
+        "attachment; filename=\"audit-{}-{}.csv\"",
+        tenant.slug,
+        ctx.at.format("%Y%m%d-%H%M%S")
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&filename).unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+pub fn to_csv(rows: &[AuditRow]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "seq",
+        "time_utc",
+        "actor_type",
+        "actor_id",
+        "actor_email",
+        "ip",
+        "action",
+        "resource_type",
+        "resource_id",
+        "patient_id",
+        "outcome",
+        "details",
+        "request_id",
+    ])?;
+    for r in rows {
+        w.write_record([
+            r.seq.to_string(),
+            r.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            r.actor_type.clone(),
+            r.actor_id.map(|v| v.to_string()).unwrap_or_default(),
+            r.actor_email.clone().unwrap_or_default(),
+            r.ip.clone().unwrap_or_default(),
+            r.action.clone(),
+            r.resource_type.clone().unwrap_or_default(),
+            r.resource_id.clone().unwrap_or_default(),
+            r.patient_id.map(|v| v.to_string()).unwrap_or_default(),
+            r.outcome.clone(),
+            csv_safe(&r.details.to_string()),
+            r.request_id.clone().unwrap_or_default(),
+        ])?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// Spreadsheet formula injection: a cell starting with = + - @ is prefixed with a quote.
+fn csv_safe(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}

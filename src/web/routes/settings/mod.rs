@@ -1,0 +1,7 @@
+//! Clinic settings for admins: staff accounts, roles (read-only), security, audit log.
+
+pub mod audit;
+pub mod index;
+pub mod roles;
+pub mod security;
+pub mod users;

@@ -1,0 +1,120 @@
+//! `GET/POST /settings/security`: MFA policy, session timeouts, audit retention.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::db::TenantDb;
+use crate::domain::audit::{self, Event, action};
+use crate::domain::auth::{MfaPolicy, Permission};
+use crate::domain::settings::Security;
+use crate::web::AppError;
+use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::forms::FormErrors;
+use crate::web::page::{Page, render_page, render_with_status};
+use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::site::CurrentTenant;
+
+#[derive(Template)]
+#[template(path = "settings/security.html")]
+struct SecurityPage {
+    page: Page,
+    s: Security,
+    errors: FormErrors,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    page: PageCtx,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let s = Security::load(&mut tx).await?;
+    tx.commit().await?;
+    Ok(render_page(&SecurityPage {
+        page: page.into_page(),
+        s,
+        errors: FormErrors::new(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct SecurityForm {
+    #[serde(default)]
+    mfa_policy: String,
+    #[serde(default)]
+    idle_minutes: String,
+    #[serde(default)]
+    session_hours: String,
+    #[serde(default)]
+    audit_retention_years: String,
+}
+
+pub async fn save(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    session: Session,
+    ctx: AuditCtx,
+    page: PageCtx,
+    Form(form): Form<SecurityForm>,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let mut errors = FormErrors::new();
+    let num = |errors: &mut FormErrors, field: &'static str, v: &str| -> i64 {
+        v.trim().parse::<i64>().unwrap_or_else(|_| {
+            errors.add(field, "enter a whole number");
+            0
+        })
+    };
+    let s = Security {
+        mfa_policy: MfaPolicy::parse(&form.mfa_policy).unwrap_or_else(|| {
+            errors.add("mfa_policy", "choose one of the options");
+            MfaPolicy::Optional
+        }),
+        idle_minutes: num(&mut errors, "idle_minutes", &form.idle_minutes),
+        session_hours: num(&mut errors, "session_hours", &form.session_hours),
+        audit_retention_years: num(
+            &mut errors,
+            "audit_retention_years",
+            &form.audit_retention_years,
+        ),
+    };
+    if errors.is_empty()
+        && let Err((field, msg)) = s.validate()
+    {
+        errors.add(field, msg);
+    }
+    if !errors.is_empty() {
+        return Ok(render_with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SecurityPage {
+                page: page.into_page(),
+                s,
+                errors,
+            },
+        ));
+    }
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let changed = s.save(&mut tx, ctx.at).await?;
+    if !changed.is_empty() {
+        audit::record(
+            &mut tx,
+            &ctx,
+            Event::new(action::SETTINGS_UPDATED, user.actor())
+                .resource("settings", "security")
+                .details(serde_json::json!({ "changed": changed })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    set_flash(&session, "saved").await;
+    Ok(Redirect::to("/settings/security").into_response())
+}
