@@ -37,13 +37,14 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .route("/static/{*file}", get(assets::serve))
         .fallback_service(dispatch)
-        .layer(axum::middleware::from_fn(error::render_errors))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
+        // Outside the limits and the timeout, so their 413/503 get the same error pages.
+        .layer(axum::middleware::from_fn(error::render_errors))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)

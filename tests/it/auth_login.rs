@@ -429,3 +429,77 @@ async fn forced_password_change_after_admin_reset_keeps_mfa() {
     assert_eq!(d.get("/").await.status, 200);
     assert_eq!(app.audit_count(&t, "auth.password_changed").await, 1);
 }
+
+#[tokio::test]
+async fn session_cookie_attributes() {
+    let app = spawn_app().await;
+    app.create_tenant("alpha").await;
+    let r = crate::helpers::bare_client(app.addr)
+        .get(format!(
+            "http://{}:{}/login",
+            host("alpha"),
+            app.addr.port()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    // Plain HTTP (tls.mode = "off"): no Secure flag, so no __Host- prefix either.
+    assert!(cookie.starts_with("clinicbox="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Domain="), "host-only: {cookie}");
+    assert!(
+        !cookie.contains("Max-Age") && !cookie.contains("Expires"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn a_role_change_ends_the_users_sessions() {
+    let app = spawn_app().await;
+    let t = app.create_tenant("alpha").await;
+    let admin = app.create_staff(&t, Role::ClinicAdmin).await;
+    let rec = app.create_staff(&t, Role::Receptionist).await;
+    let mut r = Browser::login_as(&app, &host("alpha"), &rec).await;
+    let mut a = Browser::login_as(&app, &host("alpha"), &admin).await;
+    let p = a
+        .post(
+            &format!("/settings/users/{}", rec.id),
+            &[
+                ("display_name", "Test receptionist"),
+                ("role", "billing"),
+                ("status", "active"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.get("/").await.status, StatusCode::SEE_OTHER, "signed out");
+    let row = app
+        .audit_rows(&t)
+        .await
+        .into_iter()
+        .find(|r| r.action == "user.update")
+        .unwrap();
+    assert_eq!(row.details["changed"], serde_json::json!(["role"]));
+    assert_eq!(a.get("/").await.status, 200, "the admin stays signed in");
+}
+
+#[tokio::test]
+async fn api_requests_are_rate_limited_per_address() {
+    let app = spawn_app_with(|c| c.limits.api_per_minute = 5).await;
+    let t = app.create_tenant("alpha").await;
+    let doc = app.create_staff(&t, Role::Doctor).await;
+    let mut b = Browser::login_as(&app, &host("alpha"), &doc).await;
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(b.api(reqwest::Method::GET, "/api/v1/me", None).await.status);
+    }
+    assert_eq!(&statuses[..5], &[StatusCode::OK; 5]);
+    assert_eq!(statuses[6], StatusCode::TOO_MANY_REQUESTS);
+    let p = b.api(reqwest::Method::GET, "/api/v1/me", None).await;
+    assert_eq!(p.headers["content-type"], "application/problem+json");
+    // Pages are not limited by the API budget.
+    assert_eq!(b.get("/").await.status, 200);
+}

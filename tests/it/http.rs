@@ -270,3 +270,72 @@ async fn request_ids_are_echoed_or_generated() {
         .unwrap();
     assert_ne!(r.headers()["x-request-id"], "evil\"value with spaces");
 }
+
+#[tokio::test]
+async fn graceful_shutdown_lets_requests_in_flight_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut app = spawn_app().await;
+    app.create_tenant("alpha").await;
+    let body = "email=someone%40alpha.test&password=not+it+at+all";
+    let mut conn = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // Headers and half the body now…
+    conn.write_all(
+        format!(
+            "POST /login HTTP/1.1\r\nHost: alpha.clinics.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{}",
+            body.len(),
+            &body[..10]
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // …shutdown is requested while the request is being read…
+    app.shutdown.take().unwrap().send(()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // …and the rest of the body still gets an answer.
+    conn.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut resp = String::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut buf)).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => resp.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Ok(Err(_)) => break,
+        }
+        if resp.contains("</html>") {
+            break;
+        }
+    }
+    // No session cookie was sent, so the CSRF check answers 403: a complete HTTP response.
+    assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
+    // The server then stops, and new connections are refused.
+    let done = tokio::time::timeout(std::time::Duration::from_secs(10), &mut app.server).await;
+    assert!(done.is_ok(), "server did not stop");
+    assert!(tokio::net::TcpStream::connect(app.addr).await.is_err());
+}
+
+#[tokio::test]
+async fn oversized_request_bodies_are_refused_with_413() {
+    let app = spawn_app().await;
+    app.create_tenant("alpha").await;
+    let r = app
+        .client()
+        .post(app.url(&TestApp::clinic_host("alpha"), "/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'x'; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let r = app
+        .client()
+        .post(app.url(&TestApp::clinic_host("alpha"), "/api/v1/users"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+}

@@ -210,8 +210,9 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub tdb: TestDb,
     pub clock: Arc<ManualClock>,
-    /// Dropping the sender (with the TestApp) shuts the server down.
-    _shutdown: oneshot::Sender<()>,
+    /// Sending (or dropping it with the TestApp) shuts the server down.
+    pub shutdown: Option<oneshot::Sender<()>>,
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl std::ops::Deref for TestApp {
@@ -243,14 +244,15 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(clinicbox::app::serve(state, listener, async {
+    let server = tokio::spawn(clinicbox::app::serve(state, listener, async {
         let _ = rx.await;
     }));
     TestApp {
         addr,
         tdb,
         clock,
-        _shutdown: tx,
+        shutdown: Some(tx),
+        server,
     }
 }
 
