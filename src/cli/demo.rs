@@ -146,6 +146,15 @@ async fn serve_demo(
 
     let secrets = crate::ops::secrets::Secrets::load_or_create(&cfg.storage.key_file)?;
     seed_accounts(&db, clock.now()).await?;
+    for (slug, tz) in [("demo", "Asia/Kathmandu"), ("sample", "Europe/Lisbon")] {
+        let t = tenants::find(&db, &Slug::parse(slug)?).await?;
+        if crate::ops::seed::demo_clinic(&db, &t, tz, clock.now())
+            .await
+            .map_err(|e| Failed(format!("demo data for {slug}: {e}")))?
+        {
+            println!("filled clinic {slug} with sample patients and a week of appointments");
+        }
+    }
 
     let port = listen.port();
     println!();

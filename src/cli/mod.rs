@@ -3,6 +3,7 @@
 mod accounts;
 mod audit;
 mod demo;
+mod dev;
 mod migrate;
 mod serve;
 mod tenant;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Audit log integrity and retention.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Development and benchmark helpers.
+    #[command(subcommand)]
+    Dev(dev::DevCommand),
 }
 
 /// A failure already explained to the user; the process exits with status 1.
@@ -116,6 +120,10 @@ async fn run(cli: Cli) -> CliResult {
         Command::Audit(cmd) => {
             crate::ops::telemetry::init_cli();
             audit::run(&load_config(&cli.config)?, cmd).await
+        }
+        Command::Dev(cmd) => {
+            crate::ops::telemetry::init_cli();
+            dev::run(&load_config(&cli.config)?, cmd).await
         }
     }
 }

@@ -2,5 +2,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod patients;
+pub mod scheduling;
 pub mod settings;
 pub mod tenants;
+pub mod validation;

@@ -4,5 +4,6 @@ pub mod clock;
 pub mod pgcluster;
 pub mod pgtools;
 pub mod secrets;
+pub mod seed;
 pub mod shutdown;
 pub mod telemetry;

@@ -422,15 +422,15 @@ fn is_unsafe(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Same-origin check for unsafe requests made by browsers.
+/// Same-origin check for unsafe requests made by browsers. `Sec-Fetch-Site` (set by the
+/// browser, not by page scripts) decides when present; otherwise `Origin` must name this host.
 fn cross_site(req: &Request) -> bool {
     if let Some(site) = req
         .headers()
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
-        && !matches!(site, "same-origin" | "none")
     {
-        return true;
+        return !matches!(site, "same-origin" | "none");
     }
     if let Some(origin) = req
         .headers()
@@ -606,13 +606,21 @@ async fn check_request(
 
 async fn check_csrf(session: &Session, req: Request) -> Result<Request, Denial> {
     if cross_site(&req) {
+        tracing::warn!("unsafe request refused: it came from another site");
         return Err(Denial::Csrf);
     }
     let expected = session::load(session).await.map(|s| s.csrf);
     let (req, given) = csrf_token_of(req).await;
     match (expected, given) {
         (Some(e), Some(g)) if !e.is_empty() && constant_time_eq(&e, &g) => Ok(req),
-        _ => Err(Denial::Csrf),
+        (None, _) => {
+            tracing::warn!("unsafe request refused: no session (cookies blocked or expired)");
+            Err(Denial::Csrf)
+        }
+        _ => {
+            tracing::warn!("unsafe request refused: missing or stale CSRF token");
+            Err(Denial::Csrf)
+        }
     }
 }
 

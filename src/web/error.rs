@@ -33,6 +33,10 @@ pub enum AppError {
     /// Input that failed validation, per field (API bodies; forms re-render themselves).
     #[error("invalid input")]
     Validation(crate::web::forms::FormErrors),
+    /// The request cannot be applied to the current state; `extra` adds members to the
+    /// problem+json body (e.g. the next free slots).
+    #[error("conflict: {0}")]
+    Conflict(String, Option<serde_json::Value>),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -58,6 +62,8 @@ pub struct ErrorInfo {
     pub cause: Option<String>,
     /// Field errors, as `errors` in problem+json.
     pub fields: Option<std::collections::BTreeMap<String, String>>,
+    /// Further problem+json members.
+    pub extra: Option<serde_json::Value>,
 }
 
 impl IntoResponse for AppError {
@@ -97,6 +103,7 @@ impl IntoResponse for AppError {
                     }),
                     cause: None,
                     fields: None,
+                    extra: None,
                 });
                 return resp;
             }
@@ -106,6 +113,17 @@ impl IntoResponse for AppError {
                 Some("The form has expired or came from another site. Go back, reload the page and try again.".to_owned()),
                 None,
             ),
+            Self::Conflict(detail, extra) => {
+                let mut resp = StatusCode::CONFLICT.into_response();
+                resp.extensions_mut().insert(ErrorInfo {
+                    code: "conflict",
+                    detail: Some(detail),
+                    cause: None,
+                    fields: None,
+                    extra,
+                });
+                return resp;
+            }
             Self::Validation(errors) => {
                 let mut resp = StatusCode::UNPROCESSABLE_ENTITY.into_response();
                 let fields: std::collections::BTreeMap<String, String> = errors
@@ -123,6 +141,7 @@ impl IntoResponse for AppError {
                     detail: Some(detail),
                     cause: None,
                     fields: Some(fields),
+                    extra: None,
                 });
                 return resp;
             }
@@ -139,6 +158,7 @@ impl IntoResponse for AppError {
             detail,
             cause,
             fields: None,
+            extra: None,
         });
         resp
     }
@@ -248,6 +268,12 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         if let Some(fields) = info.as_ref().and_then(|i| i.fields.as_ref()) {
             body["errors"] = serde_json::json!(fields);
         }
+        if let Some(serde_json::Value::Object(extra)) = info.as_ref().and_then(|i| i.extra.clone())
+        {
+            for (k, v) in extra {
+                body[k] = v;
+            }
+        }
         parts.headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
@@ -296,6 +322,7 @@ fn describe(
             detail.unwrap_or_else(|| t("error.not_found_detail")),
         ),
         (StatusCode::FORBIDDEN, _) => (t("error.forbidden"), detail.unwrap_or_default()),
+        (StatusCode::CONFLICT, _) => (t("error.conflict"), detail.unwrap_or_default()),
         (StatusCode::UNAUTHORIZED, _) => (
             t("error.unauthenticated"),
             detail.unwrap_or_else(|| t("error.unauthenticated_detail")),

@@ -1,36 +1,45 @@
 //! Form helpers: field errors shown next to inputs, safe redirect targets.
 
-use std::collections::BTreeMap;
+pub use crate::domain::validation::Errors as FormErrors;
 
-/// Messages per form field; `_form` for the form as a whole.
-#[derive(Clone, Debug, Default)]
-pub struct FormErrors(BTreeMap<&'static str, String>);
+/// A urlencoded body as ordered pairs, for forms with repeated fields (`phone_number` × 3).
+#[derive(Debug, Default, Clone)]
+pub struct Pairs(pub Vec<(String, String)>);
 
-impl FormErrors {
-    pub fn new() -> Self {
-        Self::default()
+impl Pairs {
+    pub fn parse(body: &[u8]) -> Self {
+        Self(
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
     }
 
-    pub fn add(&mut self, field: &'static str, msg: impl Into<String>) {
-        self.0.entry(field).or_insert_with(|| msg.into());
+    /// The first value of `key` ("" when absent).
+    pub fn one(&self, key: &str) -> String {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     }
 
-    pub fn with(field: &'static str, msg: impl Into<String>) -> Self {
-        let mut e = Self::new();
-        e.add(field, msg);
-        e
+    /// Like `one`, `None` when absent or blank.
+    pub fn opt(&self, key: &str) -> Option<String> {
+        Some(self.one(key)).filter(|v| !v.trim().is_empty())
     }
 
-    pub fn get(&self, field: &str) -> Option<&String> {
-        self.0.get(field)
+    /// Every value of `key`, in order.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn as_map(&self) -> &BTreeMap<&'static str, String> {
-        &self.0
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.one(key).as_str(), "1" | "on" | "true" | "yes")
     }
 }
 

@@ -81,7 +81,9 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     };
     set(h, header::CONTENT_SECURITY_POLICY, CSP);
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // Same-origin only: nothing (such as a search in a URL) leaks to other sites, and browsers
+    // still send a real Origin with form posts.
+    set(h, header::REFERRER_POLICY, "same-origin");
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(
         h,

@@ -25,6 +25,9 @@ pub struct Page {
     pub nav: Option<Nav>,
     /// A one-line notice carried over from the previous request.
     pub flash: Option<String>,
+    /// The patient search box in the header (staff who may see patients).
+    pub search: bool,
+    pub search_q: String,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +54,8 @@ impl Page {
             csrf: String::new(),
             nav: None,
             flash: None,
+            search: false,
+            search_q: String::new(),
         }
     }
 
@@ -65,6 +70,8 @@ impl Page {
             csrf: String::new(),
             nav: None,
             flash: None,
+            search: false,
+            search_q: String::new(),
         }
     }
 
@@ -80,6 +87,8 @@ impl Page {
             csrf: String::new(),
             nav: None,
             flash: None,
+            search: false,
+            search_q: String::new(),
         }
     }
 

@@ -43,6 +43,25 @@ fn clinic_nav(user: &StaffIdentity, path: &str) -> Nav {
         label: "nav.home",
         active: path == "/",
     }];
+    if user.can(Permission::AppointmentsRead) {
+        links.push(NavLink {
+            href: "/today",
+            label: "nav.today",
+            active: path == "/today",
+        });
+        links.push(NavLink {
+            href: "/schedule/day",
+            label: "nav.schedule",
+            active: path.starts_with("/schedule") || path.starts_with("/appointments"),
+        });
+    }
+    if user.can(Permission::PatientsRead) {
+        links.push(NavLink {
+            href: "/patients",
+            label: "nav.patients",
+            active: path.starts_with("/patients"),
+        });
+    }
     if user.can(Permission::UsersManage)
         || user.can(Permission::SettingsManage)
         || user.can(Permission::AuditRead)
@@ -98,6 +117,18 @@ impl FromRequestParts<AppState> for PageCtx {
         };
         if let Some(u) = parts.extensions.get::<StaffIdentity>() {
             page.nav = Some(clinic_nav(u, &path));
+            page.search = u.can(Permission::PatientsRead);
+            if path == "/patients" {
+                page.search_q = parts
+                    .uri
+                    .query()
+                    .and_then(|q| {
+                        url::form_urlencoded::parse(q.as_bytes())
+                            .find(|(k, _)| k == "q")
+                            .map(|(_, v)| v.into_owned())
+                    })
+                    .unwrap_or_default();
+            }
         } else if let Some(o) = parts.extensions.get::<OperatorIdentity>() {
             page.nav = Some(console_nav(o, &path));
         }

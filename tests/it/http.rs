@@ -160,7 +160,7 @@ async fn security_headers_on_every_response() {
         assert!(csp.contains("frame-ancestors 'none'"), "{host}{path}");
         assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
         assert_eq!(h["x-content-type-options"], "nosniff");
-        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["referrer-policy"], "same-origin");
         assert!(h.contains_key("permissions-policy"));
         assert!(h.contains_key("x-request-id"));
         assert_eq!(h["cache-control"], "no-store", "{host}{path}");

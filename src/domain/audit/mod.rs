@@ -47,6 +47,20 @@ pub mod action {
     pub const TENANT_DELETED: &str = "tenant.delete";
     pub const OPERATOR_CREATED: &str = "operator.create";
     pub const SETUP_LINK: &str = "operator.setup_link";
+    pub const PATIENT_SEARCH: &str = "patient.search";
+    pub const PATIENT_VIEW: &str = "patient.view";
+    pub const PATIENT_CREATED: &str = "patient.create";
+    pub const PATIENT_UPDATED: &str = "patient.update";
+    pub const PATIENT_DELETED: &str = "patient.delete";
+    pub const PATIENT_RESTORED: &str = "patient.restore";
+    pub const PATIENT_APPOINTMENTS: &str = "patient.appointments_view";
+    pub const APPOINTMENT_CREATED: &str = "appointment.create";
+    pub const APPOINTMENT_VIEW: &str = "appointment.view";
+    pub const APPOINTMENT_MOVED: &str = "appointment.reschedule";
+    pub const APPOINTMENT_STATUS: &str = "appointment.status";
+    pub const APPOINTMENT_CANCELLED: &str = "appointment.cancel";
+    pub const SCHEDULE_VIEW: &str = "schedule.view";
+    pub const SCHEDULING_SETTINGS: &str = "settings.scheduling";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

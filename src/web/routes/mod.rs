@@ -1,7 +1,10 @@
 pub mod account;
 pub mod api;
+pub mod appointments;
 pub mod auth;
 pub mod clinic;
 pub mod console;
 pub mod health;
+pub mod patients;
+pub mod schedule;
 pub mod settings;

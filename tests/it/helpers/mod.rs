@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod cli;
+pub mod clinic;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{audit, me, tokens, users};
+use super::{audit, me, patients, scheduling, tokens, users};
 
 struct Security;
 
@@ -37,12 +37,18 @@ impl utoipa::Modify for Security {
         users::list, users::show, users::create, users::update,
         tokens::list, tokens::create, tokens::revoke,
         audit::list,
+        patients::search, patients::create, patients::show, patients::update, patients::appointments,
+        scheduling::list, scheduling::create, scheduling::show, scheduling::status,
+        scheduling::cancel, scheduling::reschedule, scheduling::providers, scheduling::types,
+        scheduling::slots,
     ),
     modifiers(&Security),
     tags(
         (name = "account", description = "The caller's own account and tokens"),
         (name = "users", description = "Staff accounts (clinic admins)"),
         (name = "audit", description = "The clinic's audit log (clinic admins)"),
+        (name = "patients", description = "The patient registry"),
+        (name = "appointments", description = "Providers, free slots and appointments"),
     )
 )]
 pub struct ApiDoc;

@@ -7,7 +7,7 @@ mod theme;
 use axum::Router;
 use axum::routing::{get, post};
 
-use super::{account, api, auth, settings};
+use super::{account, api, appointments, auth, patients, schedule, settings};
 use crate::app::AppState;
 use crate::web::auth::{authenticate_staff, guard_staff};
 
@@ -65,6 +65,87 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/settings/audit", get(settings::audit::show))
         .route("/settings/audit.csv", get(settings::audit::export))
+        .route("/patients", get(patients::list::page))
+        .route("/patients/search", get(patients::list::partial))
+        .route(
+            "/patients/new",
+            get(patients::new::show).post(patients::new::create),
+        )
+        .route("/patients/{id}", get(patients::chart::show))
+        .route(
+            "/patients/{id}/edit",
+            get(patients::edit::show).post(patients::edit::save),
+        )
+        .route("/patients/{id}/delete", post(patients::edit::delete))
+        .route("/patients/{id}/restore", post(patients::edit::restore))
+        .route("/today", get(schedule::today::show))
+        .route("/schedule/day", get(schedule::day::show))
+        .route("/schedule/week", get(schedule::week::show))
+        .route("/schedule/print", get(schedule::print::show))
+        .route("/schedule/types.css", get(schedule::types_css))
+        .route(
+            "/appointments/new",
+            get(appointments::new::show).post(appointments::new::create),
+        )
+        .route("/appointments/slots", get(appointments::new::slots))
+        .route(
+            "/appointments/walk-in",
+            post(appointments::actions::walk_in),
+        )
+        .route("/appointments/{id}", get(appointments::show::show))
+        .route(
+            "/appointments/{id}/status",
+            post(appointments::actions::status),
+        )
+        .route(
+            "/appointments/{id}/cancel",
+            post(appointments::actions::cancel),
+        )
+        .route(
+            "/appointments/{id}/reschedule",
+            post(appointments::actions::reschedule),
+        )
+        .route(
+            "/settings/clinic",
+            get(settings::scheduling::clinic).post(settings::scheduling::save_clinic),
+        )
+        .route(
+            "/settings/hours",
+            get(settings::scheduling::hours).post(settings::scheduling::save_hours),
+        )
+        .route(
+            "/settings/holidays",
+            post(settings::scheduling::add_holiday),
+        )
+        .route(
+            "/settings/holidays/{day}/delete",
+            post(settings::scheduling::remove_holiday),
+        )
+        .route(
+            "/settings/appointment-types",
+            get(settings::scheduling::types).post(settings::scheduling::add_type),
+        )
+        .route(
+            "/settings/appointment-types/{id}",
+            post(settings::scheduling::update_type),
+        )
+        .route("/settings/providers", get(settings::scheduling::providers))
+        .route(
+            "/settings/providers/{id}",
+            get(settings::scheduling::provider),
+        )
+        .route(
+            "/settings/providers/{id}/hours",
+            post(settings::scheduling::save_provider_hours),
+        )
+        .route(
+            "/settings/providers/{id}/absences",
+            post(settings::scheduling::add_absence),
+        )
+        .route(
+            "/settings/providers/{id}/absences/{absence}/delete",
+            post(settings::scheduling::remove_absence),
+        )
         .route("/api/v1/openapi.json", get(api::openapi::serve))
         .nest("/api/v1", api::router().layer(state.limits.api_layer()))
         .layer(axum::middleware::from_fn_with_state(

@@ -3,5 +3,6 @@
 pub mod audit;
 pub mod index;
 pub mod roles;
+pub mod scheduling;
 pub mod security;
 pub mod users;

@@ -1,0 +1,237 @@
+//! SQL for `patients` (inside a clinic transaction).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+use sqlx::types::Json;
+
+use super::model::{Allergy, EmergencyContact, Patient, PatientData, PatientSummary, Phone, Sex};
+
+#[derive(sqlx::FromRow)]
+struct PatientRow {
+    id: i64,
+    mrn: String,
+    given_name: String,
+    middle_name: Option<String>,
+    family_name: String,
+    sex: String,
+    birth_date: Option<NaiveDate>,
+    birth_date_estimated: bool,
+    phones: Json<Vec<Phone>>,
+    email: Option<String>,
+    address: Option<String>,
+    national_id: Option<String>,
+    insurance_id: Option<String>,
+    emergency_contact: Option<Json<EmergencyContact>>,
+    preferred_language: Option<String>,
+    allergies: Json<Vec<Allergy>>,
+    alerts: Option<String>,
+    notes: Option<String>,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<PatientRow> for Patient {
+    fn from(r: PatientRow) -> Self {
+        let phones = r.phones.0;
+        Patient {
+            id: r.id,
+            mrn: r.mrn,
+            given_name: r.given_name,
+            middle_name: r.middle_name,
+            family_name: r.family_name,
+            sex: Sex::parse(&r.sex).unwrap_or(Sex::Unknown),
+            birth_date: r.birth_date,
+            birth_date_estimated: r.birth_date_estimated,
+            phone: phones.first().map(|p| p.number.clone()),
+            phones,
+            email: r.email,
+            address: r.address,
+            national_id: r.national_id,
+            insurance_id: r.insurance_id,
+            emergency_contact: r.emergency_contact.map(|j| j.0),
+            preferred_language: r.preferred_language,
+            allergies: r.allergies.0,
+            alerts: r.alerts,
+            notes: r.notes,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted: r.deleted_at.is_some(),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, mrn, given_name, middle_name, family_name, sex, birth_date, \
+    birth_date_estimated, phones, email, address, national_id, insurance_id, emergency_contact, \
+    preferred_language, allergies, alerts, notes, version, created_at, updated_at, deleted_at";
+
+pub async fn get(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Patient>> {
+    let row: Option<PatientRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM patients WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(Patient::from))
+}
+
+pub async fn get_for_update(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Patient>> {
+    let row: Option<PatientRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM patients WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(Patient::from))
+}
+
+/// Binds the stored fields of `d` starting at `$first`.
+macro_rules! bind_data {
+    ($q:expr, $d:expr) => {
+        $q.bind(&$d.given_name)
+            .bind(&$d.middle_name)
+            .bind(&$d.family_name)
+            .bind($d.sex.as_str())
+            .bind($d.birth_date)
+            .bind($d.birth_date_estimated)
+            .bind(Json(&$d.phones))
+            .bind($d.phone_keys())
+            .bind(&$d.email)
+            .bind(&$d.address)
+            .bind(&$d.national_id)
+            .bind(&$d.insurance_id)
+            .bind($d.emergency_contact.as_ref().map(Json))
+            .bind(&$d.preferred_language)
+            .bind(Json(&$d.allergies))
+            .bind(&$d.alerts)
+            .bind(&$d.notes)
+    };
+}
+
+/// Inserts with the next MRN: the clinic's prefix and a sequence number, never reused.
+pub async fn insert(
+    conn: &mut PgConnection,
+    d: &PatientData,
+    by: Option<i64>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Patient> {
+    let sql = format!(
+        "INSERT INTO patients (mrn, given_name, middle_name, family_name, sex, birth_date,
+             birth_date_estimated, phones, phone_keys, email, address, national_id, insurance_id,
+             emergency_contact, preferred_language, allergies, alerts, notes,
+             created_at, updated_at, created_by, updated_by)
+         VALUES (
+             coalesce((SELECT value #>> '{{}}' FROM settings WHERE key = 'patients.mrn_prefix'), '')
+                 || (SELECT lpad(n, greatest(6, length(n)), '0') FROM (SELECT nextval('mrn_seq')::text AS n) s),
+             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+             $18, $18, $19, $19)
+         RETURNING {COLUMNS}"
+    );
+    let q = sqlx::query_as::<_, PatientRow>(&sql);
+    let row = bind_data!(q, d).bind(now).bind(by).fetch_one(conn).await?;
+    Ok(row.into())
+}
+
+pub async fn update(
+    conn: &mut PgConnection,
+    id: i64,
+    d: &PatientData,
+    by: Option<i64>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Patient> {
+    let sql = format!(
+        "UPDATE patients SET given_name = $1, middle_name = $2, family_name = $3, sex = $4,
+             birth_date = $5, birth_date_estimated = $6, phones = $7, phone_keys = $8, email = $9,
+             address = $10, national_id = $11, insurance_id = $12, emergency_contact = $13,
+             preferred_language = $14, allergies = $15, alerts = $16, notes = $17,
+             updated_at = $18, updated_by = $19, version = version + 1
+         WHERE id = $20
+         RETURNING {COLUMNS}"
+    );
+    let q = sqlx::query_as::<_, PatientRow>(&sql);
+    let row = bind_data!(q, d)
+        .bind(now)
+        .bind(by)
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.into())
+}
+
+pub async fn set_deleted(
+    conn: &mut PgConnection,
+    id: i64,
+    deleted: bool,
+    by: Option<i64>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "UPDATE patients SET deleted_at = CASE WHEN $2 THEN $3 END, updated_at = $3,
+                updated_by = $4, version = version + 1
+          WHERE id = $1 AND (deleted_at IS NULL) = $2",
+    )
+    .bind(id)
+    .bind(deleted)
+    .bind(now)
+    .bind(by)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub const SUMMARY: &str = "id, mrn, given_name, middle_name, family_name, sex, birth_date, \
+    birth_date_estimated, phones -> 0 ->> 'number' AS phone";
+
+/// Possible duplicates of `d`: same folded name and birth date, or a shared phone number.
+pub async fn duplicates(
+    conn: &mut PgConnection,
+    d: &PatientData,
+    except: Option<i64>,
+) -> sqlx::Result<Vec<PatientSummary>> {
+    sqlx::query_as(&format!(
+        "SELECT {SUMMARY},
+                CASE WHEN phone_keys && $4 THEN 'phone' ELSE 'name_and_birth_date' END AS matched
+           FROM patients
+          WHERE deleted_at IS NULL
+            AND ($5::bigint IS NULL OR id <> $5)
+            AND ((given_norm = extensions.fold($1) AND family_norm = extensions.fold($2)
+                  AND birth_date = $3)
+                 OR phone_keys && $4)
+          ORDER BY family_norm, given_norm
+          LIMIT 10"
+    ))
+    .bind(&d.given_name)
+    .bind(&d.family_name)
+    .bind(d.birth_date)
+    .bind(d.phone_keys())
+    .bind(except)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn mrn_prefix(conn: &mut PgConnection) -> sqlx::Result<String> {
+    Ok(sqlx::query_scalar::<_, String>(
+        "SELECT value #>> '{}' FROM settings WHERE key = 'patients.mrn_prefix'",
+    )
+    .fetch_optional(conn)
+    .await?
+    .unwrap_or_default())
+}
+
+pub async fn set_mrn_prefix(
+    conn: &mut PgConnection,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO settings (key, value, updated_at) VALUES ('patients.mrn_prefix', to_jsonb($1::text), $2)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
+    )
+    .bind(prefix)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

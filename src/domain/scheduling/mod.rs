@@ -1,0 +1,10 @@
+//! Scheduling: providers' hours, appointment types, booking without double booking, the
+//! status flow and the day's queue.
+
+pub mod model;
+pub mod repo;
+pub mod service;
+pub mod slots;
+
+pub use model::{Appointment, AppointmentType, Provider, Status};
+pub use service::{Booking, BookingError, StatusError, clinic_tz, local_date};

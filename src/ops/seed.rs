@@ -1,0 +1,446 @@
+//! Sample data: a lived-in demo clinic, and bulk patients for benchmarks
+//! (`clinicbox dev seed --tenant X --patients N`). Deterministic, so runs are comparable.
+
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+
+use crate::db::{Db, TenantDb};
+use crate::domain::auth::{Accounts, Role, repo as accounts};
+use crate::domain::patients::{
+    AllergyInput, EmergencyContact, PatientInput, Phone, repo as patients,
+};
+use crate::domain::scheduling::{self, Status, repo as sched, slots};
+use crate::domain::tenants::Tenant;
+
+/// Given names (female, male) and family names from several cultures, most common first.
+pub const GIVEN_F: &[&str] = &[
+    "Maria",
+    "Ana",
+    "Fatima",
+    "Priya",
+    "Sita",
+    "Aisha",
+    "Mei",
+    "Olga",
+    "Ngozi",
+    "Sofia",
+    "Chiara",
+    "Élodie",
+    "Zeynep",
+    "Ingrid",
+    "Hana",
+    "Lucía",
+    "Amara",
+    "Yuki",
+    "Leila",
+    "Gabriela",
+    "Anjali",
+    "Nkechi",
+    "Jana",
+    "Małgorzata",
+    "Thảo",
+    "Siobhan",
+    "Rukhsana",
+    "Beatriz",
+    "Pooja",
+    "Ayesha",
+    "Dolma",
+    "Kalpana",
+    "Nadia",
+    "Émilie",
+    "Ewa",
+    "Chloé",
+    "Samira",
+    "Linh",
+    "Mariam",
+    "Fernanda",
+];
+pub const GIVEN_M: &[&str] = &[
+    "José",
+    "Mohammed",
+    "Ram",
+    "Wei",
+    "João",
+    "Ahmed",
+    "Arjun",
+    "Luis",
+    "Chinedu",
+    "Ivan",
+    "Hiroshi",
+    "Mehmet",
+    "Lars",
+    "Omar",
+    "Carlos",
+    "Bishnu",
+    "Kwame",
+    "Stefan",
+    "Tomás",
+    "Rajesh",
+    "Nguyễn",
+    "Pierre",
+    "Ali",
+    "Diego",
+    "Suresh",
+    "Emeka",
+    "Krzysztof",
+    "Hamid",
+    "Minh",
+    "Bilal",
+    "Pasang",
+    "Ricardo",
+    "Yusuf",
+    "André",
+    "Kofi",
+    "Henrik",
+    "Sanjay",
+    "Tenzing",
+    "Mateo",
+    "Dawit",
+];
+pub const FAMILY: &[&str] = &[
+    "García",
+    "Sharma",
+    "Silva",
+    "Wang",
+    "Okafor",
+    "Müller",
+    "Nguyen",
+    "Khan",
+    "Thapa",
+    "Smith",
+    "Pereira",
+    "Li",
+    "Adeyemi",
+    "Rossi",
+    "Yılmaz",
+    "Patel",
+    "Gurung",
+    "Fernández",
+    "Kowalski",
+    "Haddad",
+    "Lindqvist",
+    "Dubois",
+    "Tanaka",
+    "Shrestha",
+    "Mensah",
+    "Santos",
+    "Ivanova",
+    "Chen",
+    "Okonkwo",
+    "Martínez",
+    "Al-Farsi",
+    "Rai",
+    "Wójcik",
+    "Nakamura",
+    "Lefèvre",
+    "Bianchi",
+    "Şahin",
+    "O'Brien",
+    "Tamang",
+    "Hoffmann",
+    "Abebe",
+    "Karki",
+    "Costa",
+    "Pham",
+    "Jovanović",
+    "Ibrahim",
+    "Singh",
+    "Lopez",
+    "Magar",
+    "Eriksen",
+];
+const SUBSTANCES: &[(&str, &str, &str)] = &[
+    ("Penicillin", "rash", "severe"),
+    ("Peanuts", "anaphylaxis", "severe"),
+    ("Latex", "itching", "moderate"),
+    ("Ibuprofen", "stomach pain", "mild"),
+    ("Sulfonamides", "hives", "moderate"),
+    ("Shellfish", "swelling", "severe"),
+];
+const LANGUAGES: &[&str] = &[
+    "English",
+    "Nepali",
+    "Spanish",
+    "Portuguese",
+    "Arabic",
+    "Hindi",
+    "French",
+    "Mandarin",
+];
+
+/// xorshift64*: small, deterministic, good enough for sample data.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+    /// Skewed towards the start of a list: common names come up more often.
+    pub fn skewed<'a>(&mut self, list: &'a [&'a str]) -> &'a str {
+        let a = self.below(list.len());
+        let b = self.below(list.len());
+        list[a.min(b)]
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}
+
+fn sample_patient(rng: &mut Rng, today: NaiveDate) -> PatientInput {
+    let female = rng.chance(52);
+    let given = if female {
+        rng.skewed(GIVEN_F)
+    } else {
+        rng.skewed(GIVEN_M)
+    };
+    let family = rng.skewed(FAMILY);
+    let age_days = 30 + rng.below(365 * 85) as i64;
+    let birth = today - Duration::days(age_days);
+    let estimated = rng.chance(4);
+    let mut allergies = Vec::new();
+    if rng.chance(18) {
+        let (s, r, sev) = SUBSTANCES[rng.below(SUBSTANCES.len())];
+        allergies.push(AllergyInput {
+            substance: s.into(),
+            reaction: r.into(),
+            severity: sev.into(),
+        });
+    }
+    let phone = format!(
+        "+977 98{:01}-{:03}{:04}",
+        rng.below(10),
+        rng.below(1000),
+        rng.below(10_000)
+    );
+    PatientInput {
+        given_name: given.into(),
+        middle_name: None,
+        family_name: family.into(),
+        sex: if female { "female" } else { "male" }.into(),
+        birth_date: (!estimated).then(|| birth.format("%Y-%m-%d").to_string()),
+        birth_date_estimated: None,
+        estimated_age: estimated.then(|| (age_days / 365).to_string()),
+        phones: vec![Phone {
+            label: "mobile".into(),
+            number: phone,
+        }],
+        email: rng
+            .chance(40)
+            .then(|| format!("patient{}@example.org", rng.below(1_000_000))),
+        address: rng
+            .chance(60)
+            .then(|| format!("Ward {}, Lalitpur", 1 + rng.below(29))),
+        national_id: None,
+        insurance_id: rng
+            .chance(30)
+            .then(|| format!("INS-{:08}", rng.below(100_000_000))),
+        emergency_contact: rng.chance(50).then(|| EmergencyContact {
+            name: format!("{} {}", rng.skewed(GIVEN_F), family),
+            relation: "family".into(),
+            phone: format!("+977 98{:08}", rng.below(100_000_000)),
+        }),
+        preferred_language: Some(LANGUAGES[rng.below(LANGUAGES.len())].into()),
+        allergies,
+        alerts: None,
+        notes: None,
+    }
+}
+
+/// Fills a demo clinic once: time zone, hours, appointment types, providers' hours, a few
+/// hundred patients and a week of appointments around `now`. Does nothing if it has patients.
+pub async fn demo_clinic(
+    db: &Db,
+    tenant: &Tenant,
+    tz: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let mut tx = TenantDb::begin(&db.pool, &tenant.db).await?;
+    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM patients")
+        .fetch_one(&mut *tx)
+        .await?;
+    if existing > 0 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE settings SET value = to_jsonb($1::text) WHERE key = 'timezone'")
+        .bind(tz)
+        .execute(&mut *tx)
+        .await?;
+    let zone: Tz = tz.parse().unwrap_or(Tz::UTC);
+    let t = |h: u32, m: u32| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
+    let mut open = Vec::new();
+    for w in 1..=5 {
+        open.push((w, t(8, 0), t(18, 0)));
+    }
+    open.push((6, t(9, 0), t(13, 0)));
+    sched::replace_clinic_hours(&mut tx, &open).await?;
+    for (name, minutes, color) in [
+        ("Consultation", 20, "#1f6f8b"),
+        ("Follow-up", 15, "#2e7d32"),
+        ("Vaccination", 10, "#b54708"),
+        ("Health check", 30, "#6941c6"),
+        ("Minor procedure", 45, "#c11574"),
+    ] {
+        sched::insert_type(&mut tx, name, minutes, color).await?;
+    }
+    let types = sched::types(&mut tx, false).await?;
+    let staff = accounts::list(&mut tx, Accounts::Staff).await?;
+    let providers: Vec<i64> = staff
+        .iter()
+        .filter(|u| u.role().is_some_and(Role::is_clinical))
+        .map(|u| u.id)
+        .collect();
+    for (i, p) in providers.iter().enumerate() {
+        let mut hours = Vec::new();
+        for w in 1..=5 {
+            hours.push((w, t(8, 30), t(12, 30)));
+            hours.push((w, t(13, 30), t(17, 30)));
+        }
+        if i == 0 {
+            hours.push((6, t(9, 0), t(12, 0)));
+        }
+        sched::replace_provider_hours(&mut tx, *p, &hours).await?;
+    }
+    let today = scheduling::local_date(zone, now);
+    let mut rng = Rng::new(20_260_302 + tenant.id as u64);
+    let mut ids = Vec::new();
+    for _ in 0..300 {
+        let input = sample_patient(&mut rng, today);
+        let data = input
+            .validate(today)
+            .map_err(|e| anyhow::anyhow!("sample patient invalid: {e:?}"))?;
+        ids.push(patients::insert(&mut tx, &data, None, now).await?.id);
+    }
+    // A week of appointments: from three days ago to four days ahead.
+    for offset in -3i64..=4 {
+        let day = today + Duration::days(offset);
+        for p in &providers {
+            let rules = sched::day_rules(&mut tx, *p, day).await?;
+            let intervals = slots::bookable(zone, day, &rules);
+            let mut busy: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+            let step = Duration::minutes(15);
+            for (s, e) in intervals {
+                let mut at = s;
+                while at < e {
+                    let ty = &types[rng.below(types.len())];
+                    let end = at + Duration::minutes(i64::from(ty.duration_minutes));
+                    if end > e {
+                        break;
+                    }
+                    if rng.chance(55) && !busy.iter().any(|(a, b)| at < *b && *a < end) {
+                        let status = if end <= now {
+                            if rng.chance(9) {
+                                Status::NoShow
+                            } else {
+                                Status::Completed
+                            }
+                        } else if at <= now {
+                            Status::InConsultation
+                        } else if day == today && at - now < Duration::minutes(60) && rng.chance(50)
+                        {
+                            Status::Arrived
+                        } else {
+                            Status::Booked
+                        };
+                        let patient = ids[rng.below(ids.len())];
+                        let id = sched::insert(
+                            &mut tx,
+                            patient,
+                            Some(*p),
+                            Some(ty.id),
+                            at,
+                            end,
+                            Status::Booked,
+                            false,
+                            None,
+                            None,
+                            at - Duration::days(7),
+                        )
+                        .await?;
+                        if status != Status::Booked {
+                            let queue = if status == Status::Arrived {
+                                let (ds, de) = slots::day_bounds(zone, day);
+                                Some(sched::next_queue_number(&mut tx, ds, de).await?)
+                            } else {
+                                None
+                            };
+                            sched::set_status(&mut tx, id, status, queue, None, at.min(now))
+                                .await?;
+                        }
+                        busy.push((at, end));
+                        at = end;
+                    } else {
+                        at += step;
+                    }
+                }
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Inserts `n` patients in batches straight in SQL (names from the lists above, skewed so that
+/// common names are common). Calls `progress(done)` after each batch.
+pub async fn bulk_patients(
+    db: &Db,
+    tenant: &Tenant,
+    n: u64,
+    progress: impl Fn(u64),
+) -> anyhow::Result<StdDuration> {
+    let started = Instant::now();
+    let batch = 50_000u64;
+    let mut done = 0u64;
+    let now = Utc::now();
+    let seed = 0.42;
+    while done < n {
+        let k = batch.min(n - done);
+        let mut tx = TenantDb::begin(&db.pool, &tenant.db).await?;
+        sqlx::query("SELECT setseed($1)")
+            .bind(seed - (done as f64 / n.max(1) as f64) * 0.4)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO patients (mrn, given_name, family_name, sex, birth_date, phones, phone_keys,
+                                   preferred_language, created_at, updated_at)
+             SELECT coalesce((SELECT value #>> '{}' FROM settings WHERE key = 'patients.mrn_prefix'), '')
+                        || (SELECT lpad(m, greatest(6, length(m)), '0') FROM (SELECT nextval('mrn_seq')::text AS m) s),
+                    CASE WHEN female THEN $2::text[] ELSE $3::text[] END
+                        [1 + floor(least(random(), random()) * CASE WHEN female THEN cardinality($2) ELSE cardinality($3) END)::int],
+                    $4::text[][1 + floor(least(random(), random()) * cardinality($4))::int],
+                    CASE WHEN female THEN 'female' ELSE 'male' END,
+                    date '2026-01-01' - (30 + floor(random() * 31000))::int,
+                    jsonb_build_array(jsonb_build_object('label', 'mobile', 'number', '+977 98' || digits)),
+                    ARRAY[right(digits, 7)],
+                    'Nepali', $5, $5
+               FROM (SELECT random() < 0.52 AS female,
+                            lpad(floor(random() * 100000000)::bigint::text, 8, '0') AS digits
+                       FROM generate_series(1, $1)) g",
+        )
+        .bind(k as i64)
+        .bind(GIVEN_F)
+        .bind(GIVEN_M)
+        .bind(FAMILY)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        done += k;
+        progress(done);
+    }
+    let mut tx = TenantDb::begin(&db.pool, &tenant.db).await?;
+    sqlx::query("ANALYZE patients").execute(&mut *tx).await?;
+    sqlx::query("ANALYZE name_words").execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(started.elapsed())
+}

@@ -1,0 +1,248 @@
+//! `/api/v1/patients`
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::db::TenantDb;
+use crate::domain::audit::{self, Event, action};
+use crate::domain::auth::Permission;
+use crate::domain::patients::{
+    Patient, PatientError, PatientInput, PatientSummary, repo, search, service,
+};
+use crate::domain::scheduling::{self, Appointment};
+use crate::web::AppError;
+use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::site::CurrentTenant;
+
+#[derive(Deserialize, IntoParams)]
+pub struct SearchParams {
+    /// Name (any order, misspelt or without accents), MRN, phone (7+ digits) or birth date.
+    pub q: Option<String>,
+    /// 1-100, default 20.
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchResult {
+    pub items: Vec<PatientSummary>,
+}
+
+fn patient_error(e: PatientError) -> AppError {
+    match e {
+        PatientError::Invalid(errors) => AppError::Validation(errors),
+        PatientError::PossibleDuplicates(d) => AppError::Conflict(
+            "possible duplicates exist; send allow_duplicate=true if this is a different person"
+                .into(),
+            Some(serde_json::json!({ "duplicates": d })),
+        ),
+        e @ PatientError::Conflict => AppError::Conflict(e.to_string(), None),
+        PatientError::NotFound => AppError::NotFound,
+        PatientError::Sql(e) => e.into(),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/patients", tag = "patients", params(SearchParams),
+    responses((status = 200, body = SearchResult)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn search(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Query(p): Query<SearchParams>,
+) -> Result<Json<SearchResult>, AppError> {
+    user.require(Permission::PatientsRead)?;
+    let limit = p.limit.unwrap_or(search::DEFAULT_LIMIT);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::Validation(crate::web::forms::FormErrors::with(
+            "limit",
+            "between 1 and 100",
+        )));
+    }
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let items = search::search(&mut tx, p.q.as_deref().unwrap_or(""), limit).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::PATIENT_SEARCH, user.actor())
+            .details(serde_json::json!({ "results": items.len(), "via": "api" })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(SearchResult { items }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewPatient {
+    #[serde(flatten)]
+    pub patient: PatientInput,
+    /// Register even though a patient with the same name and birth date, or phone, exists.
+    #[serde(default)]
+    pub allow_duplicate: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/patients", tag = "patients", request_body = PatientInput,
+    responses((status = 201, body = Patient), (status = 409, description = "Possible duplicates (listed in `duplicates`)"), (status = 422)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    user.require(Permission::PatientsWrite)?;
+    // `allow_duplicate` sits beside the patient's fields, which refuse unknown keys.
+    let mut value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("invalid JSON: {e}")))?;
+    let allow = value
+        .as_object_mut()
+        .and_then(|o| o.remove("allow_duplicate"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let input: PatientInput = serde_json::from_value(value)
+        .map_err(|e| AppError::BadRequest(format!("invalid patient: {e}")))?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let tz = scheduling::clinic_tz(&mut tx).await?;
+    let p = service::register(
+        &mut tx,
+        &input,
+        allow,
+        Some(user.id),
+        scheduling::local_date(tz, ctx.at),
+        ctx.at,
+    )
+    .await
+    .map_err(patient_error)?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::PATIENT_CREATED, user.actor())
+            .resource("patient", p.id)
+            .patient(p.id)
+            .details(serde_json::json!({ "via": "api", "duplicate_confirmed": allow })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(p)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = i64, Path)),
+    responses((status = 200, body = Patient), (status = 404)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Path(id): Path<i64>,
+) -> Result<Json<Patient>, AppError> {
+    user.require(Permission::PatientsRead)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let p = repo::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::PATIENT_VIEW, user.actor())
+            .resource("patient", id)
+            .patient(id)
+            .details(serde_json::json!({ "via": "api" })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(p))
+}
+
+/// Changes only the fields sent; `version` (from a previous read) guards against lost updates.
+#[utoipa::path(patch, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = i64, Path)),
+    request_body(content = Object, description = "Any fields of PatientInput, plus optional `version`"),
+    responses((status = 200, body = Patient), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Path(id): Path<i64>,
+    Json(patch): Json<serde_json::Value>,
+) -> Result<Json<Patient>, AppError> {
+    user.require(Permission::PatientsWrite)?;
+    let serde_json::Value::Object(mut patch) = patch else {
+        return Err(AppError::BadRequest("send a JSON object".into()));
+    };
+    let version = match patch.remove("version") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(
+            v.as_i64()
+                .and_then(|v| i32::try_from(v).ok())
+                .ok_or_else(|| AppError::BadRequest("version: a number".into()))?,
+        ),
+    };
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let current = repo::get(&mut tx, id)
+        .await?
+        .filter(|p| !p.deleted)
+        .ok_or(AppError::NotFound)?;
+    let mut merged =
+        serde_json::to_value(current.to_input()).map_err(|e| AppError::Internal(e.into()))?;
+    if let serde_json::Value::Object(m) = &mut merged {
+        for (k, v) in patch {
+            m.insert(k, v);
+        }
+    }
+    let input: PatientInput = serde_json::from_value(merged)
+        .map_err(|e| AppError::BadRequest(format!("invalid patient: {e}")))?;
+    let tz = scheduling::clinic_tz(&mut tx).await?;
+    let data = input
+        .validate(scheduling::local_date(tz, ctx.at))
+        .map_err(AppError::Validation)?;
+    let (p, changed) = service::update(&mut tx, id, &data, version, Some(user.id), ctx.at)
+        .await
+        .map_err(patient_error)?;
+    if !changed.is_empty() {
+        audit::record(
+            &mut tx,
+            &ctx,
+            Event::new(action::PATIENT_UPDATED, user.actor())
+                .resource("patient", id)
+                .patient(id)
+                .details(serde_json::json!({ "changed": changed, "via": "api" })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Json(p))
+}
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}/appointments", tag = "patients",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Appointment>), (status = 404)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn appointments(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Appointment>>, AppError> {
+    user.require(Permission::AppointmentsRead)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    repo::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let list = scheduling::repo::of_patient(&mut tx, id).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::PATIENT_APPOINTMENTS, user.actor())
+            .resource("patient", id)
+            .patient(id)
+            .details(serde_json::json!({ "appointments": list.len() })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}

@@ -1,0 +1,383 @@
+//! `/api/v1/appointments`, `/api/v1/providers`, `/api/v1/slots`, `/api/v1/appointment-types`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::db::TenantDb;
+use crate::domain::audit::{self, Event, action};
+use crate::domain::auth::Permission;
+use crate::domain::scheduling::{
+    self, Appointment, AppointmentType, Booking, BookingError, Provider, Status, repo, service,
+};
+use crate::web::AppError;
+use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::forms::FormErrors;
+use crate::web::routes::appointments::actions::apply_status;
+use crate::web::routes::schedule::bounds;
+use crate::web::site::CurrentTenant;
+
+fn booking_error(e: BookingError) -> AppError {
+    match e {
+        BookingError::Invalid(errors) => AppError::Validation(errors),
+        BookingError::Clash { next } => AppError::Conflict(
+            "the provider already has an appointment at that time".into(),
+            Some(serde_json::json!({ "next_free": next })),
+        ),
+        BookingError::OutsideHours { next } => AppError::Conflict(
+            "outside the provider's working hours or the clinic's opening hours; send outside_hours=true to book anyway".into(),
+            Some(serde_json::json!({ "next_free": next })),
+        ),
+        BookingError::NotFound => AppError::NotFound,
+        e @ BookingError::NotMovable => AppError::Conflict(e.to_string(), None),
+        BookingError::Sql(e) => e.into(),
+    }
+}
+
+fn date_param(
+    s: Option<&str>,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<NaiveDate, AppError> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(scheduling::local_date(tz, now)),
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| AppError::Validation(FormErrors::with("date", "use YYYY-MM-DD"))),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListParams {
+    /// The clinic's local day, `YYYY-MM-DD` (default today).
+    pub date: Option<String>,
+    pub provider: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/appointments", tag = "appointments", params(ListParams),
+    responses((status = 200, body = Vec<Appointment>)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Vec<Appointment>>, AppError> {
+    user.require(Permission::AppointmentsRead)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let tz = scheduling::clinic_tz(&mut tx).await?;
+    let date = date_param(p.date.as_deref(), tz, ctx.at)?;
+    let (from, to) = bounds(tz, date);
+    let items = repo::between(&mut tx, from, to, p.provider).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::SCHEDULE_VIEW, user.actor()).details(serde_json::json!({
+            "view": "api", "date": date, "appointments": items.len(),
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(items))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAppointment {
+    pub patient_id: i64,
+    pub provider_id: i64,
+    pub type_id: i64,
+    /// RFC 3339, e.g. `2026-03-02T09:15:00+05:45`.
+    pub starts_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    /// Book outside working or opening hours on purpose.
+    #[serde(default)]
+    pub outside_hours: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/appointments", tag = "appointments", request_body = NewAppointment,
+    responses((status = 201, body = Appointment), (status = 409, description = "Clash or outside hours; `next_free` lists free starts"), (status = 422)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Json(b): Json<NewAppointment>,
+) -> Result<Response, AppError> {
+    user.require(Permission::AppointmentsWrite)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let tz = scheduling::clinic_tz(&mut tx).await?;
+    let booking = Booking {
+        patient_id: b.patient_id,
+        provider_id: b.provider_id,
+        type_id: b.type_id,
+        starts_at: b.starts_at,
+        reason: b.reason,
+        outside_hours: b.outside_hours,
+    };
+    let a = match service::book(&mut tx, tz, &booking, Some(user.id), ctx.at).await {
+        Ok(a) => a,
+        Err(BookingError::Invalid(e)) if e.get("patient_id").is_some() => {
+            return Err(AppError::NotFound);
+        }
+        Err(e) => return Err(booking_error(e)),
+    };
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::APPOINTMENT_CREATED, user.actor())
+            .resource("appointment", a.id)
+            .patient(a.patient_id)
+            .details(serde_json::json!({ "via": "api", "outside_hours": b.outside_hours })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/appointments/{id}", tag = "appointments", params(("id" = i64, Path)),
+    responses((status = 200, body = Appointment), (status = 404)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Path(id): Path<i64>,
+) -> Result<Json<Appointment>, AppError> {
+    user.require(Permission::AppointmentsRead)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let a = repo::appointment(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::APPOINTMENT_VIEW, user.actor())
+            .resource("appointment", id)
+            .patient(a.patient_id)
+            .details(serde_json::json!({ "via": "api" })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(a))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    /// arrived, in_consultation, completed or no_show (cancel has its own endpoint).
+    pub status: Status,
+}
+
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/status", tag = "appointments",
+    params(("id" = i64, Path)), request_body = StatusChange,
+    responses((status = 200, body = Appointment), (status = 404), (status = 409, description = "Not allowed from the current status")),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn status(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Path(id): Path<i64>,
+    Json(s): Json<StatusChange>,
+) -> Result<Json<Appointment>, AppError> {
+    user.require(Permission::AppointmentsWrite)?;
+    if s.status == Status::Cancelled {
+        return Err(AppError::Conflict(
+            "use POST /api/v1/appointments/{id}/cancel with a reason".into(),
+            None,
+        ));
+    }
+    let (a, _) = apply_status(&state, &tenant, &user, &ctx, id, s.status, None).await?;
+    Ok(Json(a))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cancel {
+    pub reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", tag = "appointments",
+    params(("id" = i64, Path)), request_body = Cancel,
+    responses((status = 200, body = Appointment), (status = 404), (status = 409)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Path(id): Path<i64>,
+    Json(c): Json<Cancel>,
+) -> Result<Json<Appointment>, AppError> {
+    user.require(Permission::AppointmentsWrite)?;
+    let (a, _) = apply_status(
+        &state,
+        &tenant,
+        &user,
+        &ctx,
+        id,
+        Status::Cancelled,
+        Some(&c.reason),
+    )
+    .await?;
+    Ok(Json(a))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reschedule {
+    pub starts_at: DateTime<Utc>,
+    /// Another provider (default: the same).
+    pub provider_id: Option<i64>,
+    #[serde(default)]
+    pub outside_hours: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule", tag = "appointments",
+    params(("id" = i64, Path)), request_body = Reschedule,
+    responses((status = 200, body = Appointment), (status = 404), (status = 409), (status = 422)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn reschedule(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Path(id): Path<i64>,
+    Json(r): Json<Reschedule>,
+) -> Result<Json<Appointment>, AppError> {
+    user.require(Permission::AppointmentsWrite)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let tz = scheduling::clinic_tz(&mut tx).await?;
+    let current = repo::appointment(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let provider = r.provider_id.or(current.provider_id).unwrap_or_default();
+    let a = service::reschedule(
+        &mut tx,
+        tz,
+        id,
+        provider,
+        r.starts_at,
+        r.outside_hours,
+        ctx.at,
+    )
+    .await
+    .map_err(booking_error)?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::APPOINTMENT_MOVED, user.actor())
+            .resource("appointment", id)
+            .patient(a.patient_id)
+            .details(serde_json::json!({ "via": "api", "provider_changed": current.provider_id != a.provider_id })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(a))
+}
+
+#[utoipa::path(get, path = "/api/v1/providers", tag = "appointments",
+    responses((status = 200, body = Vec<Provider>)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn providers(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+) -> Result<Json<Vec<Provider>>, AppError> {
+    user.require(Permission::AppointmentsRead)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let list = repo::providers(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}
+
+#[utoipa::path(get, path = "/api/v1/appointment-types", tag = "appointments",
+    responses((status = 200, body = Vec<AppointmentType>)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn types(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+) -> Result<Json<Vec<AppointmentType>>, AppError> {
+    user.require(Permission::AppointmentsRead)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let list = repo::types(&mut tx, false).await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SlotParams {
+    pub provider: i64,
+    /// `YYYY-MM-DD` in the clinic's time zone (default today).
+    pub date: Option<String>,
+    /// Appointment type (its duration); default 15 minutes.
+    #[serde(rename = "type")]
+    pub type_id: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Slot {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Start in the clinic's time zone, `HH:MM`.
+    pub local: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Slots {
+    pub date: NaiveDate,
+    pub timezone: String,
+    pub slots: Vec<Slot>,
+}
+
+#[utoipa::path(get, path = "/api/v1/slots", tag = "appointments", params(SlotParams),
+    responses((status = 200, body = Slots), (status = 404)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn slots(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    Query(p): Query<SlotParams>,
+) -> Result<Json<Slots>, AppError> {
+    user.require(Permission::AppointmentsRead)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let tz = scheduling::clinic_tz(&mut tx).await?;
+    let date = date_param(p.date.as_deref(), tz, ctx.at)?;
+    repo::provider(&mut tx, p.provider)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let minutes = match p.type_id {
+        Some(t) => {
+            repo::appointment_type(&mut tx, t)
+                .await?
+                .ok_or(AppError::NotFound)?
+                .duration_minutes
+        }
+        None => 15,
+    };
+    let d = Duration::minutes(i64::from(minutes));
+    let starts = service::slots_for(&mut tx, tz, p.provider, date, d, ctx.at, None).await?;
+    tx.commit().await?;
+    Ok(Json(Slots {
+        date,
+        timezone: tz.name().to_owned(),
+        slots: starts
+            .into_iter()
+            .map(|s| Slot {
+                start: s,
+                end: s + d,
+                local: s.with_timezone(&tz).format("%H:%M").to_string(),
+            })
+            .collect(),
+    }))
+}

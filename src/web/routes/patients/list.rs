@@ -1,0 +1,131 @@
+//! `GET /patients?q=` (search page, also the search box's plain-form fallback) and
+//! `GET /patients/search?q=` (live results for the header search box, via htmx).
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::db::TenantDb;
+use crate::domain::audit::{self, Event, action};
+use crate::domain::auth::Permission;
+use crate::domain::patients::{PatientSummary, age_label, search};
+use crate::domain::scheduling;
+use crate::web::AppError;
+use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::page::{Page, render_page};
+use crate::web::page_ctx::PageCtx;
+use crate::web::site::CurrentTenant;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct SearchQuery {
+    #[serde(default)]
+    pub q: String,
+}
+
+#[derive(Template)]
+#[template(path = "patients/list.html")]
+struct ListPage {
+    page: Page,
+    q: String,
+    results: Vec<PatientSummary>,
+    today: NaiveDate,
+    can_register: bool,
+}
+
+#[derive(Template)]
+#[template(path = "patients/_search_results.html")]
+struct Results {
+    page: Page,
+    q: String,
+    results: Vec<PatientSummary>,
+    today: NaiveDate,
+}
+
+trait AgeOf {
+    fn today(&self) -> NaiveDate;
+    fn age(&self, p: &PatientSummary) -> String {
+        p.birth_date
+            .map(|b| age_label(b, p.birth_date_estimated, self.today()))
+            .unwrap_or_default()
+    }
+}
+impl AgeOf for ListPage {
+    fn today(&self) -> NaiveDate {
+        self.today
+    }
+}
+impl AgeOf for Results {
+    fn today(&self) -> NaiveDate {
+        self.today
+    }
+}
+
+/// Runs a search and writes its audit row (the number of results, never the query).
+pub async fn run(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    user: &CurrentUser,
+    ctx: &AuditCtx,
+    q: &str,
+    limit: i64,
+) -> Result<(Vec<PatientSummary>, NaiveDate), AppError> {
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let tz = scheduling::clinic_tz(&mut tx).await?;
+    let results = if q.trim().is_empty() {
+        Vec::new()
+    } else {
+        let r = search::search(&mut tx, q, limit).await?;
+        audit::record(
+            &mut tx,
+            ctx,
+            Event::new(action::PATIENT_SEARCH, user.actor()).details(serde_json::json!({
+                "results": r.len(),
+                "matched": r.first().map(|p| p.matched.clone()),
+            })),
+        )
+        .await?;
+        r
+    };
+    tx.commit().await?;
+    Ok((results, scheduling::local_date(tz, ctx.at)))
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    page: PageCtx,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, AppError> {
+    user.require(Permission::PatientsRead)?;
+    let (results, today) = run(&state, &tenant, &user, &ctx, &q.q, 50).await?;
+    Ok(render_page(&ListPage {
+        page: page.into_page(),
+        q: q.q,
+        results,
+        today,
+        can_register: user.can(Permission::PatientsWrite),
+    }))
+}
+
+pub async fn partial(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    page: PageCtx,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, AppError> {
+    user.require(Permission::PatientsRead)?;
+    let (results, today) = run(&state, &tenant, &user, &ctx, &q.q, 8).await?;
+    Ok(render_page(&Results {
+        page: page.into_page(),
+        q: q.q,
+        results,
+        today,
+    }))
+}

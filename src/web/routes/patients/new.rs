@@ -1,0 +1,128 @@
+//! `GET/POST /patients/new`: register a patient, warning about possible duplicates first.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::list::SearchQuery;
+use super::{FormView, input_from_form};
+use crate::app::AppState;
+use crate::db::TenantDb;
+use crate::domain::audit::{self, Event, action};
+use crate::domain::auth::Permission;
+use crate::domain::patients::{PatientError, PatientInput, PatientSummary, service};
+use crate::domain::scheduling;
+use crate::web::AppError;
+use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::forms::{FormErrors, Pairs};
+use crate::web::page::{Page, render_with_status};
+use crate::web::page_ctx::PageCtx;
+use crate::web::site::CurrentTenant;
+
+#[derive(Template)]
+#[template(path = "patients/form.html")]
+pub struct PatientForm {
+    pub page: Page,
+    pub f: FormView,
+    pub errors: FormErrors,
+    /// `None` when registering, the patient's id and version when editing.
+    pub editing: Option<(i64, i32)>,
+    pub duplicates: Vec<PatientSummary>,
+}
+
+/// A search that found nothing offers to register: "Ana Núñez" fills both names.
+fn prefill(q: &str) -> PatientInput {
+    let q = q.trim();
+    let looks_like_name = !q.is_empty() && !q.chars().any(|c| c.is_ascii_digit());
+    let (given, family) = match q.rsplit_once(' ') {
+        Some((g, f)) if looks_like_name => (g.trim().to_owned(), f.trim().to_owned()),
+        _ if looks_like_name => (String::new(), q.to_owned()),
+        _ => (String::new(), String::new()),
+    };
+    PatientInput {
+        given_name: given,
+        family_name: family,
+        ..PatientInput::default()
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    page: PageCtx,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, AppError> {
+    user.require(Permission::PatientsWrite)?;
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let tz = scheduling::clinic_tz(&mut tx).await?;
+    tx.commit().await?;
+    Ok(render_with_status(
+        StatusCode::OK,
+        &PatientForm {
+            page: page.into_page(),
+            f: FormView::new(prefill(&q.q), scheduling::local_date(tz, state.clock.now())),
+            errors: FormErrors::new(),
+            editing: None,
+            duplicates: Vec::new(),
+        },
+    ))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    page: PageCtx,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    user.require(Permission::PatientsWrite)?;
+    let form = Pairs::parse(&body);
+    let input = input_from_form(&form);
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let tz = scheduling::clinic_tz(&mut tx).await?;
+    let today = scheduling::local_date(tz, ctx.at);
+    let result = service::register(
+        &mut tx,
+        &input,
+        form.flag("confirm_duplicate"),
+        Some(user.id),
+        today,
+        ctx.at,
+    )
+    .await;
+    let (status, errors, duplicates) = match result {
+        Ok(p) => {
+            audit::record(
+                &mut tx,
+                &ctx,
+                Event::new(action::PATIENT_CREATED, user.actor())
+                    .resource("patient", p.id)
+                    .patient(p.id)
+                    .details(serde_json::json!({
+                        "duplicate_confirmed": form.flag("confirm_duplicate"),
+                    })),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Redirect::to(&format!("/patients/{}", p.id)).into_response());
+        }
+        Err(PatientError::Invalid(e)) => (StatusCode::UNPROCESSABLE_ENTITY, e, Vec::new()),
+        Err(PatientError::PossibleDuplicates(d)) => (StatusCode::CONFLICT, FormErrors::new(), d),
+        Err(e) => return Err(AppError::Internal(e.into())),
+    };
+    tx.rollback().await?;
+    Ok(render_with_status(
+        status,
+        &PatientForm {
+            page: page.into_page(),
+            f: FormView::new(input, today),
+            errors,
+            editing: None,
+            duplicates,
+        },
+    ))
+}

@@ -1,0 +1,142 @@
+//! `GET /today`: the front desk's list for today — every provider, statuses changed in place —
+//! and the queue of patients who have arrived.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use super::{bounds, hm, types_css_url};
+use crate::app::AppState;
+use crate::db::TenantDb;
+use crate::domain::audit::{self, Event, action};
+use crate::domain::auth::Permission;
+use crate::domain::scheduling::{self, Appointment, Status, repo};
+use crate::web::AppError;
+use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::page::{Page, render_page};
+use crate::web::page_ctx::PageCtx;
+use crate::web::site::CurrentTenant;
+
+#[derive(Template)]
+#[template(path = "schedule/today.html")]
+struct TodayPage {
+    page: Page,
+    today: NaiveDate,
+    rows: Vec<Row>,
+    queue_card: QueueCard,
+    types_css: String,
+}
+
+/// The waiting-room queue; also sent out of band with each htmx status change.
+#[derive(Template)]
+#[template(path = "schedule/_queue.html")]
+pub struct QueueCard {
+    pub page: Page,
+    pub queue: Vec<Row>,
+    pub oob: bool,
+}
+
+/// Today's arrived patients in queue order.
+pub fn queue(rows: &[Row]) -> Vec<Row> {
+    let mut q: Vec<Row> = rows
+        .iter()
+        .filter(|r| r.a.status() == Status::Arrived)
+        .cloned()
+        .collect();
+    q.sort_by_key(|r| r.a.queue_number.unwrap_or(i32::MAX));
+    q
+}
+
+/// Today's appointments, as rows.
+pub async fn today_rows(
+    conn: &mut sqlx::PgConnection,
+    page: &Page,
+    tz: Tz,
+    now: DateTime<Utc>,
+    can_write: bool,
+) -> sqlx::Result<(NaiveDate, Vec<Row>)> {
+    let today = scheduling::local_date(tz, now);
+    let (from, to) = bounds(tz, today);
+    let list = repo::between(conn, from, to, None).await?;
+    Ok((
+        today,
+        list.into_iter()
+            .map(|a| Row {
+                page: page.clone(),
+                a,
+                tz,
+                can_write,
+                now,
+            })
+            .collect(),
+    ))
+}
+
+/// One appointment line, as the page and its htmx partial render it.
+#[derive(Template, Clone)]
+#[template(path = "schedule/_today_row.html")]
+pub struct Row {
+    pub page: Page,
+    pub a: Appointment,
+    pub tz: Tz,
+    pub can_write: bool,
+    pub now: DateTime<Utc>,
+}
+
+impl Row {
+    pub fn time(&self) -> String {
+        hm(self.tz, &self.a.starts_at)
+    }
+    pub fn next(&self) -> Vec<Status> {
+        if self.can_write {
+            self.a.status().next()
+        } else {
+            Vec::new()
+        }
+    }
+    pub fn waiting(&self) -> String {
+        self.a
+            .arrived_at
+            .map(|t| format!("{} min", (self.now - t).num_minutes().max(0)))
+            .unwrap_or_default()
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    ctx: AuditCtx,
+    page: PageCtx,
+) -> Result<Response, AppError> {
+    user.require(Permission::AppointmentsRead)?;
+    let page = page.into_page();
+    let can_write = user.can(Permission::AppointmentsWrite);
+    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
+    let tz = scheduling::clinic_tz(&mut tx).await?;
+    let (today, rows) = today_rows(&mut tx, &page, tz, ctx.at, can_write).await?;
+    let types = repo::types(&mut tx, true).await?;
+    audit::record(
+        &mut tx,
+        &ctx,
+        Event::new(action::SCHEDULE_VIEW, user.actor()).details(serde_json::json!({
+            "view": "today", "date": today, "appointments": rows.len(),
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    let queue_card = QueueCard {
+        page: page.clone(),
+        queue: queue(&rows),
+        oob: false,
+    };
+    Ok(render_page(&TodayPage {
+        page,
+        today,
+        rows,
+        queue_card,
+        types_css: types_css_url(&types),
+    }))
+}

@@ -1,0 +1,78 @@
+//! Reception's flow in real Chromium (headless, via playwright-core): search → register →
+//! book → check in. Screenshots go to `$CARGO_TARGET_TMPDIR/screenshots` (and to
+//! `$CLINICBOX_SCREENSHOTS` when set, which is how docs/screenshots is refreshed).
+
+use std::path::PathBuf;
+
+use crate::helpers::clinic::clinic;
+use crate::helpers::{TestApp, spawn_app};
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+#[tokio::test]
+async fn reception_searches_registers_books_and_checks_in() {
+    let dir = browser_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "run `npm ci` in tests/browser (and install Debian's chromium): bash .ci/run does both"
+    );
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let shots = std::env::var_os("CLINICBOX_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots"));
+    let base = format!(
+        "http://{}:{}",
+        TestApp::clinic_host("alpha"),
+        app.addr.port()
+    );
+    let out = tokio::process::Command::new("node")
+        .current_dir(&dir)
+        .arg("reception.mjs")
+        .arg(&base)
+        .arg(&c.reception.email)
+        .arg(&c.reception.password)
+        .arg(&shots)
+        .output()
+        .await
+        .expect("node (install Debian's nodejs)");
+    assert!(
+        out.status.success(),
+        "browser flow failed (screenshots in {}):\n{}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(shots.join("today-checked-in.png").exists());
+
+    let (status, queue): (String, Option<i32>) = sqlx::query_as(
+        "SELECT a.status, a.queue_number FROM tenant_alpha.appointments a
+           JOIN tenant_alpha.patients p ON p.id = a.patient_id
+          WHERE p.given_name = 'Aarav' AND p.family_name = 'Karki'",
+    )
+    .fetch_one(&app.admin)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), queue), ("arrived", Some(1)));
+    let actions: Vec<String> = app
+        .audit_rows(&c.t)
+        .await
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    for a in [
+        "auth.login",
+        "patient.search",
+        "patient.create",
+        "patient.view",
+        "appointment.create",
+        "appointment.status",
+    ] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} missing from {actions:?}"
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! A clinic ready for scheduling tests: staff of every role, a time zone, opening hours,
+//! providers' hours and appointment types.
+
+use chrono::{NaiveDate, NaiveTime, Utc};
+use clinicbox::db::TenantDb;
+use clinicbox::domain::auth::Role;
+use clinicbox::domain::patients::{PatientInput, Phone, service as patients};
+use clinicbox::domain::scheduling::repo;
+use clinicbox::domain::tenants::Tenant;
+
+use super::{TestDb, TestUser};
+
+pub struct Clinic {
+    pub t: Tenant,
+    pub admin: TestUser,
+    pub reception: TestUser,
+    pub doctor: TestUser,
+    pub nurse: TestUser,
+    pub billing: TestUser,
+    /// 30-minute consultation.
+    pub consult: i64,
+    /// 15-minute follow-up.
+    pub short: i64,
+}
+
+fn t(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).unwrap()
+}
+
+pub async fn clinic(db: &TestDb, slug: &str, tz: &str) -> Clinic {
+    let tenant = db.create_tenant(slug).await;
+    let admin = db.create_staff(&tenant, Role::ClinicAdmin).await;
+    let reception = db.create_staff(&tenant, Role::Receptionist).await;
+    let doctor = db.create_staff(&tenant, Role::Doctor).await;
+    let nurse = db.create_staff(&tenant, Role::Nurse).await;
+    let billing = db.create_staff(&tenant, Role::Billing).await;
+    db.set_setting(&tenant, "timezone", serde_json::json!(tz))
+        .await;
+    let mut tx = TenantDb::begin(&db.db.pool, &tenant.db).await.unwrap();
+    let mut open = Vec::new();
+    for w in 1..=6 {
+        open.push((w, t(8, 0), t(18, 0)));
+    }
+    repo::replace_clinic_hours(&mut tx, &open).await.unwrap();
+    for p in [doctor.id, nurse.id] {
+        let mut hours = Vec::new();
+        for w in 1..=5 {
+            hours.push((w, t(8, 0), t(12, 0)));
+            hours.push((w, t(13, 0), t(17, 0)));
+        }
+        repo::replace_provider_hours(&mut tx, p, &hours)
+            .await
+            .unwrap();
+    }
+    let consult = repo::insert_type(&mut tx, "Consultation", 30, "#1f6f8b")
+        .await
+        .unwrap()
+        .id;
+    let short = repo::insert_type(&mut tx, "Follow-up", 15, "#2e7d32")
+        .await
+        .unwrap()
+        .id;
+    tx.commit().await.unwrap();
+    Clinic {
+        t: tenant,
+        admin,
+        reception,
+        doctor,
+        nurse,
+        billing,
+        consult,
+        short,
+    }
+}
+
+/// Registers a patient directly (no audit row), returning its id.
+pub async fn patient(
+    db: &TestDb,
+    t: &Tenant,
+    given: &str,
+    family: &str,
+    birth: Option<&str>,
+    phone: Option<&str>,
+) -> i64 {
+    let input = PatientInput {
+        given_name: given.into(),
+        family_name: family.into(),
+        sex: "female".into(),
+        birth_date: birth.map(str::to_owned),
+        phones: phone
+            .map(|p| {
+                vec![Phone {
+                    label: "mobile".into(),
+                    number: p.into(),
+                }]
+            })
+            .unwrap_or_default(),
+        ..PatientInput::default()
+    };
+    let mut tx = TenantDb::begin(&db.db.pool, &t.db).await.unwrap();
+    let p = patients::register(
+        &mut tx,
+        &input,
+        true,
+        None,
+        NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    p.id
+}
