@@ -2,6 +2,15 @@
 
 CREATE SEQUENCE mrn_seq;
 
+-- The next medical record number: the clinic's prefix and at least six digits. VOLATILE, so an
+-- INSERT … SELECT of many rows draws a number per row.
+CREATE FUNCTION next_mrn() RETURNS text
+LANGUAGE sql VOLATILE SET search_path FROM CURRENT AS $$
+    SELECT coalesce((SELECT value #>> '{}' FROM settings WHERE key = 'patients.mrn_prefix'), '')
+           || lpad(n::text, greatest(6, length(n::text)), '0')
+      FROM nextval('mrn_seq') AS n
+$$;
+
 CREATE TABLE patients (
     id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     mrn                  text NOT NULL CONSTRAINT patients_mrn_key UNIQUE,

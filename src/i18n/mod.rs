@@ -167,3 +167,63 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod dynamic_keys {
+    use super::Tr;
+    use crate::domain::auth::{Permission, Role};
+    use crate::domain::patients::{Severity, Sex};
+    use crate::domain::scheduling::Status;
+
+    /// Keys built at run time (`status.{}`, `role.{}`…) exist for every value.
+    #[test]
+    fn every_enum_value_has_a_label() {
+        let tr = Tr::default();
+        let mut keys: Vec<String> = Vec::new();
+        keys.extend(Status::ALL.iter().map(|s| format!("status.{}", s.as_str())));
+        keys.extend(
+            Status::ALL
+                .iter()
+                .flat_map(|s| s.next())
+                .map(|s| format!("action.{}", s.as_str())),
+        );
+        keys.extend(Role::ALL.iter().map(|r| format!("role.{}", r.as_str())));
+        keys.extend(
+            Permission::ALL
+                .iter()
+                .map(|p| format!("perm.{}", p.as_str())),
+        );
+        keys.extend(Sex::ALL.iter().map(|s| format!("sex.{}", s.as_str())));
+        keys.extend(
+            Severity::ALL
+                .iter()
+                .map(|s| format!("severity.{}", s.as_str())),
+        );
+        for m in [
+            "mrn",
+            "phone",
+            "birth_date",
+            "name",
+            "similar_name",
+            "name_and_birth_date",
+        ] {
+            keys.push(format!("matched.{m}"));
+        }
+        for d in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
+            keys.push(format!("weekday.{d}"));
+        }
+        for f in [
+            "expired",
+            "ended",
+            "signed_out",
+            "locked",
+            "saved",
+            "patient_deleted",
+            "walk_in_added",
+        ] {
+            keys.push(format!("flash.{f}"));
+        }
+        let missing: Vec<&String> = keys.iter().filter(|k| !tr.has(k)).collect();
+        assert!(missing.is_empty(), "{missing:?}");
+    }
+}

@@ -413,11 +413,10 @@ pub async fn bulk_patients(
         sqlx::query(
             "INSERT INTO patients (mrn, given_name, family_name, sex, birth_date, phones, phone_keys,
                                    preferred_language, created_at, updated_at)
-             SELECT coalesce((SELECT value #>> '{}' FROM settings WHERE key = 'patients.mrn_prefix'), '')
-                        || (SELECT lpad(m, greatest(6, length(m)), '0') FROM (SELECT nextval('mrn_seq')::text AS m) s),
-                    CASE WHEN female THEN $2::text[] ELSE $3::text[] END
-                        [1 + floor(least(random(), random()) * CASE WHEN female THEN cardinality($2) ELSE cardinality($3) END)::int],
-                    $4::text[][1 + floor(least(random(), random()) * cardinality($4))::int],
+             SELECT next_mrn(),
+                    (CASE WHEN female THEN $2::text[] ELSE $3::text[] END)
+                        [1 + floor(least(random(), random()) * CASE WHEN female THEN cardinality($2::text[]) ELSE cardinality($3::text[]) END)::int],
+                    ($4::text[])[1 + floor(least(random(), random()) * cardinality($4::text[]))::int],
                     CASE WHEN female THEN 'female' ELSE 'male' END,
                     date '2026-01-01' - (30 + floor(random() * 31000))::int,
                     jsonb_build_array(jsonb_build_object('label', 'mobile', 'number', '+977 98' || digits)),

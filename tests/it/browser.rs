@@ -56,6 +56,22 @@ async fn reception_searches_registers_books_and_checks_in() {
     .await
     .unwrap();
     assert_eq!((status.as_str(), queue), ("arrived", Some(1)));
+    let out = tokio::process::Command::new("node")
+        .current_dir(&dir)
+        .arg("admin.mjs")
+        .arg(&base)
+        .arg(&c.admin.email)
+        .arg(&c.admin.password)
+        .arg(&shots)
+        .output()
+        .await
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "admin pages failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let actions: Vec<String> = app
         .audit_rows(&c.t)
         .await

@@ -121,10 +121,7 @@ pub async fn insert(
              birth_date_estimated, phones, phone_keys, email, address, national_id, insurance_id,
              emergency_contact, preferred_language, allergies, alerts, notes,
              created_at, updated_at, created_by, updated_by)
-         VALUES (
-             coalesce((SELECT value #>> '{{}}' FROM settings WHERE key = 'patients.mrn_prefix'), '')
-                 || (SELECT lpad(n, greatest(6, length(n)), '0') FROM (SELECT nextval('mrn_seq')::text AS n) s),
-             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+         VALUES (next_mrn(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
              $18, $18, $19, $19)
          RETURNING {COLUMNS}"
     );

@@ -1,0 +1,49 @@
+// A clinic admin's pages in a real browser: each must render without console errors (a CSP
+// violation would be one), and gets a screenshot for the documentation.
+//
+//   node admin.mjs <base url> <email> <password> <screenshot dir>
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+
+const [base, email, password, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update',
+         '--no-first-run', '--disable-sync', '--host-resolver-rules=MAP * 127.0.0.1'],
+});
+const problems = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(15000);
+  page.on('pageerror', e => problems.push(`page error: ${e}`));
+  page.on('console', m => {
+    if (m.type() === 'error' && !m.text().includes('Cross-Origin-Opener-Policy header has been ignored')) {
+      problems.push(`${page.url()}: ${m.text()}`);
+    }
+  });
+  await page.goto(`${base}/login`);
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${base}/`);
+  for (const [name, path] of [
+    ['settings-users', '/settings/users'],
+    ['settings-audit', '/settings/audit'],
+    ['settings-roles', '/settings/roles'],
+    ['settings-hours', '/settings/hours'],
+    ['schedule-day', '/schedule/day'],
+    ['account-mfa', '/account/mfa'],
+  ]) {
+    const r = await page.goto(`${base}${path}`);
+    if (r.status() !== 200) throw new Error(`${path}: HTTP ${r.status()}`);
+    await page.screenshot({ path: `${shots}/${name}.png` });
+  }
+  if (problems.length) throw new Error(problems.join('\n'));
+  console.log('admin pages: ok');
+} catch (e) {
+  console.error(String(e.message || e));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
