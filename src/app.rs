@@ -25,8 +25,11 @@ pub struct AppInner {
     pub hosts: HostRules,
     pub secrets: Secrets,
     pub limits: Limiters,
-    /// Pages are served over HTTPS (secure, `__Host-` cookies).
+    /// Pages are served over HTTPS (secure, `__Host-` cookies): TLS is terminated here, or by
+    /// a trusted proxy in front.
     pub https: bool,
+    /// Set once by `serve_tls`: the certificate store and HSTS policy.
+    tls: std::sync::OnceLock<Arc<crate::tls::Tls>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -49,7 +52,8 @@ impl AppState {
             console_host: config.server.console_host.clone(),
         };
         let limits = Limiters::new(&config.limits);
-        let https = config.tls.mode != crate::config::TlsMode::Off;
+        let https = config.tls.mode != crate::config::TlsMode::Off
+            || !config.server.trusted_proxies.is_empty();
         Self(Arc::new(AppInner {
             config,
             db,
@@ -59,8 +63,56 @@ impl AppState {
             secrets,
             limits,
             https,
+            tls: std::sync::OnceLock::new(),
         }))
     }
+
+    pub fn tls(&self) -> Option<&Arc<crate::tls::Tls>> {
+        self.0.tls.get()
+    }
+}
+
+/// Serves HTTPS on `https` and, on `http`, ACME answers and redirects, until `shutdown`
+/// resolves; requests in flight then finish. The certificate task runs alongside.
+pub async fn serve_tls(
+    state: AppState,
+    tls: Arc<crate::tls::Tls>,
+    http: TcpListener,
+    https: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use crate::tls::server;
+    crate::domain::auth::password::warm_up();
+    let _ = state.0.tls.set(tls.clone());
+    let https_port = https.local_addr()?.port();
+    let stop = server::shutdown_channel(shutdown);
+    let housekeeping = tokio::spawn(crate::web::housekeeping(state.clone()));
+    let renewal = tokio::spawn(crate::tls::renewal::run(
+        state.clone(),
+        tls.clone(),
+        stop.clone(),
+    ));
+    let opts = server::HttpsOptions {
+        handshake_timeout: std::time::Duration::from_secs(state.config.tls.handshake_timeout_secs),
+        max_connections: state.config.server.max_connections,
+    };
+    let plain = server::serve_http(
+        server::http_router(state.clone(), https_port),
+        http,
+        stop.clone(),
+    );
+    let secure = server::serve_https(
+        crate::web::router(state.clone()),
+        https,
+        tls,
+        state.db.pool.clone(),
+        opts,
+        stop,
+    );
+    let (a, b) = tokio::join!(plain, secure);
+    housekeeping.abort();
+    renewal.abort();
+    a.and(b)
 }
 
 /// Serves plain HTTP on `listener` until `shutdown` resolves; requests in flight then finish.

@@ -92,6 +92,37 @@ pub struct ServerConfig {
     /// Largest request body accepted, in bytes (document uploads have their own limit).
     #[serde(default = "ServerConfig::default_body")]
     pub max_body_bytes: usize,
+    /// Open client connections served at once; further ones wait in the listen queue.
+    #[serde(default = "ServerConfig::default_max_connections")]
+    pub max_connections: usize,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For`/`X-Forwarded-Proto`
+    /// are believed. Empty: the headers are ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<ProxyNet>,
+}
+
+/// An address or CIDR range in `server.trusted_proxies`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ProxyNet(pub sqlx::types::ipnetwork::IpNetwork);
+
+impl TryFrom<String> for ProxyNet {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.trim().parse().map(Self).map_err(|_| {
+            format!("`{s}` is not an IP address or CIDR range (e.g. 10.0.0.5 or 10.0.0.0/24)")
+        })
+    }
+}
+
+impl ProxyNet {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.contains(ip)
+    }
 }
 
 impl ServerConfig {
@@ -107,6 +138,9 @@ impl ServerConfig {
     fn default_body() -> usize {
         1024 * 1024
     }
+    fn default_max_connections() -> usize {
+        4096
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -118,6 +152,21 @@ pub enum TlsMode {
     Off,
 }
 
+/// How ACME proves control of a hostname.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
+pub enum ChallengeKind {
+    /// HTTP-01 on port 80.
+    #[serde(rename = "http-01")]
+    Http01,
+    /// TLS-ALPN-01 on port 443 (port 80 may stay closed).
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
+    /// HTTP-01 first; after a failed HTTP-01 attempt the next one uses TLS-ALPN-01.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -127,6 +176,30 @@ pub struct TlsConfig {
     pub acme_email: Option<String>,
     #[serde(default = "TlsConfig::default_directory")]
     pub acme_directory: String,
+    /// A PEM root certificate trusted for the ACME server's own HTTPS API (test CAs).
+    #[serde(default)]
+    pub acme_root_ca: Option<PathBuf>,
+    #[serde(default)]
+    pub challenge: ChallengeKind,
+    /// Check DNS and reachability before ordering, and skip the order when they are wrong.
+    #[serde(default = "TlsConfig::default_true")]
+    pub preflight: bool,
+    /// DNS server (ip:port) the preflight asks instead of /etc/resolv.conf.
+    #[serde(default)]
+    pub preflight_resolver: Option<SocketAddr>,
+    /// The first retry after a failed order; each further failure waits ten times longer, at
+    /// most six hours. Default 60.
+    #[serde(default = "TlsConfig::default_first_retry")]
+    pub first_retry_secs: u64,
+    /// `tls.mode = "manual"`: PEM certificate chain (leaf first) and private key. Both are
+    /// re-read on SIGHUP (`systemctl reload clinicbox`).
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Seconds a client has to finish the TLS handshake. Default 10.
+    #[serde(default = "TlsConfig::default_handshake_timeout")]
+    pub handshake_timeout_secs: u64,
 }
 
 impl Default for TlsConfig {
@@ -135,6 +208,14 @@ impl Default for TlsConfig {
             mode: TlsMode::default(),
             acme_email: None,
             acme_directory: Self::default_directory(),
+            acme_root_ca: None,
+            challenge: ChallengeKind::default(),
+            preflight: true,
+            preflight_resolver: None,
+            first_retry_secs: Self::default_first_retry(),
+            cert_file: None,
+            key_file: None,
+            handshake_timeout_secs: Self::default_handshake_timeout(),
         }
     }
 }
@@ -142,6 +223,44 @@ impl Default for TlsConfig {
 impl TlsConfig {
     fn default_directory() -> String {
         "https://acme-v02.api.letsencrypt.org/directory".to_owned()
+    }
+    fn default_true() -> bool {
+        true
+    }
+    fn default_first_retry() -> u64 {
+        60
+    }
+    fn default_handshake_timeout() -> u64 {
+        10
+    }
+
+    /// Rules that involve more than one key.
+    fn check(&self) -> Result<(), String> {
+        if self.mode == TlsMode::Manual && (self.cert_file.is_none() || self.key_file.is_none()) {
+            return Err(
+                "tls.mode = \"manual\" needs both `tls.cert_file` and `tls.key_file`".into(),
+            );
+        }
+        if let Some(email) = &self.acme_email {
+            let ok = email.split_once('@').is_some_and(|(u, d)| {
+                !u.is_empty() && d.contains('.') && !email.contains(char::is_whitespace)
+            });
+            if !ok {
+                return Err(format!(
+                    "key `tls.acme_email`: `{email}` is not an e-mail address"
+                ));
+            }
+        }
+        if !self.acme_directory.starts_with("https://") {
+            return Err("key `tls.acme_directory`: must be an https:// URL".into());
+        }
+        if self.first_retry_secs == 0 || self.handshake_timeout_secs == 0 {
+            return Err(
+                "keys `tls.first_retry_secs` and `tls.handshake_timeout_secs` must be at least 1"
+                    .into(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -385,8 +504,16 @@ impl Config {
             );
             fig = fig.merge(EnvValue::new(&k, &dotted, &v));
         }
-        fig.extract::<Config>()
-            .map_err(|e| invalid(describe_figment_error(e)))
+        let cfg = fig
+            .extract::<Config>()
+            .map_err(|e| invalid(describe_figment_error(e)))?;
+        cfg.tls.check().map_err(invalid)?;
+        if cfg.server.max_connections == 0 {
+            return Err(invalid(
+                "key `server.max_connections` must be at least 1".into(),
+            ));
+        }
+        Ok(cfg)
     }
 }
 
@@ -565,6 +692,48 @@ console_host = "admin.clinics.example.com"
         assert!(e.contains("database"), "{e}");
         let e = load(&GOOD.replace("console_host", "#"), &[]).unwrap_err();
         assert!(e.contains("console_host"), "{e}");
+    }
+
+    #[test]
+    fn tls_keys_are_checked_together() {
+        let manual = format!("{GOOD}\n[tls]\nmode = \"manual\"\ncert_file = \"/etc/c.pem\"\n");
+        let e = load(&manual, &[]).unwrap_err();
+        assert!(e.contains("tls.key_file"), "{e}");
+        let ok = load(&format!("{manual}key_file = \"/etc/k.pem\"\n"), &[]).unwrap();
+        assert_eq!(ok.tls.mode, TlsMode::Manual);
+        let e = load(GOOD, &[("CLINICBOX_TLS_ACME_EMAIL", "not an email")]).unwrap_err();
+        assert!(e.contains("tls.acme_email"), "{e}");
+        let e = load(&format!("{GOOD}\n[tls]\nchallenge = \"dns-01\"\n"), &[]).unwrap_err();
+        assert!(e.contains("tls.challenge"), "{e}");
+        let c = load(
+            &format!("{GOOD}\n[tls]\nchallenge = \"tls-alpn-01\"\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.tls.challenge, ChallengeKind::TlsAlpn01);
+        assert_eq!(load(GOOD, &[]).unwrap().tls.challenge, ChallengeKind::Auto);
+    }
+
+    #[test]
+    fn trusted_proxies_parse_and_match() {
+        let c = load(
+            &GOOD.replace(
+                "[server]\n",
+                "[server]\ntrusted_proxies = [\"10.0.0.0/24\", \"192.0.2.7\"]\n",
+            ),
+            &[],
+        )
+        .unwrap();
+        let p = &c.server.trusted_proxies;
+        assert!(p[0].contains("10.0.0.9".parse().unwrap()));
+        assert!(!p[0].contains("10.0.1.9".parse().unwrap()));
+        assert!(p[1].contains("::ffff:192.0.2.7".parse().unwrap()));
+        let e = load(
+            &GOOD.replace("[server]\n", "[server]\ntrusted_proxies = [\"proxy\"]\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.contains("server.trusted_proxies"), "{e}");
     }
 
     #[test]

@@ -94,6 +94,8 @@ impl Bench {
                 https_listen: "127.0.0.1:0".parse()?,
                 request_timeout_secs: 30,
                 max_body_bytes: 1024 * 1024,
+                max_connections: 4096,
+                trusted_proxies: Vec::new(),
             },
             tls: TlsConfig {
                 mode: TlsMode::Off,

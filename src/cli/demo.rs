@@ -188,6 +188,8 @@ fn demo_config(url: DatabaseUrl, dir: &Path, listen: SocketAddr) -> Result<Confi
             https_listen: listen,
             request_timeout_secs: 30,
             max_body_bytes: 1024 * 1024,
+            max_connections: 4096,
+            trusted_proxies: Vec::new(),
         },
         tls: TlsConfig {
             mode: TlsMode::Off,

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod cert;
 mod demo;
 mod dev;
 mod migrate;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Audit log integrity and retention.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// HTTPS certificates: status per host, forced renewal.
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
     /// Development and benchmark helpers.
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -73,6 +77,8 @@ pub type CliResult = Result<(), Failed>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One crypto provider for the whole process (rustls clients build on the default).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -120,6 +126,10 @@ async fn run(cli: Cli) -> CliResult {
         Command::Audit(cmd) => {
             crate::ops::telemetry::init_cli();
             audit::run(&load_config(&cli.config)?, cmd).await
+        }
+        Command::Cert(cmd) => {
+            crate::ops::telemetry::init_cli();
+            cert::run(&load_config(&cli.config)?, cmd).await
         }
         Command::Dev(cmd) => {
             crate::ops::telemetry::init_cli();

@@ -29,26 +29,75 @@ pub async fn run(cfg: &Config) -> CliResult {
     announce_setup_link(&state).await;
     match cfg.tls.mode {
         TlsMode::Off => {
-            let listener = tokio::net::TcpListener::bind(cfg.server.http_listen)
-                .await
-                .map_err(|e| {
-                    Failed(format!(
-                        "cannot listen on {} (server.http_listen): {e}",
-                        cfg.server.http_listen
-                    ))
-                })?;
+            let listener = bind(cfg.server.http_listen, "server.http_listen").await?;
             tracing::info!(addr = %cfg.server.http_listen, "serving HTTP (tls.mode = off)");
             crate::app::serve(state, listener, crate::ops::shutdown::signal()).await?;
         }
         TlsMode::Acme | TlsMode::Manual => {
-            return Err(Failed(
-                "tls.mode = acme/manual is not available in this build; set tls.mode = \"off\""
-                    .into(),
-            ));
+            let tls = crate::tls::Tls::new(cfg.tls.mode)?;
+            if cfg.tls.mode == TlsMode::Manual {
+                let info = tls.load_manual(&cfg.tls)?;
+                tracing::info!(
+                    names = %info.names.join(","),
+                    not_after = %info.not_after.format("%Y-%m-%d"),
+                    "manual certificate loaded"
+                );
+            }
+            let https = bind(cfg.server.https_listen, "server.https_listen").await?;
+            let http = bind(cfg.server.http_listen, "server.http_listen").await?;
+            spawn_reload_on_sighup(cfg.clone(), tls.clone());
+            tracing::info!(
+                https = %cfg.server.https_listen,
+                http = %cfg.server.http_listen,
+                mode = ?cfg.tls.mode,
+                "serving HTTPS"
+            );
+            crate::app::serve_tls(state, tls, http, https, crate::ops::shutdown::signal()).await?;
         }
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr, key: &str) -> Result<tokio::net::TcpListener, Failed> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            " (ports below 1024 need CAP_NET_BIND_SERVICE; the systemd unit grants it)"
+        } else if e.kind() == std::io::ErrorKind::AddrInUse {
+            " (another program listens there: `ss -ltnp` shows which)"
+        } else {
+            ""
+        };
+        Failed(format!("cannot listen on {addr} ({key}): {e}{hint}"))
+    })
+}
+
+/// SIGHUP (`systemctl reload clinicbox`): re-read the manual certificate files and look at the
+/// hosts and certificates in the database again. Open connections are not touched; a file that
+/// cannot be used is reported and the certificate already loaded keeps serving.
+fn spawn_reload_on_sighup(cfg: Config, tls: std::sync::Arc<crate::tls::Tls>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reloading needs a restart");
+        return;
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            if cfg.tls.mode == TlsMode::Manual {
+                match tls.load_manual(&cfg.tls) {
+                    Ok(info) => tracing::info!(
+                        names = %info.names.join(","),
+                        not_after = %info.not_after.format("%Y-%m-%d"),
+                        "manual certificate reloaded"
+                    ),
+                    Err(e) => {
+                        tracing::error!("reload: {e}; the previous certificate keeps serving")
+                    }
+                }
+            }
+            tls.wake.notify_one();
+        }
+    });
 }
 
 /// At boot PostgreSQL may still be starting: retry for a while, saying so once in a while.

@@ -3,6 +3,7 @@
 //! The application's login role is NOINHERIT: it can read a clinic's tables only inside a
 //! transaction opened by [`TenantDb::begin`], which switches to that clinic's role.
 
+pub mod locks;
 pub mod migrate;
 pub mod pgenv;
 

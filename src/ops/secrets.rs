@@ -29,6 +29,7 @@ pub enum Purpose {
     TlsKey,
     RecoveryCode,
     BackupKey,
+    AcmeAccount,
 }
 
 impl Purpose {
@@ -38,6 +39,7 @@ impl Purpose {
             Self::TlsKey => b"clinicbox tls-private-key v1",
             Self::RecoveryCode => b"clinicbox recovery-code v1",
             Self::BackupKey => b"clinicbox backup-passphrase v1",
+            Self::AcmeAccount => b"clinicbox acme-account v1",
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -17,6 +17,61 @@ pub struct RequestId(pub String);
 #[derive(Clone, Copy, Debug)]
 pub struct ClientIp(pub Option<std::net::IpAddr>);
 
+/// How the request reached us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// Over TLS that this process terminated (set by the HTTPS listener).
+    Https,
+    /// Over HTTPS to a trusted proxy (`X-Forwarded-Proto: https`).
+    ForwardedHttps,
+    Http,
+}
+
+/// The client address and scheme, believing `X-Forwarded-For`/`-Proto` only when the TCP peer
+/// is one of `server.trusted_proxies`. The client is the right-most forwarded address that is
+/// not itself a trusted proxy (entries further left are whatever the client chose to send).
+fn client_of(
+    req: &Request,
+    peer: Option<std::net::IpAddr>,
+    proxies: &[crate::config::ProxyNet],
+) -> (Option<std::net::IpAddr>, Option<Scheme>) {
+    let trusted = |ip: std::net::IpAddr| proxies.iter().any(|p| p.contains(ip));
+    let Some(peer_ip) = peer.filter(|ip| trusted(*ip)) else {
+        return (peer, None);
+    };
+    let mut client = Some(peer_ip);
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for entry in forwarded.iter().rev() {
+        match entry.parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted(ip) => client = Some(ip),
+            Ok(ip) => {
+                client = Some(ip);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let scheme = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            if v.trim().eq_ignore_ascii_case("https") {
+                Scheme::ForwardedHttps
+            } else {
+                Scheme::Http
+            }
+        });
+    (client, scheme)
+}
+
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Keeps a caller's id only if it is short and plain, so it cannot forge log content.
@@ -28,14 +83,23 @@ fn incoming_id(req: &Request) -> Option<String> {
     ok.then(|| v.to_owned())
 }
 
-pub async fn request_context(mut req: Request, next: Next) -> Response {
+pub async fn request_context(
+    State(state): State<crate::app::AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let id = incoming_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
+    let (ip, forwarded) = client_of(&req, peer, &state.config.server.trusted_proxies);
     req.extensions_mut().insert(ClientIp(ip));
+    if req.extensions().get::<Scheme>().is_none() {
+        req.extensions_mut()
+            .insert(forwarded.unwrap_or(Scheme::Http));
+    }
     let peer = ip.map(|i| i.to_string()).unwrap_or_default();
     // The path only: query strings may carry search terms (patient names).
     let path = req.uri().path().to_owned();
@@ -104,4 +168,69 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         set(h, header::CACHE_CONTROL, "no-store");
     }
     resp
+}
+
+/// `Strict-Transport-Security` on responses sent over our own TLS, for hosts served with a real
+/// certificate (never while the self-signed fallback is served: that would lock browsers out).
+pub async fn hsts(State(state): State<crate::app::AppState>, req: Request, next: Next) -> Response {
+    let value = match (state.tls(), req.extensions().get::<Scheme>()) {
+        (Some(tls), Some(Scheme::Https)) => {
+            crate::web::site::request_host(&req).and_then(|host| tls.hsts_for(&host))
+        }
+        _ => None,
+    };
+    let mut resp = next.run(req).await;
+    if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        resp.headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(xff: &[&str], proto: Option<&str>) -> Request {
+        let mut b = axum::http::Request::builder().uri("/");
+        for v in xff {
+            b = b.header("x-forwarded-for", *v);
+        }
+        if let Some(p) = proto {
+            b = b.header("x-forwarded-proto", p);
+        }
+        b.body(axum::body::Body::empty()).unwrap()
+    }
+
+    fn nets(v: &[&str]) -> Vec<crate::config::ProxyNet> {
+        v.iter()
+            .map(|s| crate::config::ProxyNet::try_from(s.to_string()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn forwarded_headers_only_from_trusted_proxies() {
+        let proxies = nets(&["10.0.0.0/8"]);
+        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        // Not a proxy: headers ignored.
+        let r = req(&["203.0.113.9"], Some("https"));
+        assert_eq!(
+            client_of(&r, ip("198.51.100.1"), &proxies),
+            (ip("198.51.100.1"), None)
+        );
+        // From the proxy: the right-most untrusted entry; a spoofed left entry is ignored.
+        let r = req(&["6.6.6.6, 203.0.113.9", "10.0.0.3"], Some("https"));
+        assert_eq!(
+            client_of(&r, ip("10.0.0.2"), &proxies),
+            (ip("203.0.113.9"), Some(Scheme::ForwardedHttps))
+        );
+        let r = req(&["garbage"], Some("http"));
+        assert_eq!(
+            client_of(&r, ip("10.0.0.2"), &proxies),
+            (ip("10.0.0.2"), Some(Scheme::Http))
+        );
+        // No proxies configured: nothing is believed.
+        let r = req(&["203.0.113.9"], Some("https"));
+        assert_eq!(client_of(&r, ip("10.0.0.2"), &[]), (ip("10.0.0.2"), None));
+    }
 }

@@ -26,3 +26,4 @@ mod readiness;
 mod scheduling;
 mod setup;
 mod tenants;
+mod tls;

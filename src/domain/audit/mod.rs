@@ -47,6 +47,8 @@ pub mod action {
     pub const TENANT_DELETED: &str = "tenant.delete";
     pub const OPERATOR_CREATED: &str = "operator.create";
     pub const SETUP_LINK: &str = "operator.setup_link";
+    pub const CERT_RENEW: &str = "cert.renew";
+    pub const CERT_ISSUED: &str = "cert.issue";
     pub const PATIENT_SEARCH: &str = "patient.search";
     pub const PATIENT_VIEW: &str = "patient.view";
     pub const PATIENT_CREATED: &str = "patient.create";

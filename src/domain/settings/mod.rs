@@ -189,3 +189,80 @@ pub async fn console_idle_minutes(pool: &PgPool) -> sqlx::Result<i64> {
     .await?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(15))
 }
+
+/// HTTP Strict Transport Security for hosts served with a real certificate (system settings
+/// `tls.hsts_max_age` and `tls.hsts_include_subdomains`). `includeSubDomains` is off by
+/// default: clinic hosts under one domain may not all have certificates yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Hsts {
+    /// Seconds; 0 sends no header.
+    pub max_age: i64,
+    pub include_subdomains: bool,
+}
+
+impl Default for Hsts {
+    fn default() -> Self {
+        Self {
+            max_age: 31_536_000,
+            include_subdomains: false,
+        }
+    }
+}
+
+impl Hsts {
+    /// At most two years, as browsers' preload lists expect.
+    pub const MAX_AGE_LIMIT: i64 = 63_072_000;
+
+    pub async fn load(pool: &PgPool) -> sqlx::Result<Self> {
+        let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
+            "SELECT key, value FROM clinicbox.system_settings
+              WHERE key IN ('tls.hsts_max_age', 'tls.hsts_include_subdomains')",
+        )
+        .fetch_all(pool)
+        .await?;
+        let mut h = Self::default();
+        for (k, v) in rows {
+            match k.as_str() {
+                "tls.hsts_max_age" => {
+                    if let Some(n) = v.as_i64().filter(|n| (0..=Self::MAX_AGE_LIMIT).contains(n)) {
+                        h.max_age = n;
+                    }
+                }
+                _ => h.include_subdomains = v.as_bool().unwrap_or(false),
+            }
+        }
+        Ok(h)
+    }
+
+    pub async fn save(&self, conn: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Result<()> {
+        for (key, value) in [
+            ("tls.hsts_max_age", serde_json::Value::from(self.max_age)),
+            (
+                "tls.hsts_include_subdomains",
+                serde_json::Value::from(self.include_subdomains),
+            ),
+        ] {
+            sqlx::query(
+                "INSERT INTO clinicbox.system_settings (key, value, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
+            )
+            .bind(key)
+            .bind(value)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The header value, or `None` when HSTS is switched off.
+    pub fn header_value(&self) -> Option<String> {
+        (self.max_age > 0).then(|| {
+            if self.include_subdomains {
+                format!("max-age={}; includeSubDomains", self.max_age)
+            } else {
+                format!("max-age={}", self.max_age)
+            }
+        })
+    }
+}

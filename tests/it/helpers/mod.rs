@@ -5,6 +5,8 @@
 pub mod browser;
 pub mod cli;
 pub mod clinic;
+pub mod pebble;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -188,6 +190,8 @@ pub fn test_config(url: &str, data_dir: &std::path::Path) -> Config {
             https_listen: "127.0.0.1:0".parse().unwrap(),
             request_timeout_secs: 30,
             max_body_bytes: 1024 * 1024,
+            max_connections: 4096,
+            trusted_proxies: Vec::new(),
         },
         tls: TlsConfig {
             mode: TlsMode::Off,
