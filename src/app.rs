@@ -25,6 +25,7 @@ pub struct AppInner {
     pub hosts: HostRules,
     pub secrets: Secrets,
     pub limits: Limiters,
+    pub metrics: crate::ops::metrics::Metrics,
     /// Pages are served over HTTPS (secure, `__Host-` cookies): TLS is terminated here, or by
     /// a trusted proxy in front.
     pub https: bool,
@@ -62,6 +63,7 @@ impl AppState {
             hosts,
             secrets,
             limits,
+            metrics: crate::ops::metrics::Metrics::default(),
             https,
             tls: std::sync::OnceLock::new(),
         }))

@@ -99,6 +99,36 @@ pub struct ServerConfig {
     /// are believed. Empty: the headers are ignored.
     #[serde(default)]
     pub trusted_proxies: Vec<ProxyNet>,
+    /// Bearer token that lets non-loopback clients read `/metrics`. Unset: loopback only.
+    #[serde(default)]
+    pub metrics_token: Option<Secret>,
+}
+
+/// A secret value from the config: never shown by Debug.
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Secret {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.len() < 16 {
+            return Err("must be at least 16 characters (e.g. `openssl rand -hex 24`)".into());
+        }
+        Ok(Self(s))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 /// An address or CIDR range in `server.trusted_proxies`.
@@ -734,6 +764,33 @@ console_host = "admin.clinics.example.com"
         )
         .unwrap_err();
         assert!(e.contains("server.trusted_proxies"), "{e}");
+    }
+
+    #[test]
+    fn example_config_is_valid_with_every_commented_key_enabled() {
+        let text = include_str!("../packaging/clinicbox.toml.example");
+        load(text, &[]).unwrap();
+        // Uncommenting `#key = value` lines turns on every documented optional key: each must
+        // exist and its example value must be accepted.
+        let all: String = text
+            .lines()
+            .map(|l| {
+                let bare = l.strip_prefix('#').unwrap_or(l);
+                let is_key = bare.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                });
+                if l.starts_with('#') && is_key {
+                    bare
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = load(&all, &[]).unwrap();
+        assert_eq!(c.server.trusted_proxies.len(), 2);
+        assert!(c.server.metrics_token.is_some());
+        assert!(c.tls.cert_file.is_some());
     }
 
     #[test]

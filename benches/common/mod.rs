@@ -96,6 +96,7 @@ impl Bench {
                 max_body_bytes: 1024 * 1024,
                 max_connections: 4096,
                 trusted_proxies: Vec::new(),
+                metrics_token: None,
             },
             tls: TlsConfig {
                 mode: TlsMode::Off,

@@ -190,6 +190,7 @@ fn demo_config(url: DatabaseUrl, dir: &Path, listen: SocketAddr) -> Result<Confi
             max_body_bytes: 1024 * 1024,
             max_connections: 4096,
             trusted_proxies: Vec::new(),
+            metrics_token: None,
         },
         tls: TlsConfig {
             mode: TlsMode::Off,

@@ -188,6 +188,9 @@ pub fn server_config(resolver: Arc<dyn ResolvesServerCert>) -> Result<Arc<Server
         .with_no_client_auth()
         .with_cert_resolver(resolver);
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Every suite offered is AEAD with forward secrecy, so either side's order is safe; the
+    // server's (Mozilla's) order makes the choice predictable and scanners content.
+    cfg.ignore_client_order = true;
     cfg.session_storage = ServerSessionMemoryCache::new(20_000);
     cfg.ticketer = rustls::crypto::ring::Ticketer::new()?;
     Ok(Arc::new(cfg))

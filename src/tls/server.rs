@@ -159,7 +159,14 @@ pub fn http_router(state: AppState, https_port: u16) -> Router {
         .route("/.well-known/acme-challenge/{token}", get(http_challenge))
         .fallback(redirect)
         .with_state(r.clone())
-        .merge(crate::web::routes::health::router().with_state(r.state.clone()))
+        .merge(
+            crate::web::routes::health::router()
+                .route("/metrics", get(crate::web::routes::metrics::show))
+                .layer(axum::middleware::from_fn(
+                    crate::web::middleware::label_route,
+                ))
+                .with_state(r.state.clone()),
+        )
         .layer(axum::middleware::from_fn(
             crate::web::middleware::security_headers,
         ))

@@ -115,12 +115,19 @@ pub async fn request_context(
         peer = %peer,
     );
     let started = Instant::now();
+    let method = req.method().clone();
     let mut resp = next.run(req).instrument(span.clone()).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let secs = started.elapsed().as_secs_f64();
+    let ms = secs * 1000.0;
     let status = resp.status().as_u16();
+    let route = resp
+        .extensions()
+        .get::<crate::ops::metrics::RouteLabel>()
+        .map_or("unmatched", |r| r.0.as_str());
+    state.metrics.observe(route, method.as_str(), status, secs);
     span.in_scope(|| {
         if quiet {
             tracing::debug!(status, ms, "request");
@@ -128,6 +135,20 @@ pub async fn request_context(
             tracing::info!(status, ms, "request");
         }
     });
+    resp
+}
+
+/// Puts the matched route pattern on the response, for the request metrics.
+pub async fn label_route(req: Request, next: Next) -> Response {
+    let label = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let mut resp = next.run(req).await;
+    if let Some(l) = label {
+        resp.extensions_mut()
+            .insert(crate::ops::metrics::RouteLabel(l));
+    }
     resp
 }
 

@@ -35,8 +35,10 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(routes::health::router())
+        .route("/metrics", get(routes::metrics::show))
         .route("/static/{*file}", get(assets::serve))
         .fallback_service(dispatch)
+        .layer(axum::middleware::from_fn(middleware::label_route))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(

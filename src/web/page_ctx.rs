@@ -93,6 +93,11 @@ fn console_nav(op: &OperatorIdentity, path: &str) -> Nav {
                 active: path == "/",
             },
             NavLink {
+                href: "/certificates",
+                label: "certs.title",
+                active: path.starts_with("/certificates"),
+            },
+            NavLink {
                 href: "/account",
                 label: "nav.account",
                 active: path.starts_with("/account"),

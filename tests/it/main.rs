@@ -19,6 +19,7 @@ mod cross_clinic;
 mod http;
 mod isolation;
 mod logs;
+mod metrics;
 mod migrations;
 mod patients;
 mod permissions;

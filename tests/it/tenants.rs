@@ -38,7 +38,12 @@ async fn new_clinic_gets_schema_role_and_latest_version() {
 async fn duplicate_hostname_is_refused_and_nothing_is_half_created() {
     let t = TestDb::new().await;
     t.create_tenant_with("alpha", &["shared.example.org"]).await;
-    let roles_before = count(&t, "SELECT count(*) FROM pg_roles").await;
+    // Roles are cluster-wide and other tests create theirs meanwhile: count this database's.
+    let own_roles = format!(
+        "SELECT count(*) FROM pg_roles WHERE starts_with(rolname, '{}_t_')",
+        t.name
+    );
+    let roles_before = count(&t, &own_roles).await;
     let schemas_before = count(&t, "SELECT count(*) FROM pg_namespace").await;
 
     let err = tenants::create(
@@ -59,10 +64,7 @@ async fn duplicate_hostname_is_refused_and_nothing_is_half_created() {
         matches!(&err, TenantError::HostTaken { host, owner } if host == "shared.example.org" && owner == "alpha"),
         "{err}"
     );
-    assert_eq!(
-        count(&t, "SELECT count(*) FROM pg_roles").await,
-        roles_before
-    );
+    assert_eq!(count(&t, &own_roles).await, roles_before);
     assert_eq!(
         count(&t, "SELECT count(*) FROM pg_namespace").await,
         schemas_before

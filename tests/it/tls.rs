@@ -187,6 +187,29 @@ async fn http01_certificates_for_console_and_clinics_renewal_and_restart() {
     .unwrap();
     assert_eq!(issued_audit, 3);
 
+    // /metrics on the plain-HTTP port (for a local Prometheus): days left per host.
+    let text = crate::helpers::bare_client(app.http)
+        .get(format!("http://{CONSOLE}:{}/metrics", app.http.port()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for h in hosts {
+        let line = text
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "clinicbox_certificate_expiry_days{{host=\"{h}\",source=\"acme\"}}"
+                ))
+            })
+            .ok_or_else(|| format!("no expiry metric for {h}:\n{text}"))
+            .unwrap();
+        let days: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(days > 30.0, "{line}");
+    }
+
     // Forced renewal through the CLI: the new certificate is served to new connections
     // without a restart, and a connection opened before keeps working.
     let mut open = OpenConnection::open(app.https, NORTH, &root).await;
@@ -334,8 +357,8 @@ async fn failing_host_backs_off_while_others_get_certificates() {
     tdb.create_tenant("east").await;
     let ports = Ports::bind().await;
     let http_port = ports.http_port();
-    // Pebble rejects a fifth of all nonces: the client must retry its requests.
-    let p = Pebble::start(http_port, ports.https_port(), 20).await;
+    // Pebble rejects a tenth of all nonces: the client must retry its requests.
+    let p = Pebble::start(http_port, ports.https_port(), 10).await;
     // south points at an address where nothing listens: its validation fails.
     p.set_a(SOUTH, "127.0.0.2").await;
     // east points at another web server: the preflight says so and no order is placed.
@@ -761,5 +784,103 @@ async fn tls_alpn_validation_sees_the_challenge_certificate() {
     assert!(t::cert_info(leaf.as_ref()).covers(CONSOLE));
     // No pending challenge for this name: the validation connection is refused.
     assert!(connect(b"acme-tls/1", "north.clinics.test").await.is_err());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn console_shows_certificate_status_renews_and_sets_hsts() {
+    let tdb = TestDb::new().await;
+    tdb.create_tenant("north").await;
+    let op = tdb.create_operator().await;
+    let ports = Ports::bind().await;
+    let app = t::spawn(&tdb, ports, |c| {
+        c.tls.acme_directory = "https://127.0.0.1:9/directory".into();
+        c.tls.preflight = false;
+    })
+    .await;
+    // The renewal task has recorded why the hosts are pending.
+    eventually(Duration::from_secs(20), "a recorded reason", || async {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT last_error FROM clinicbox.certificates WHERE hostname = $1",
+        )
+        .bind(NORTH)
+        .fetch_one(&tdb.admin)
+        .await
+        .ok()
+        .flatten()
+    })
+    .await;
+
+    let origin = format!("https://{CONSOLE}:{}", app.https.port());
+    let mut b = crate::helpers::browser::Browser::with_client(
+        t::any_cert_browser_client(app.https),
+        &origin,
+    );
+    let login = b.login(&op.email, &op.password).await;
+    assert_eq!(login.status, 303, "{}", login.body);
+    let cookie = login
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.contains("clinicbox="))
+        .unwrap();
+    assert!(
+        cookie.starts_with("__Host-clinicbox=") && cookie.contains("Secure"),
+        "{cookie}"
+    );
+
+    let page = b.get("/certificates").await;
+    assert_eq!(page.status, 200);
+    for h in [CONSOLE, NORTH] {
+        assert!(page.contains(h), "{h}");
+    }
+    assert!(page.contains("pending"));
+    assert!(page.contains("ACME account"), "the reason is shown");
+
+    let r = b.post("/certificates/renew", &[("host", NORTH)]).await;
+    assert_eq!(r.status, 303);
+    let forced: bool =
+        sqlx::query_scalar("SELECT force_renew OR last_attempt_at > now() - interval '1 minute' FROM clinicbox.certificates WHERE hostname = $1")
+            .bind(NORTH)
+            .fetch_one(&tdb.admin)
+            .await
+            .unwrap();
+    assert!(forced);
+    let r = b
+        .post("/certificates/renew", &[("host", "evil.example")])
+        .await;
+    assert_eq!(r.status, 404);
+
+    let r = b.post("/certificates/hsts", &[("max_age", "soon")]).await;
+    assert_eq!(r.status, 422);
+    assert!(r.contains("seconds"));
+    let r = b
+        .post(
+            "/certificates/hsts",
+            &[("max_age", "600"), ("include_subdomains", "on")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let hsts = clinicbox::domain::settings::Hsts::load(&tdb.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(hsts.max_age, 600);
+    assert!(hsts.include_subdomains);
+
+    let audit: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT action, actor_type, actor_id FROM clinicbox.system_audit
+          WHERE action IN ('cert.renew', 'settings.update') ORDER BY seq",
+    )
+    .fetch_all(&tdb.admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        audit,
+        vec![
+            ("cert.renew".into(), "operator".into(), Some(op.id)),
+            ("settings.update".into(), "operator".into(), Some(op.id)),
+        ]
+    );
     app.stop().await;
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clinic;
 pub mod console;
 pub mod health;
+pub mod metrics;
 pub mod patients;
 pub mod schedule;
 pub mod settings;

@@ -62,6 +62,15 @@ impl Browser {
         }
     }
 
+    /// A browser with its own client (cookie store on) for `origin`, e.g. over HTTPS.
+    pub fn with_client(client: reqwest::Client, origin: &str) -> Self {
+        Self {
+            client,
+            origin: origin.to_owned(),
+            csrf: String::new(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
     }

@@ -192,6 +192,7 @@ pub fn test_config(url: &str, data_dir: &std::path::Path) -> Config {
             max_body_bytes: 1024 * 1024,
             max_connections: 4096,
             trusted_proxies: Vec::new(),
+            metrics_token: None,
         },
         tls: TlsConfig {
             mode: TlsMode::Off,

@@ -119,6 +119,15 @@ pub fn verified_client(addr: SocketAddr, root_pem: &str) -> reqwest::Client {
 
 /// An HTTPS client that accepts any certificate (to look at fallbacks).
 pub fn any_cert_client(addr: SocketAddr) -> reqwest::Client {
+    any_cert_builder(addr).build().unwrap()
+}
+
+/// Like `any_cert_client`, keeping cookies like a browser.
+pub fn any_cert_browser_client(addr: SocketAddr) -> reqwest::Client {
+    any_cert_builder(addr).cookie_store(true).build().unwrap()
+}
+
+fn any_cert_builder(addr: SocketAddr) -> reqwest::ClientBuilder {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .dns_resolver(Arc::new(Fixed(addr)))
@@ -127,8 +136,6 @@ pub fn any_cert_client(addr: SocketAddr) -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
 }
 
 pub fn peer_cert(resp: &reqwest::Response) -> Vec<u8> {

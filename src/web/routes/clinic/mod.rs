@@ -148,6 +148,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/api/v1/openapi.json", get(api::openapi::serve))
         .nest("/api/v1", api::router().layer(state.limits.api_layer()))
+        .layer(axum::middleware::from_fn(
+            crate::web::middleware::label_route,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard_staff,

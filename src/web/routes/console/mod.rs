@@ -1,5 +1,6 @@
 //! Routes on the console host (operators).
 
+mod certificates;
 mod home;
 
 use axum::Router;
@@ -32,6 +33,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .post(auth::setup::submit)
                 .layer(login_limit),
         )
+        .route("/certificates", get(certificates::show))
+        .route("/certificates/renew", post(certificates::renew))
+        .route("/certificates/hsts", post(certificates::save_hsts))
         .route("/account", get(account::show::show))
         .route(
             "/account/password",
@@ -41,6 +45,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/account/mfa/start", post(account::mfa::start))
         .route("/account/mfa/confirm", post(account::mfa::confirm))
         .route("/account/mfa/disable", post(account::mfa::disable))
+        .layer(axum::middleware::from_fn(
+            crate::web::middleware::label_route,
+        ))
         .layer(axum::middleware::from_fn(guard_operator))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,0 +1,213 @@
+//! `/metrics`: Prometheus text format, on any host and on the plain-HTTP port. Loopback
+//! clients read it freely; others need `Authorization: Bearer <server.metrics_token>`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::config::TlsMode;
+use crate::ops::metrics::{header as help, sample};
+use crate::web::middleware::ClientIp;
+
+fn allowed(state: &AppState, ip: Option<std::net::IpAddr>, headers: &HeaderMap) -> bool {
+    if ip.is_some_and(|ip| ip.is_loopback() || ip.to_canonical().is_loopback()) {
+        return true;
+    }
+    let Some(token) = &state.config.server.metrics_token else {
+        return false;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Comparing digests: how long the comparison takes says nothing about the token.
+    use sha2::{Digest, Sha256};
+    Sha256::digest(given.as_bytes()) == Sha256::digest(token.expose().as_bytes())
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    axum::Extension(ip): axum::Extension<ClientIp>,
+    headers: HeaderMap,
+) -> Response {
+    if !allowed(&state, ip.0, &headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "metrics are served to loopback clients, or with the bearer token set in server.metrics_token\n",
+        )
+            .into_response();
+    }
+    let mut out = String::with_capacity(16 * 1024);
+    help(
+        &mut out,
+        "clinicbox_build_info",
+        "gauge",
+        "Version of the running binary.",
+    );
+    sample(
+        &mut out,
+        "clinicbox_build_info",
+        &[("version", crate::VERSION)],
+        1.0,
+    );
+    state.metrics.render_requests(&mut out);
+
+    let pool = &state.db.pool;
+    help(
+        &mut out,
+        "clinicbox_db_pool_connections",
+        "gauge",
+        "Database connections of this process, by state.",
+    );
+    let size = f64::from(pool.size());
+    let idle = pool.num_idle() as f64;
+    sample(
+        &mut out,
+        "clinicbox_db_pool_connections",
+        &[("state", "idle")],
+        idle,
+    );
+    sample(
+        &mut out,
+        "clinicbox_db_pool_connections",
+        &[("state", "in_use")],
+        size - idle,
+    );
+    help(
+        &mut out,
+        "clinicbox_db_pool_max",
+        "gauge",
+        "Pool size limit.",
+    );
+    sample(
+        &mut out,
+        "clinicbox_db_pool_max",
+        &[],
+        f64::from(state.config.database.max_connections),
+    );
+
+    let clinics: Result<Vec<(String, i64)>, _> =
+        sqlx::query_as("SELECT status, count(*) FROM clinicbox.tenants GROUP BY status")
+            .fetch_all(pool)
+            .await;
+    help(
+        &mut out,
+        "clinicbox_up",
+        "gauge",
+        "1 when the database answered this scrape.",
+    );
+    sample(
+        &mut out,
+        "clinicbox_up",
+        &[],
+        f64::from(u8::from(clinics.is_ok())),
+    );
+    help(&mut out, "clinicbox_clinics", "gauge", "Clinics by status.");
+    for status in ["active", "suspended"] {
+        let n = clinics
+            .as_ref()
+            .ok()
+            .and_then(|c| c.iter().find(|(s, _)| s == status))
+            .map_or(0, |(_, n)| *n);
+        sample(
+            &mut out,
+            "clinicbox_clinics",
+            &[("status", status)],
+            n as f64,
+        );
+    }
+
+    certificates(&state, &mut out).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
+async fn certificates(state: &AppState, out: &mut String) {
+    let now = state.clock.now();
+    match state.config.tls.mode {
+        TlsMode::Off => {}
+        TlsMode::Manual => {
+            help(
+                out,
+                "clinicbox_certificate_expiry_days",
+                "gauge",
+                "Days until the served certificate expires.",
+            );
+            for info in state
+                .tls()
+                .map(|t| t.store.manual_infos())
+                .unwrap_or_default()
+            {
+                let days = (info.not_after - now).num_seconds() as f64 / 86_400.0;
+                let names = info.names.join(",");
+                sample(
+                    out,
+                    "clinicbox_certificate_expiry_days",
+                    &[("host", &names), ("source", "manual")],
+                    days,
+                );
+            }
+        }
+        TlsMode::Acme => {
+            let Ok(rows) = crate::tls::status::collect(&state.db, &state.hosts, now).await else {
+                return;
+            };
+            help(
+                out,
+                "clinicbox_certificate_expiry_days",
+                "gauge",
+                "Days until the host's certificate expires (absent while none was issued).",
+            );
+            for r in &rows {
+                if let Some(d) = r.days_left {
+                    sample(
+                        out,
+                        "clinicbox_certificate_expiry_days",
+                        &[("host", &r.host), ("source", "acme")],
+                        d,
+                    );
+                }
+            }
+            help(
+                out,
+                "clinicbox_certificate_valid",
+                "gauge",
+                "1 when the host is served with an unexpired CA certificate.",
+            );
+            for r in &rows {
+                let valid = matches!(
+                    r.state,
+                    crate::tls::status::State::Valid | crate::tls::status::State::Renewing
+                );
+                sample(
+                    out,
+                    "clinicbox_certificate_valid",
+                    &[("host", &r.host)],
+                    f64::from(u8::from(valid)),
+                );
+            }
+            help(
+                out,
+                "clinicbox_certificate_failures",
+                "gauge",
+                "Failed certificate attempts in a row for the host.",
+            );
+            for r in &rows {
+                sample(
+                    out,
+                    "clinicbox_certificate_failures",
+                    &[("host", &r.host)],
+                    f64::from(r.failures),
+                );
+            }
+        }
+    }
+}
