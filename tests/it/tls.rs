@@ -285,6 +285,64 @@ async fn http01_certificates_for_console_and_clinics_renewal_and_restart() {
         assert!(r["issuer"].as_str().unwrap().contains("Pebble"), "{r}");
     }
 
+    // Pebble offers no renewal information (ARI): renewal is planned at a third of the
+    // lifetime before expiry, and ARI is asked again a day later.
+    type Plan = (
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    );
+    let (nb, na, renew, ari): Plan = eventually(Duration::from_secs(20), "ARI checked", || async {
+        let p: Plan = sqlx::query_as(
+            "SELECT not_before, not_after, renew_after, ari_next_check
+               FROM clinicbox.certificates WHERE hostname = $1",
+        )
+        .bind(SOUTH)
+        .fetch_one(&tdb.admin)
+        .await
+        .ok()?;
+        p.3.filter(|t| *t > chrono::Utc::now() + chrono::Duration::hours(12))
+            .map(|_| p)
+    })
+    .await;
+    assert!((renew - (na - (na - nb) / 3)).num_seconds().abs() <= 1, "{renew}");
+    assert!(ari.unwrap() <= chrono::Utc::now() + chrono::Duration::days(1));
+
+    // The CA's duplicate-certificate limit: after 5 certificates for a host in a week, a
+    // forced renewal is deferred (not sent to the CA) and the current certificate stays.
+    for _ in 0..4 {
+        sqlx::query(
+            "INSERT INTO clinicbox.acme_orders (hostname, started_at, finished_at, outcome, challenge)
+             VALUES ($1, now() - interval '1 day', now() - interval '1 day', 'issued', 'http-01')",
+        )
+        .bind(NORTH)
+        .execute(&tdb.admin)
+        .await
+        .unwrap();
+    }
+    let limited = cli::run_env(
+        &cfg_path,
+        &["cert", "renew", "--host", NORTH, "--wait", "60"],
+        &env,
+    );
+    assert!(!limited.status.success());
+    let out = cli::stdout(&limited);
+    assert!(
+        out.contains("north.clinics.test: not renewed") && out.contains("in the last 7 days"),
+        "{out}"
+    );
+    let fresh_again = t::verified_client(app.https, &root)
+        .get(format!("https://{NORTH}:{}/healthz", app.https.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        t::peer_cert(&fresh_again),
+        t::peer_cert(&fresh),
+        "still serving"
+    );
+
     // A restart loads the stored certificates: no order at boot.
     let before: i64 = sqlx::query_scalar("SELECT count(*) FROM clinicbox.acme_orders")
         .fetch_one(&tdb.admin)
