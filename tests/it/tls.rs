@@ -306,7 +306,10 @@ async fn http01_certificates_for_console_and_clinics_renewal_and_restart() {
             .map(|_| p)
     })
     .await;
-    assert!((renew - (na - (na - nb) / 3)).num_seconds().abs() <= 1, "{renew}");
+    assert!(
+        (renew - (na - (na - nb) / 3)).num_seconds().abs() <= 1,
+        "{renew}"
+    );
     assert!(ari.unwrap() <= chrono::Utc::now() + chrono::Duration::days(1));
 
     // The CA's duplicate-certificate limit: after 5 certificates for a host in a week, a
