@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod backup;
 mod cert;
 mod demo;
 mod dev;
@@ -58,6 +59,9 @@ pub enum Command {
     /// HTTPS certificates: status per host, forced renewal.
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// Backups: take, list, verify (restore into a scratch database), restore.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
     /// Development and benchmark helpers.
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -130,6 +134,10 @@ async fn run(cli: Cli) -> CliResult {
         Command::Cert(cmd) => {
             crate::ops::telemetry::init_cli();
             cert::run(&load_config(&cli.config)?, cmd).await
+        }
+        Command::Backup(cmd) => {
+            crate::ops::telemetry::init_cli();
+            backup::run(&load_config(&cli.config)?, cmd).await
         }
         Command::Dev(cmd) => {
             crate::ops::telemetry::init_cli();

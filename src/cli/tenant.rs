@@ -46,6 +46,14 @@ pub enum TenantCommand {
         #[arg(value_parser = parse_slug)]
         slug: Slug,
     },
+    /// Write one clinic (schema and documents) to a file in the backup format.
+    Export {
+        #[arg(value_parser = parse_slug)]
+        slug: Slug,
+        /// Where to write it (default: <data_dir>/backups/clinic-<slug>-<time>-export.backup.tar).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Delete a clinic after writing a pg_dump of its schema to <data_dir>/deleted/.
     Delete {
         #[arg(value_parser = parse_slug)]
@@ -56,7 +64,7 @@ pub enum TenantCommand {
     },
 }
 
-fn parse_slug(s: &str) -> Result<Slug, String> {
+pub(crate) fn parse_slug(s: &str) -> Result<Slug, String> {
     Slug::parse(s).map_err(|e| e.to_string())
 }
 
@@ -93,6 +101,9 @@ async fn audit_system(
 
 pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
     use crate::domain::audit::action;
+    if let TenantCommand::Export { slug, out } = cmd {
+        return super::backup::export(cfg, &slug, out).await;
+    }
     let db = super::connect(cfg).await?;
     let now = SystemClock.now();
     match cmd {
@@ -187,6 +198,7 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
             .await?;
             println!("clinic {slug} is active again");
         }
+        TenantCommand::Export { .. } => {}
         TenantCommand::Delete { slug, confirm } => {
             if confirm != slug.as_str() {
                 return Err(Failed(format!(

@@ -1,5 +1,6 @@
 //! Operations: clock, logging, PostgreSQL tools and private clusters, shutdown.
 
+pub mod backup;
 pub mod clock;
 pub mod metrics;
 pub mod pgcluster;

@@ -307,7 +307,8 @@ impl Drop for PgCluster {
 
 /// Creates the application's login role and database as the architecture requires: the role
 /// is NOINHERIT (it reaches clinic tables only by switching role) and CREATEROLE (it creates a
-/// role per clinic). `role` and `db` must be plain identifiers.
+/// role per clinic) and CREATEDB (`backup verify` restores into a scratch database). `role`
+/// and `db` must be plain identifiers.
 pub async fn provision_app_database(
     superuser: &sqlx::PgPool,
     role: &crate::domain::tenants::Ident,
@@ -318,14 +319,16 @@ pub async fn provision_app_database(
             .bind(role.as_str())
             .fetch_one(superuser)
             .await?;
-    if !exists {
-        sqlx::raw_sql(&format!(
-            "CREATE ROLE {} LOGIN NOINHERIT CREATEROLE",
+    // An existing role (a demo cluster from an older release) gets the attributes too.
+    let ddl = if exists {
+        format!("ALTER ROLE {} NOINHERIT CREATEROLE CREATEDB", role.quoted())
+    } else {
+        format!(
+            "CREATE ROLE {} LOGIN NOINHERIT CREATEROLE CREATEDB",
             role.quoted()
-        ))
-        .execute(superuser)
-        .await?;
-    }
+        )
+    };
+    sqlx::raw_sql(&ddl).execute(superuser).await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(db.as_str())

@@ -13,6 +13,7 @@ mod audit;
 mod auth_login;
 mod auth_mfa;
 mod auth_tokens;
+mod backups;
 mod browser;
 mod config_cli;
 mod cross_clinic;

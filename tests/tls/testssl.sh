@@ -44,7 +44,7 @@ mkdir -p "$WORK/pg" "$WORK/sock"
 as_pg "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -o "-k $WORK/sock -c listen_addresses=''" -l "$WORK/pg/log" -w start >/dev/null
 psql_su() { "$PGBIN/psql" -h "$WORK/sock" -U postgres -d postgres -qAt "$@"; }
-psql_su -c "CREATE ROLE clinicbox LOGIN NOINHERIT CREATEROLE"
+psql_su -c "CREATE ROLE clinicbox LOGIN NOINHERIT CREATEROLE CREATEDB"
 psql_su -c "CREATE DATABASE clinicbox OWNER clinicbox ENCODING 'UTF8' TEMPLATE template0"
 
 echo "== a test CA and an ECDSA P-256 certificate for $HOST (90 days, like Let's Encrypt)"

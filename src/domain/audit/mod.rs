@@ -49,6 +49,10 @@ pub mod action {
     pub const SETUP_LINK: &str = "operator.setup_link";
     pub const CERT_RENEW: &str = "cert.renew";
     pub const CERT_ISSUED: &str = "cert.issue";
+    pub const BACKUP_CREATED: &str = "backup.create";
+    pub const BACKUP_VERIFIED: &str = "backup.verify";
+    pub const BACKUP_RESTORED: &str = "backup.restore";
+    pub const TENANT_EXPORTED: &str = "tenant.export";
     pub const PATIENT_SEARCH: &str = "patient.search";
     pub const PATIENT_VIEW: &str = "patient.view";
     pub const PATIENT_CREATED: &str = "patient.create";

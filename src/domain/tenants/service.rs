@@ -279,6 +279,91 @@ pub async fn delete(
     Ok(file)
 }
 
+/// For restoring a clinic from a backup: makes sure the clinic's role exists and its schema is
+/// empty and owned by it, and that the clinic is registered (with the hosts from the backup
+/// that no other clinic uses here). The caller fills the schema from the dump. Returns the
+/// clinic and the hosts that had to be left out.
+pub async fn prepare_restore(
+    db: &Db,
+    rules: &HostRules,
+    slug: &Slug,
+    name: &DisplayName,
+    hosts: &[Hostname],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Tenant, Vec<String>), TenantError> {
+    let ident = TenantIdent {
+        schema: slug.schema_name(),
+        role: slug.role_name(&db.login_role),
+    };
+    let mut tx = db.pool.begin().await?;
+    let existing = repo::by_slug(&mut *tx, slug).await?;
+    if repo::role_exists(&mut *tx, &ident.role).await? {
+        let schema_exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(ident.schema.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut ddl = format!("SET LOCAL ROLE {};", ident.role.quoted());
+        if schema_exists {
+            ddl.push_str(&format!("DROP SCHEMA {} CASCADE;", ident.schema.quoted()));
+        }
+        ddl.push_str("SET LOCAL ROLE NONE;");
+        ddl.push_str(&format!(
+            "CREATE SCHEMA {} AUTHORIZATION {};",
+            ident.schema.quoted(),
+            ident.role.quoted()
+        ));
+        sqlx::raw_sql(&ddl).execute(&mut *tx).await?;
+    } else {
+        sqlx::raw_sql(&provision_sql(&ident, &db.login_role, db.server_version))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut skipped = Vec::new();
+    let tenant = match existing {
+        Some(t) => t,
+        None => {
+            let t = repo::insert(&mut tx, slug, name.as_str(), &ident, now).await?;
+            for h in hosts {
+                if rules.check_custom_host(h).is_err() {
+                    continue;
+                }
+                match repo::host_owner(&mut *tx, h.as_str()).await? {
+                    None => repo::insert_host(&mut tx, t.id, h.as_str()).await?,
+                    Some(owner) => skipped.push(format!("{h} (used by {owner})")),
+                }
+            }
+            t
+        }
+    };
+    tx.commit().await?;
+    Ok((tenant, skipped))
+}
+
+/// After a clinic schema was filled from a dump: reads the version the dump brought, brings the
+/// schema to this binary's version, and records it.
+pub async fn finish_restore(
+    db: &Db,
+    migs: &Migrations,
+    tenant: &Tenant,
+) -> Result<i64, TenantError> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "SELECT set_config('role', $1, true), set_config('search_path', $2 || ', extensions', true)",
+    )
+    .bind(tenant.db.role.as_str())
+    .bind(tenant.db.schema.quoted())
+    .execute(&mut *tx)
+    .await?;
+    let version = apply_tenant_migrations(&mut tx, &tenant.db, migs).await?;
+    sqlx::raw_sql("SET LOCAL ROLE NONE; SET LOCAL search_path TO DEFAULT")
+        .execute(&mut *tx)
+        .await?;
+    repo::set_version(&mut tx, tenant.id, version).await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

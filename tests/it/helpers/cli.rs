@@ -41,10 +41,11 @@ pub fn write_config(dir: &Path, url: &str, extra: &str) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "[database]\nurl = \"{url}\"\n[server]\nbase_domain = \"{}\"\nconsole_host = \"{}\"\nhttp_listen = \"127.0.0.1:0\"\n[tls]\nmode = \"off\"\n[storage]\ndata_dir = \"{}\"\n{extra}",
+            "[database]\nurl = \"{url}\"\n[server]\nbase_domain = \"{}\"\nconsole_host = \"{}\"\nhttp_listen = \"127.0.0.1:0\"\n[tls]\nmode = \"off\"\n[storage]\ndata_dir = \"{}\"\nkey_file = \"{}\"\n{extra}",
             super::BASE,
             super::CONSOLE,
-            dir.join("data").display()
+            dir.join("data").display(),
+            dir.join("secret.key").display()
         ),
     )
     .unwrap();

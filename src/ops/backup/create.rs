@@ -1,0 +1,330 @@
+//! Taking a backup: the whole installation, or one clinic.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+
+use super::manifest::{ClinicEntry, FileEntry, Kind, Manifest, hash_file};
+use super::settings::{BackupSettings, Encryption};
+use super::snapshot::{Snapshot, table_stats};
+use super::{BackupError, Ctx, Progress, archive, backups_dir, documents_dir};
+use crate::db::pgenv::libpq_env;
+use crate::domain::tenants::Slug;
+
+pub struct Created {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub manifest: Manifest,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClinicRow {
+    id: i64,
+    slug: String,
+    display_name: String,
+    status: String,
+    db_schema: String,
+    db_role: String,
+    schema_version: i64,
+    branding: serde_json::Value,
+}
+
+/// `clinicbox-20261121T023000Z-daily.backup.tar[.age]`, `clinic-demo-…-export.backup.tar`.
+pub fn file_name(clinic: Option<&str>, at: DateTime<Utc>, reason: &str, encrypted: bool) -> String {
+    let prefix = match clinic {
+        Some(slug) => format!("clinic-{slug}"),
+        None => "clinicbox".to_owned(),
+    };
+    let ext = if encrypted { ".age" } else { "" };
+    format!(
+        "{prefix}-{}-{reason}.backup.tar{ext}",
+        at.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
+/// Takes a backup. `clinic` limits it to one clinic; `out` overrides the file location.
+pub async fn create(
+    ctx: &Ctx<'_>,
+    reason: &str,
+    clinic: Option<&Slug>,
+    out: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<Created, BackupError> {
+    let started = Instant::now();
+    let settings = BackupSettings::load(&ctx.db.pool).await?;
+    let dir = backups_dir(ctx.config);
+    super::ensure_private_dir(&dir)?;
+    let staging = dir.join(format!(
+        ".work-{}-{}",
+        ctx.now.format("%Y%m%dT%H%M%S"),
+        hex::encode(crate::ops::secrets::random_bytes::<4>()?)
+    ));
+    super::ensure_private_dir(&staging)?;
+    let result = take(
+        ctx,
+        reason,
+        clinic,
+        out,
+        &settings.encryption,
+        &staging,
+        started,
+        progress,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&staging);
+    result
+}
+
+async fn take(
+    ctx: &Ctx<'_>,
+    reason: &str,
+    clinic: Option<&Slug>,
+    out: Option<&Path>,
+    enc: &Encryption,
+    staging: &Path,
+    started: Instant,
+    progress: &dyn Progress,
+) -> Result<Created, BackupError> {
+    let mut snap = Snapshot::begin(&ctx.db.pool).await?;
+    let control_version: i64 =
+        sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM clinicbox.schema_migrations")
+            .fetch_one(snap.conn())
+            .await?;
+    let mut rows: Vec<ClinicRow> = sqlx::query_as(
+        "SELECT id, slug, display_name, status, db_schema, db_role, schema_version, branding
+           FROM clinicbox.tenants ORDER BY slug",
+    )
+    .fetch_all(snap.conn())
+    .await?;
+    if let Some(s) = clinic {
+        rows.retain(|r| r.slug == s.as_str());
+        if rows.is_empty() {
+            return Err(BackupError::Other(format!("no clinic with slug '{s}'")));
+        }
+    }
+    let hosts: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT tenant_id, hostname FROM clinicbox.tenant_hostnames ORDER BY hostname",
+    )
+    .fetch_all(snap.conn())
+    .await?;
+
+    let total_steps = rows.len() + usize::from(clinic.is_none()) + 2;
+    progress.start(total_steps);
+    let control = if clinic.is_none() {
+        progress.step("database: control schema");
+        let path = staging.join("control.dump");
+        pg_dump(ctx, &snap.id, "clinicbox", None, &path).await?;
+        Some(entry(staging, "control.dump")?)
+    } else {
+        None
+    };
+    std::fs::create_dir_all(staging.join("clinics"))?;
+    let snap_id = snap.id.clone();
+    let dumps = futures::stream::iter(rows.iter())
+        .map(|r| {
+            let snap_id = snap_id.clone();
+            async move {
+                let rel = format!("clinics/{}.dump", r.slug);
+                pg_dump(
+                    ctx,
+                    &snap_id,
+                    &r.db_schema,
+                    Some(&r.db_role),
+                    &staging.join(&rel),
+                )
+                .await?;
+                progress.step(&format!("database: clinic {}", r.slug));
+                Ok::<_, BackupError>(rel)
+            }
+        })
+        .buffered(2)
+        .collect::<Vec<_>>()
+        .await;
+    let mut clinics = Vec::new();
+    for (r, dump) in rows.iter().zip(dumps) {
+        let rel = dump?;
+        let custom_hosts = hosts
+            .iter()
+            .filter(|(t, _)| *t == r.id)
+            .map(|(_, n)| n.clone())
+            .collect();
+        clinics.push(ClinicEntry {
+            slug: r.slug.clone(),
+            display_name: r.display_name.clone(),
+            status: r.status.clone(),
+            db_schema: r.db_schema.clone(),
+            db_role: r.db_role.clone(),
+            schema_version: r.schema_version,
+            custom_hosts,
+            branding: r.branding.clone(),
+            dump: entry(staging, &rel)?,
+        });
+    }
+
+    progress.step("checksums of every table");
+    let mut tables = Vec::new();
+    if clinic.is_none() {
+        tables.extend(table_stats(snap.conn(), "clinicbox", None).await?);
+    }
+    for r in &rows {
+        tables.extend(table_stats(snap.conn(), &r.db_schema, Some(&r.db_role)).await?);
+    }
+    snap.end().await?;
+
+    progress.step("documents");
+    let docs_root = documents_dir(ctx.config);
+    let mut documents = Vec::new();
+    let doc_dirs: Vec<PathBuf> = match clinic {
+        Some(s) => vec![docs_root.join(s.as_str())],
+        None => vec![docs_root.clone()],
+    };
+    for d in doc_dirs {
+        collect_documents(&docs_root, &d, &mut documents)?;
+    }
+
+    let manifest = Manifest {
+        format: super::manifest::FORMAT,
+        product: "clinicbox".into(),
+        version: crate::VERSION.into(),
+        created_at: ctx.now,
+        kind: if clinic.is_some() {
+            Kind::Clinic
+        } else {
+            Kind::Full
+        },
+        reason: reason.to_owned(),
+        login_role: ctx.db.login_role.as_str().to_owned(),
+        control_version,
+        control,
+        clinics,
+        documents,
+        tables,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    let encrypted = *enc != Encryption::None;
+    let path = match out {
+        Some(p) => p.to_owned(),
+        None => backups_dir(ctx.config).join(file_name(
+            clinic.map(Slug::as_str),
+            ctx.now,
+            reason,
+            encrypted,
+        )),
+    };
+    progress.step("writing the archive");
+    let docs_parent = docs_root
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let manifest_c = manifest.clone();
+    let staging_c = staging.to_owned();
+    let path_c = path.clone();
+    let enc_c = enc.clone();
+    let secrets = ctx.secrets.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        archive::write(
+            &path_c,
+            &manifest_c,
+            &|rel: &str| {
+                if rel.starts_with("documents/") {
+                    docs_parent.join(rel)
+                } else {
+                    staging_c.join(rel)
+                }
+            },
+            &enc_c,
+            &secrets,
+        )
+    })
+    .await
+    .map_err(|e| BackupError::Other(e.to_string()))??;
+    progress.finish(&format!(
+        "{} ({})",
+        path.display(),
+        super::human_bytes(bytes)
+    ));
+    Ok(Created {
+        path,
+        bytes,
+        manifest,
+    })
+}
+
+fn entry(staging: &Path, rel: &str) -> Result<FileEntry, BackupError> {
+    let (sha256, bytes) = hash_file(&staging.join(rel))?;
+    Ok(FileEntry {
+        path: rel.to_owned(),
+        bytes,
+        sha256,
+    })
+}
+
+fn collect_documents(root: &Path, dir: &Path, out: &mut Vec<FileEntry>) -> Result<(), BackupError> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut entries: Vec<_> = rd.collect::<Result<_, _>>()?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for e in entries {
+        let p = e.path();
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            collect_documents(root, &p, out)?;
+        } else if ft.is_file() {
+            let rel = p.strip_prefix(root).map_err(|_| {
+                BackupError::Other(format!(
+                    "{} is outside the documents directory",
+                    p.display()
+                ))
+            })?;
+            let rel = format!("documents/{}", rel.to_string_lossy());
+            if !super::manifest::safe_relative(&rel) {
+                return Err(BackupError::Other(format!(
+                    "document name {rel:?} cannot be backed up"
+                )));
+            }
+            let (sha256, bytes) = hash_file(&p)?;
+            out.push(FileEntry {
+                path: rel,
+                bytes,
+                sha256,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `pg_dump --format=custom` of one schema in the exported snapshot; as the clinic's role for
+/// a clinic schema (the login role cannot read clinic tables itself).
+async fn pg_dump(
+    ctx: &Ctx<'_>,
+    snapshot: &str,
+    schema: &str,
+    role: Option<&str>,
+    out: &Path,
+) -> Result<(), BackupError> {
+    let pg_dump = crate::ops::pgtools::find("pg_dump")?;
+    let mut cmd = tokio::process::Command::new(&pg_dump);
+    cmd.envs(libpq_env(&ctx.config.database.url))
+        .arg("--format=custom")
+        .arg("--no-sync")
+        .arg(format!("--snapshot={snapshot}"))
+        .arg(format!("--schema={schema}"))
+        .arg(format!("--file={}", out.display()))
+        .stdin(std::process::Stdio::null());
+    if let Some(r) = role {
+        cmd.arg(format!("--role={r}"));
+    }
+    let output = cmd.output().await?;
+    if !output.status.success() {
+        return Err(BackupError::Tool(format!(
+            "pg_dump of {schema} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(())
+}

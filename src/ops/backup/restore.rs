@@ -1,0 +1,632 @@
+//! Reading a backup back: `verify` restores it into a scratch database and compares every
+//! table with the manifest; `restore` puts it in place of the installation, or of one clinic.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+
+use super::archive::{self, Key};
+use super::manifest::{ClinicEntry, Kind, Manifest, TableStat};
+use super::snapshot::{STABLE_SETTINGS, quote_ident, table_stats};
+use super::{BackupError, Ctx, Progress, backups_dir, documents_dir};
+use crate::db::migrate::Migrations;
+use crate::db::pgenv::libpq_env;
+use crate::domain::tenants::{self, DisplayName, Hostname, Slug};
+
+/// The result of comparing a restored database with a manifest.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Comparison {
+    pub tables: usize,
+    pub rows: i64,
+    pub documents: usize,
+    pub problems: Vec<String>,
+}
+
+impl Comparison {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+pub fn compare(expected: &[TableStat], found: &[TableStat]) -> Comparison {
+    let mut c = Comparison {
+        tables: expected.len(),
+        rows: expected.iter().map(|t| t.rows).sum(),
+        ..Comparison::default()
+    };
+    for e in expected {
+        match found
+            .iter()
+            .find(|f| f.schema == e.schema && f.table == e.table)
+        {
+            None => c
+                .problems
+                .push(format!("{}.{}: missing", e.schema, e.table)),
+            Some(f) if f.rows != e.rows => c.problems.push(format!(
+                "{}.{}: {} rows instead of {}",
+                e.schema, e.table, f.rows, e.rows
+            )),
+            Some(f) if f.checksum != e.checksum => c.problems.push(format!(
+                "{}.{}: contents differ (checksum)",
+                e.schema, e.table
+            )),
+            Some(_) => {}
+        }
+    }
+    for f in found {
+        if !expected
+            .iter()
+            .any(|e| e.schema == f.schema && e.table == f.table)
+        {
+            c.problems
+                .push(format!("{}.{}: not in the backup", f.schema, f.table));
+        }
+    }
+    c
+}
+
+/// A private working directory next to the backups, removed on drop.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new(ctx: &Ctx<'_>, what: &str) -> Result<Self, BackupError> {
+        let dir = backups_dir(ctx.config).join(format!(
+            ".{what}-{}",
+            hex::encode(crate::ops::secrets::random_bytes::<6>()?)
+        ));
+        super::ensure_private_dir(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn extract(path: &Path, key: Key, dest: &Path) -> Result<Manifest, BackupError> {
+    let (path, dest) = (path.to_owned(), dest.to_owned());
+    tokio::task::spawn_blocking(move || archive::extract(&path, &key, &dest))
+        .await
+        .map_err(|e| BackupError::Other(e.to_string()))?
+}
+
+/// `pg_restore` of one dump into database `dbname`. A clinic dump is restored as the clinic's
+/// role into its schema, which the caller has created (so the dump's own CREATE SCHEMA is left
+/// out): every object ends up owned by the clinic role, exactly as migrations create them.
+async fn pg_restore(
+    ctx: &Ctx<'_>,
+    dbname: &str,
+    dump: &Path,
+    clinic: Option<&ClinicEntry>,
+    work: &Path,
+) -> Result<(), BackupError> {
+    let tool = crate::ops::pgtools::find("pg_restore")?;
+    let env = libpq_env(&ctx.config.database.url);
+    let mut cmd = tokio::process::Command::new(&tool);
+    cmd.envs(&env)
+        .arg(format!("--dbname={dbname}"))
+        .arg("--exit-on-error")
+        .arg("--single-transaction")
+        .stdin(std::process::Stdio::null());
+    if let Some(c) = clinic {
+        let list = tokio::process::Command::new(&tool)
+            .envs(&env)
+            .arg("--list")
+            .arg(dump)
+            .output()
+            .await?;
+        if !list.status.success() {
+            return Err(BackupError::Tool(format!(
+                "pg_restore --list {}: {}",
+                dump.display(),
+                String::from_utf8_lossy(&list.stderr).trim()
+            )));
+        }
+        let needle = format!(" SCHEMA - {} ", c.db_schema);
+        let filtered: String = String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .filter(|l| !l.contains(&needle))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let list_file = work.join(format!("{}.list", c.slug));
+        std::fs::write(&list_file, filtered)?;
+        cmd.arg(format!("--use-list={}", list_file.display()))
+            .arg(format!("--role={}", c.db_role))
+            .arg("--no-owner");
+    }
+    cmd.arg(dump);
+    let out = cmd.output().await?;
+    if !out.status.success() {
+        return Err(BackupError::Tool(format!(
+            "pg_restore of {} failed: {}",
+            dump.file_name().unwrap_or_default().to_string_lossy(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Table statistics of what is now in `pool` for the schemas the manifest describes.
+async fn stats_of(pool: &PgPool, m: &Manifest) -> Result<Vec<TableStat>, BackupError> {
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql(STABLE_SETTINGS).execute(&mut *tx).await?;
+    let mut out = Vec::new();
+    if m.kind == Kind::Full {
+        out.extend(table_stats(&mut tx, "clinicbox", None).await?);
+    }
+    for c in &m.clinics {
+        out.extend(table_stats(&mut tx, &c.db_schema, Some(&c.db_role)).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+fn check_versions(m: &Manifest, migs: &Migrations) -> Result<(), BackupError> {
+    if m.control_version > migs.latest_control()
+        || m.clinics
+            .iter()
+            .any(|c| c.schema_version > migs.latest_tenant())
+    {
+        return Err(BackupError::Other(format!(
+            "this backup was made by clinicbox {} with a newer database schema; install that version (or newer) to restore it",
+            m.version
+        )));
+    }
+    Ok(())
+}
+
+fn check_login(ctx: &Ctx<'_>, m: &Manifest) -> Result<(), BackupError> {
+    let login = ctx.db.login_role.as_str();
+    if m.login_role != login {
+        return Err(BackupError::Other(format!(
+            "this backup belongs to an installation whose database role is {}, this one uses {login}; clinic roles are named after it, so connect as {} to restore it",
+            m.login_role, m.login_role
+        )));
+    }
+    Ok(())
+}
+
+/// Restores the backup into a scratch database and compares every table with the manifest.
+pub async fn verify(
+    ctx: &Ctx<'_>,
+    path: &Path,
+    key: Key,
+    progress: &dyn Progress,
+) -> Result<(Manifest, Comparison), BackupError> {
+    progress.start(5);
+    let work = WorkDir::new(ctx, "verify")?;
+    progress.step("reading and checking the archive");
+    let m = extract(path, key, &work.0).await?;
+    check_versions(&m, Migrations::embedded())?;
+    check_login(ctx, &m)?;
+
+    let scratch = format!(
+        "{}_verify_{}",
+        ctx.db.login_role.as_str(),
+        hex::encode(crate::ops::secrets::random_bytes::<4>()?)
+    );
+    progress.step("creating a scratch database");
+    sqlx::raw_sql(&format!(
+        "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'",
+        quote_ident(&scratch)
+    ))
+    .execute(&ctx.db.pool)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("42501") => BackupError::Other(format!(
+            "backup verify restores into a scratch database, which needs CREATEDB: run `ALTER ROLE {} CREATEDB;` as the postgres user",
+            ctx.db.login_role.as_str()
+        )),
+        _ => BackupError::Sql(e),
+    })?;
+    let mut created_roles = Vec::new();
+    let result = verify_in(ctx, &m, &scratch, &work.0, &mut created_roles, progress).await;
+    // Clean up whatever happened.
+    let drop_db = sqlx::raw_sql(&format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quote_ident(&scratch)
+    ))
+    .execute(&ctx.db.pool)
+    .await;
+    for r in created_roles {
+        let _ = sqlx::raw_sql(&format!("DROP ROLE IF EXISTS {}", quote_ident(&r)))
+            .execute(&ctx.db.pool)
+            .await;
+    }
+    let mut c = result?;
+    drop_db?;
+    c.documents = m.documents.len();
+    progress.finish(if c.ok() {
+        "the backup restores and matches its manifest"
+    } else {
+        "the restored data does not match the manifest"
+    });
+    Ok((m, c))
+}
+
+async fn verify_in(
+    ctx: &Ctx<'_>,
+    m: &Manifest,
+    scratch: &str,
+    work: &Path,
+    created_roles: &mut Vec<String>,
+    progress: &dyn Progress,
+) -> Result<Comparison, BackupError> {
+    let opts: PgConnectOptions = ctx
+        .config
+        .database
+        .url
+        .normalized()
+        .parse::<PgConnectOptions>()?
+        .database(scratch);
+    let pool = crate::db::pool_options(2).connect_with(opts).await?;
+    let result = async {
+        // What control migrations 0001 and 0003 put outside the clinicbox schema.
+        let mut ddl =
+            String::from("CREATE SCHEMA extensions; GRANT USAGE ON SCHEMA extensions TO PUBLIC;\n");
+        if let Some(ext) = Migrations::embedded()
+            .control
+            .iter()
+            .find(|mig| mig.name.contains("extensions"))
+        {
+            ddl.push_str(&ext.sql);
+        }
+        sqlx::raw_sql(&ddl).execute(&pool).await?;
+        for c in &m.clinics {
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+                    .bind(&c.db_role)
+                    .fetch_one(&pool)
+                    .await?;
+            if !exists {
+                create_clinic_role(ctx, &pool, &c.db_role).await?;
+                created_roles.push(c.db_role.clone());
+            }
+        }
+        progress.step("restoring into the scratch database");
+        if let Some(control) = &m.control {
+            pg_restore(ctx, scratch, &work.join(&control.path), None, work).await?;
+        }
+        for c in &m.clinics {
+            sqlx::raw_sql(&format!(
+                "CREATE SCHEMA {} AUTHORIZATION {}",
+                quote_ident(&c.db_schema),
+                quote_ident(&c.db_role)
+            ))
+            .execute(&pool)
+            .await?;
+            pg_restore(ctx, scratch, &work.join(&c.dump.path), Some(c), work).await?;
+        }
+        progress.step("comparing every table with the manifest");
+        let found = stats_of(&pool, m).await?;
+        Ok::<_, BackupError>(compare(&m.tables, &found))
+    }
+    .await;
+    pool.close().await;
+    result
+}
+
+async fn create_clinic_role(ctx: &Ctx<'_>, pool: &PgPool, role: &str) -> Result<(), BackupError> {
+    let login = quote_ident(ctx.db.login_role.as_str());
+    let r = quote_ident(role);
+    let grant = if ctx.db.server_version >= 160_000 {
+        format!("GRANT {r} TO {login} WITH INHERIT FALSE, SET TRUE")
+    } else {
+        format!("GRANT {r} TO {login}")
+    };
+    sqlx::raw_sql(&format!("CREATE ROLE {r} NOLOGIN NOINHERIT; {grant}"))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// What a restore did.
+#[derive(Debug, serde::Serialize)]
+pub struct Restored {
+    pub safety_backup: PathBuf,
+    pub clinics: Vec<String>,
+    pub comparison: Comparison,
+    pub skipped_hosts: Vec<String>,
+}
+
+/// Restores the whole installation (`clinic` = None) or one clinic, after a safety backup of
+/// what is about to be replaced.
+pub async fn restore(
+    ctx: &Ctx<'_>,
+    path: &Path,
+    key: Key,
+    clinic: Option<&Slug>,
+    progress: &dyn Progress,
+) -> Result<Restored, BackupError> {
+    progress.start(6);
+    let work = WorkDir::new(ctx, "restore")?;
+    progress.step("reading and checking the archive");
+    let m = extract(path, key, &work.0).await?;
+    check_versions(&m, Migrations::embedded())?;
+    check_login(ctx, &m)?;
+    match clinic {
+        Some(slug) => restore_clinic(ctx, &m, &work.0, slug, progress).await,
+        None => restore_all(ctx, &m, &work.0, progress).await,
+    }
+}
+
+async fn restore_clinic(
+    ctx: &Ctx<'_>,
+    m: &Manifest,
+    work: &Path,
+    slug: &Slug,
+    progress: &dyn Progress,
+) -> Result<Restored, BackupError> {
+    let entry = m
+        .clinic(slug.as_str())
+        .ok_or_else(|| {
+            BackupError::Other(format!(
+                "clinic '{slug}' is not in this backup (it holds: {})",
+                m.clinics
+                    .iter()
+                    .map(|c| c.slug.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?
+        .clone();
+    let existing = match tenants::find(ctx.db, slug).await {
+        Ok(t) => Some(t),
+        Err(tenants::TenantError::NotFound(_)) => None,
+        Err(e) => return Err(BackupError::Other(e.to_string())),
+    };
+    progress.step("safety backup of the clinic");
+    let safety = match &existing {
+        Some(_) => {
+            super::create::create(ctx, "pre-restore", Some(slug), None, &super::Quiet)
+                .await?
+                .path
+        }
+        None => PathBuf::new(),
+    };
+    let previous_status = existing.as_ref().map(|t| t.status);
+    if existing.is_some() {
+        tenants::set_status(ctx.db, slug, tenants::TenantStatus::Suspended, ctx.now)
+            .await
+            .map_err(|e| BackupError::Other(e.to_string()))?;
+    }
+    let result = async {
+        progress.step("restoring the clinic's data");
+        let name = DisplayName::parse(&entry.display_name)
+            .map_err(|e| BackupError::Other(e.to_string()))?;
+        let hosts: Vec<Hostname> = entry
+            .custom_hosts
+            .iter()
+            .filter_map(|h| Hostname::parse(h).ok())
+            .collect();
+        let rules = tenants::HostRules {
+            base_domain: ctx.config.server.base_domain.clone(),
+            console_host: ctx.config.server.console_host.clone(),
+        };
+        let (tenant, skipped) =
+            tenants::prepare_restore(ctx.db, &rules, slug, &name, &hosts, ctx.now)
+                .await
+                .map_err(|e| BackupError::Other(e.to_string()))?;
+        let dbname = current_db(ctx).await?;
+        pg_restore(
+            ctx,
+            &dbname,
+            &work.join(&entry.dump.path),
+            Some(&entry),
+            work,
+        )
+        .await?;
+        progress.step("comparing the clinic's tables with the manifest");
+        let expected: Vec<TableStat> = m
+            .tables
+            .iter()
+            .filter(|t| t.schema == entry.db_schema)
+            .cloned()
+            .collect();
+        let one = Manifest {
+            kind: Kind::Clinic,
+            clinics: vec![entry.clone()],
+            ..m.clone()
+        };
+        let comparison = compare(&expected, &stats_of(&ctx.db.pool, &one).await?);
+        progress.step("documents");
+        let mut c = comparison;
+        c.documents = replace_documents(ctx, m, work, Some(slug.as_str()))?;
+        tenants::finish_restore(ctx.db, Migrations::embedded(), &tenant)
+            .await
+            .map_err(|e| BackupError::Other(e.to_string()))?;
+        Ok::<_, BackupError>((c, skipped))
+    }
+    .await;
+    // The clinic serves again in the state it was in (a new clinic: as in the backup).
+    let status = previous_status
+        .or_else(|| tenants::TenantStatus::parse(&entry.status))
+        .unwrap_or(tenants::TenantStatus::Active);
+    let _ = tenants::set_status(ctx.db, slug, status, ctx.now).await;
+    let (comparison, skipped_hosts) = result?;
+    progress.finish("clinic restored");
+    Ok(Restored {
+        safety_backup: safety,
+        clinics: vec![slug.to_string()],
+        comparison,
+        skipped_hosts,
+    })
+}
+
+async fn current_db(ctx: &Ctx<'_>) -> Result<String, BackupError> {
+    Ok(sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&ctx.db.pool)
+        .await?)
+}
+
+async fn restore_all(
+    ctx: &Ctx<'_>,
+    m: &Manifest,
+    work: &Path,
+    progress: &dyn Progress,
+) -> Result<Restored, BackupError> {
+    if m.kind != Kind::Full {
+        return Err(BackupError::Other(
+            "this backup holds one clinic: restore it with --tenant <slug>".into(),
+        ));
+    }
+    let Some(control) = &m.control else {
+        return Err(BackupError::Other(
+            "the backup has no control schema".into(),
+        ));
+    };
+    // No server may use the database while it is replaced.
+    let Some(lock) = crate::db::locks::try_acquire(&ctx.db.pool, crate::db::locks::SERVE).await?
+    else {
+        return Err(BackupError::Other(
+            "clinicbox serve is running on this database: stop it first (systemctl stop clinicbox)"
+                .into(),
+        ));
+    };
+    let result = async {
+        progress.step("safety backup of the current installation");
+        let safety = super::create::create(ctx, "pre-restore", None, None, &super::Quiet)
+            .await?
+            .path;
+        progress.step("removing the current data");
+        let current: Vec<(String, String)> =
+            sqlx::query_as("SELECT db_schema, db_role FROM clinicbox.tenants")
+                .fetch_all(&ctx.db.pool)
+                .await?;
+        for (schema, role) in &current {
+            sqlx::raw_sql(&format!(
+                "BEGIN; SET LOCAL ROLE {r}; DROP SCHEMA IF EXISTS {s} CASCADE; COMMIT;",
+                r = quote_ident(role),
+                s = quote_ident(schema)
+            ))
+            .execute(&ctx.db.pool)
+            .await?;
+            if !m.clinics.iter().any(|c| &c.db_role == role)
+                && let Err(e) = sqlx::raw_sql(&format!("DROP ROLE {}", quote_ident(role)))
+                    .execute(&ctx.db.pool)
+                    .await
+            {
+                tracing::warn!(role, error = %e, "could not drop the role of a clinic not in the backup");
+            }
+        }
+        sqlx::raw_sql("DROP SCHEMA clinicbox CASCADE")
+            .execute(&ctx.db.pool)
+            .await?;
+        progress.step("restoring the database");
+        let dbname = current_db(ctx).await?;
+        pg_restore(ctx, &dbname, &work.join(&control.path), None, work).await?;
+        for c in &m.clinics {
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+                    .bind(&c.db_role)
+                    .fetch_one(&ctx.db.pool)
+                    .await?;
+            if !exists {
+                create_clinic_role(ctx, &ctx.db.pool, &c.db_role).await?;
+            }
+            sqlx::raw_sql(&format!(
+                "CREATE SCHEMA {} AUTHORIZATION {}",
+                quote_ident(&c.db_schema),
+                quote_ident(&c.db_role)
+            ))
+            .execute(&ctx.db.pool)
+            .await?;
+            pg_restore(ctx, &dbname, &work.join(&c.dump.path), Some(c), work).await?;
+        }
+        progress.step("comparing every table with the manifest");
+        let mut comparison = compare(&m.tables, &stats_of(&ctx.db.pool, m).await?);
+        progress.step("documents");
+        comparison.documents = replace_documents(ctx, m, work, None)?;
+        // A backup from an older release: bring it to this binary's schema.
+        crate::db::migrate::run(ctx.db, Migrations::embedded(), 2, &crate::db::migrate::NoProgress)
+            .await
+            .map_err(|e| BackupError::Other(format!("restored, but migrating it failed: {e}")))?;
+        Ok::<_, BackupError>((safety, comparison))
+    }
+    .await;
+    lock.release().await?;
+    let (safety, comparison) = result?;
+    progress.finish("installation restored");
+    Ok(Restored {
+        safety_backup: safety,
+        clinics: m.clinics.iter().map(|c| c.slug.clone()).collect(),
+        comparison,
+        skipped_hosts: Vec::new(),
+    })
+}
+
+/// Puts the backup's documents in place of the current ones (all, or one clinic's). The
+/// current files are moved aside first and removed once the new ones are in place.
+fn replace_documents(
+    ctx: &Ctx<'_>,
+    m: &Manifest,
+    work: &Path,
+    clinic: Option<&str>,
+) -> Result<usize, BackupError> {
+    let root = documents_dir(ctx.config);
+    let (target, source) = match clinic {
+        Some(slug) => (root.join(slug), work.join("documents").join(slug)),
+        None => (root.clone(), work.join("documents")),
+    };
+    let aside = target.with_file_name(format!(
+        ".{}-before-restore-{}",
+        target.file_name().unwrap_or_default().to_string_lossy(),
+        ctx.now.format("%Y%m%dT%H%M%S")
+    ));
+    if target.exists() {
+        std::fs::rename(&target, &aside)?;
+    }
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if source.exists() {
+        std::fs::rename(&source, &target)?;
+    } else {
+        std::fs::create_dir_all(&target)?;
+    }
+    if aside.exists() {
+        std::fs::remove_dir_all(&aside)?;
+    }
+    let prefix = match clinic {
+        Some(slug) => format!("documents/{slug}/"),
+        None => "documents/".to_owned(),
+    };
+    Ok(m.documents
+        .iter()
+        .filter(|d| d.path.starts_with(&prefix))
+        .count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(table: &str, rows: i64, sum: &str) -> TableStat {
+        TableStat {
+            schema: "s".into(),
+            table: table.into(),
+            rows,
+            checksum: sum.into(),
+        }
+    }
+
+    #[test]
+    fn comparison_names_every_difference() {
+        let expected = vec![t("a", 1, "x"), t("b", 2, "y"), t("c", 3, "z")];
+        let found = vec![t("a", 1, "x"), t("b", 2, "other"), t("d", 0, "")];
+        let c = compare(&expected, &found);
+        assert_eq!(
+            c.problems,
+            vec![
+                "s.b: contents differ (checksum)",
+                "s.c: missing",
+                "s.d: not in the backup"
+            ]
+        );
+        assert_eq!(c.rows, 6);
+        assert!(compare(&expected, &expected).ok());
+    }
+}

@@ -1,0 +1,93 @@
+//! One consistent view of the database for a backup: a REPEATABLE READ transaction whose
+//! snapshot is exported to every `pg_dump`, and in which the manifest's row counts and
+//! checksums are computed — so the manifest describes exactly what the dumps contain.
+
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres};
+
+use super::manifest::TableStat;
+
+/// Text forms that do not depend on the session (dates, floats, bytea), so that a checksum
+/// taken at backup time and one taken after a restore agree.
+pub const STABLE_SETTINGS: &str = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD';
+    SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 3;
+    SET LOCAL bytea_output = 'hex';";
+
+pub struct Snapshot {
+    conn: PoolConnection<Postgres>,
+    pub id: String,
+}
+
+impl Snapshot {
+    pub async fn begin(pool: &sqlx::PgPool) -> sqlx::Result<Self> {
+        let mut conn = pool.acquire().await?;
+        sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::raw_sql(STABLE_SETTINGS).execute(&mut *conn).await?;
+        let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Self { conn, id })
+    }
+
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    pub async fn end(mut self) -> sqlx::Result<()> {
+        sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await?;
+        Ok(())
+    }
+}
+
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Row count and checksum of every table of `schema`, read as `role` (clinic tables are
+/// readable only by the clinic's role). `conn` must be inside a transaction with
+/// [`STABLE_SETTINGS`].
+pub async fn table_stats(
+    conn: &mut PgConnection,
+    schema: &str,
+    role: Option<&str>,
+) -> sqlx::Result<Vec<TableStat>> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname",
+    )
+    .bind(schema)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Some(r) = role {
+        sqlx::raw_sql(&format!("SET LOCAL ROLE {}", quote_ident(r)))
+            .execute(&mut *conn)
+            .await?;
+    }
+    let mut out = Vec::with_capacity(tables.len());
+    for t in tables {
+        // md5 of each row's text, sorted: independent of physical order, sensitive to every
+        // value.
+        let (rows, checksum): (i64, String) = sqlx::query_as(&format!(
+            "SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '')
+               FROM (SELECT md5(t::text) AS h FROM {}.{} t) s",
+            quote_ident(schema),
+            quote_ident(&t)
+        ))
+        .fetch_one(&mut *conn)
+        .await?;
+        out.push(TableStat {
+            schema: schema.to_owned(),
+            table: t,
+            rows,
+            checksum,
+        });
+    }
+    if role.is_some() {
+        sqlx::raw_sql("SET LOCAL ROLE NONE")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(out)
+}
