@@ -89,6 +89,10 @@ pub async fn serve_tls(
     let https_port = https.local_addr()?.port();
     let stop = server::shutdown_channel(shutdown);
     let housekeeping = tokio::spawn(crate::web::housekeeping(state.clone()));
+    let backups = tokio::spawn(crate::ops::backup::schedule::run(
+        state.clone(),
+        stop.clone(),
+    ));
     let renewal = tokio::spawn(crate::tls::renewal::run(
         state.clone(),
         tls.clone(),
@@ -114,6 +118,7 @@ pub async fn serve_tls(
     let (a, b) = tokio::join!(plain, secure);
     housekeeping.abort();
     renewal.abort();
+    backups.abort();
     a.and(b)
 }
 
@@ -124,14 +129,23 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     crate::domain::auth::password::warm_up();
+    let stop = crate::tls::server::shutdown_channel(shutdown);
     let housekeeping = tokio::spawn(crate::web::housekeeping(state.clone()));
+    let backups = tokio::spawn(crate::ops::backup::schedule::run(
+        state.clone(),
+        stop.clone(),
+    ));
     let app = crate::web::router(state);
+    let mut stopped = stop;
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    })
     .await;
     housekeeping.abort();
+    backups.abort();
     result
 }

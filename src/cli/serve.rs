@@ -18,7 +18,13 @@ pub async fn run(cfg: &Config) -> CliResult {
     if let Some(problem) = status.problem() {
         return Err(Failed(problem));
     }
+    // Held for as long as this process serves: a whole-installation restore waits for it.
+    let _serving = crate::db::locks::hold_shared(&db.pool.connect_options(), crate::db::locks::SERVE)
+        .await?
+        .ok_or_else(|| Failed("a backup restore is running on this database; start the service again when it has finished".into()))?;
     let secrets = crate::ops::secrets::Secrets::load_or_create(&cfg.storage.key_file)?;
+    let mut inherited = crate::ops::systemd::Inherited::from_env()
+        .map_err(|e| Failed(format!("cannot use the sockets passed by systemd: {e}")))?;
     let state = AppState::new(
         cfg.clone(),
         db,
@@ -29,9 +35,16 @@ pub async fn run(cfg: &Config) -> CliResult {
     announce_setup_link(&state).await;
     match cfg.tls.mode {
         TlsMode::Off => {
-            let listener = bind(cfg.server.http_listen, "server.http_listen").await?;
+            let listener = listen(
+                &mut inherited,
+                "http",
+                cfg.server.http_listen,
+                "server.http_listen",
+            )
+            .await?;
             tracing::info!(addr = %cfg.server.http_listen, "serving HTTP (tls.mode = off)");
-            crate::app::serve(state, listener, crate::ops::shutdown::signal()).await?;
+            notify_ready(&inherited);
+            crate::app::serve(state, listener, shutdown()).await?;
         }
         TlsMode::Acme | TlsMode::Manual => {
             let tls = crate::tls::Tls::new(cfg.tls.mode)?;
@@ -43,8 +56,20 @@ pub async fn run(cfg: &Config) -> CliResult {
                     "manual certificate loaded"
                 );
             }
-            let https = bind(cfg.server.https_listen, "server.https_listen").await?;
-            let http = bind(cfg.server.http_listen, "server.http_listen").await?;
+            let https = listen(
+                &mut inherited,
+                "https",
+                cfg.server.https_listen,
+                "server.https_listen",
+            )
+            .await?;
+            let http = listen(
+                &mut inherited,
+                "http",
+                cfg.server.http_listen,
+                "server.http_listen",
+            )
+            .await?;
             spawn_reload_on_sighup(cfg.clone(), tls.clone());
             tracing::info!(
                 https = %cfg.server.https_listen,
@@ -52,11 +77,49 @@ pub async fn run(cfg: &Config) -> CliResult {
                 mode = ?cfg.tls.mode,
                 "serving HTTPS"
             );
-            crate::app::serve_tls(state, tls, http, https, crate::ops::shutdown::signal()).await?;
+            notify_ready(&inherited);
+            crate::app::serve_tls(state, tls, http, https, shutdown()).await?;
         }
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Tells systemd the service is ready (listeners bound, schema current) and starts the
+/// watchdog pings; a socket passed by systemd that matched nothing is reported.
+fn notify_ready(left: &crate::ops::systemd::Inherited) {
+    if !left.is_empty() {
+        tracing::warn!(
+            "systemd passed a socket that matches no listen address in the config; it is not used"
+        );
+    }
+    crate::ops::systemd::spawn_watchdog();
+    crate::ops::systemd::ready("serving");
+}
+
+/// SIGTERM/SIGINT, telling systemd that the service is stopping.
+async fn shutdown() {
+    crate::ops::shutdown::signal().await;
+    crate::ops::systemd::stopping();
+}
+
+/// The socket systemd passed for `name` (socket activation), or one bound here.
+async fn listen(
+    inherited: &mut crate::ops::systemd::Inherited,
+    name: &str,
+    addr: std::net::SocketAddr,
+    key: &str,
+) -> Result<tokio::net::TcpListener, Failed> {
+    match inherited.take(name, addr) {
+        Ok(Some(l)) => {
+            tracing::info!(name, "using the socket passed by systemd");
+            Ok(l)
+        }
+        Ok(None) => bind(addr, key).await,
+        Err(e) => Err(Failed(format!(
+            "cannot use the {name} socket passed by systemd: {e}"
+        ))),
+    }
 }
 
 async fn bind(addr: std::net::SocketAddr, key: &str) -> Result<tokio::net::TcpListener, Failed> {

@@ -8,4 +8,5 @@ pub mod pgtools;
 pub mod secrets;
 pub mod seed;
 pub mod shutdown;
+pub mod systemd;
 pub mod telemetry;

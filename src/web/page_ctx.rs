@@ -98,6 +98,11 @@ fn console_nav(op: &OperatorIdentity, path: &str) -> Nav {
                 active: path.starts_with("/certificates"),
             },
             NavLink {
+                href: "/backups",
+                label: "backups.title",
+                active: path.starts_with("/backups"),
+            },
+            NavLink {
                 href: "/account",
                 label: "nav.account",
                 active: path.starts_with("/account"),

@@ -586,3 +586,159 @@ async fn retention_keeps_daily_weekly_monthly_and_clinic_exports() {
         assert!(left.contains(&made[d - 1]), "day {d} kept");
     }
 }
+
+#[tokio::test]
+async fn console_backups_page_runs_a_backup_and_edits_settings_with_audit_rows() {
+    use crate::helpers::CONSOLE;
+    use crate::helpers::browser::Browser;
+    let app = crate::helpers::spawn_app().await;
+    let t = app.create_tenant("bkweb").await;
+    let op = app.create_operator().await;
+
+    // Before any backup, readiness says so without failing.
+    let ready: serde_json::Value = app.get(CONSOLE, "/readyz").await.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["checks"]["backup"]["status"], "warning");
+    assert!(
+        ready["checks"]["backup"]["warning"]
+            .as_str()
+            .unwrap()
+            .contains("no backup")
+    );
+
+    // Clinic staff never reach the console's pages; clinic hosts have no /backups.
+    let staff = app
+        .create_staff(&t, clinicbox::domain::auth::Role::ClinicAdmin)
+        .await;
+    let mut clinic =
+        Browser::login_as(&app, &crate::helpers::TestApp::clinic_host("bkweb"), &staff).await;
+    assert_eq!(clinic.get("/backups").await.status, 404);
+
+    let mut b = Browser::login_as(&app, CONSOLE, &op).await;
+    let page = b.get("/backups").await;
+    assert_eq!(page.status, 200);
+    assert!(page.contains("No backups yet."), "{}", page.body);
+
+    // Bad settings: every field explains itself and nothing is saved.
+    let r = b
+        .post(
+            "/backups/settings",
+            &[
+                ("enabled", "on"),
+                ("at", "25:99"),
+                ("keep_daily", "-1"),
+                ("keep_weekly", "4"),
+                ("keep_monthly", "x"),
+                ("encryption", "recipient"),
+                ("recipient", "not-a-key"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    for msg in ["HH:MM", "whole number", "age public key"] {
+        assert!(r.contains(msg), "{msg}");
+    }
+    let r = b
+        .post(
+            "/backups/settings",
+            &[
+                ("at", "03:15"),
+                ("keep_daily", "3"),
+                ("keep_weekly", "2"),
+                ("keep_monthly", "6"),
+                ("encryption", "passphrase"),
+                ("passphrase", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.contains("12 characters"));
+    let secret = "a long backup passphrase 42";
+    let r = b
+        .post(
+            "/backups/settings",
+            &[
+                ("at", "03:15"),
+                ("keep_daily", "3"),
+                ("keep_weekly", "2"),
+                ("keep_monthly", "6"),
+                ("encryption", "passphrase"),
+                ("passphrase", secret),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let s = clinicbox::ops::backup::BackupSettings::load(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(!s.enabled);
+    assert_eq!(s.at.format("%H:%M").to_string(), "03:15");
+    assert_eq!((s.keep_daily, s.keep_weekly, s.keep_monthly), (3, 2, 6));
+    assert!(matches!(
+        s.encryption,
+        clinicbox::ops::backup::Encryption::Passphrase(_)
+    ));
+    let rows: Vec<(String, String, Option<i64>, serde_json::Value)> = sqlx::query_as(
+        "SELECT action, actor_type, actor_id, details FROM clinicbox.system_audit
+          WHERE resource_type = 'settings' AND resource_id = 'backup'",
+    )
+    .fetch_all(&app.admin)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0, "settings.update");
+    assert_eq!(rows[0].2, Some(op.id));
+    assert_eq!(rows[0].3["after"]["encryption"], "passphrase");
+    assert!(
+        !rows[0].3.to_string().contains(secret),
+        "no passphrase in the audit log"
+    );
+
+    // Back up now: runs in the background, recorded with the operator as actor.
+    let r = b.post("/backups/run", &[]).await;
+    assert_eq!(r.status, 303);
+    let mut done = None;
+    for _ in 0..300 {
+        let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT outcome, actor_type, actor_id FROM clinicbox.system_audit WHERE action = 'backup.create'",
+        )
+        .fetch_all(&app.admin)
+        .await
+        .unwrap();
+        if let Some(r) = rows.into_iter().next() {
+            done = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        done,
+        Some(("success".into(), "operator".into(), Some(op.id)))
+    );
+    let page = b.get("/backups").await;
+    assert!(page.contains("-manual.backup.tar.age"), "{}", page.body);
+    assert!(page.contains("succeeded"));
+
+    let ready: serde_json::Value = app.get(CONSOLE, "/readyz").await.json().await.unwrap();
+    assert_eq!(ready["checks"]["backup"]["last_result"], "success");
+    // Scheduled backups were turned off above: readiness says that too.
+    assert!(
+        ready["checks"]["backup"]["warning"]
+            .as_str()
+            .unwrap()
+            .contains("turned off")
+    );
+    let metrics = app.get(CONSOLE, "/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("clinicbox_backup_last_success 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("clinicbox_backup_age_seconds "),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("clinicbox_backup_last_bytes "),
+        "{metrics}"
+    );
+}

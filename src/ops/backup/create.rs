@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 
 use super::manifest::{ClinicEntry, FileEntry, Kind, Manifest, hash_file};
 use super::settings::{BackupSettings, Encryption};
@@ -121,27 +120,22 @@ async fn take(
         None
     };
     std::fs::create_dir_all(staging.join("clinics"))?;
-    let snap_id = snap.id.clone();
-    let dumps = futures::stream::iter(rows.iter())
-        .map(|r| {
-            let snap_id = snap_id.clone();
-            async move {
-                let rel = format!("clinics/{}.dump", r.slug);
-                pg_dump(
-                    ctx,
-                    &snap_id,
-                    &r.db_schema,
-                    Some(&r.db_role),
-                    &staging.join(&rel),
-                )
-                .await?;
-                progress.step(&format!("database: clinic {}", r.slug));
-                Ok::<_, BackupError>(rel)
+    // Two dumps at a time (the snapshot is shared, the server does the work).
+    let mut dumps = Vec::with_capacity(rows.len());
+    for pair in rows.chunks(2) {
+        match pair {
+            [a, b] => {
+                let (x, y) = tokio::join!(
+                    dump_clinic(ctx, &snap.id, staging, a, progress),
+                    dump_clinic(ctx, &snap.id, staging, b, progress)
+                );
+                dumps.push(x);
+                dumps.push(y);
             }
-        })
-        .buffered(2)
-        .collect::<Vec<_>>()
-        .await;
+            [a] => dumps.push(dump_clinic(ctx, &snap.id, staging, a, progress).await),
+            _ => {}
+        }
+    }
     let mut clinics = Vec::new();
     for (r, dump) in rows.iter().zip(dumps) {
         let rel = dump?;
@@ -250,6 +244,26 @@ async fn take(
         bytes,
         manifest,
     })
+}
+
+async fn dump_clinic(
+    ctx: &Ctx<'_>,
+    snapshot: &str,
+    staging: &Path,
+    r: &ClinicRow,
+    progress: &dyn Progress,
+) -> Result<String, BackupError> {
+    let rel = format!("clinics/{}.dump", r.slug);
+    pg_dump(
+        ctx,
+        snapshot,
+        &r.db_schema,
+        Some(&r.db_role),
+        &staging.join(&rel),
+    )
+    .await?;
+    progress.step(&format!("database: clinic {}", r.slug));
+    Ok(rel)
 }
 
 fn entry(staging: &Path, rel: &str) -> Result<FileEntry, BackupError> {

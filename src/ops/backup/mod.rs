@@ -176,9 +176,50 @@ fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
         .map(|n| n.and_utc())
 }
 
-/// The newest successful full backup: from the record of the last run, or the directory.
-pub async fn last_success(pool: &sqlx::PgPool) -> sqlx::Result<Option<LastRun>> {
-    Ok(settings::last_run(pool).await?.1)
+/// How backups stand, for `/readyz`, `/metrics`, `check` and the console.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Status {
+    pub enabled: bool,
+    pub last: Option<LastRun>,
+    pub last_success: Option<LastRun>,
+    /// Seconds since the last successful backup.
+    pub age_seconds: Option<i64>,
+    /// Something an operator should look at, in one sentence.
+    pub warning: Option<String>,
+}
+
+/// A daily backup older than this is late.
+pub const STALE_AFTER_HOURS: i64 = 26;
+
+pub async fn status(pool: &sqlx::PgPool, now: DateTime<Utc>) -> sqlx::Result<Status> {
+    let settings = BackupSettings::load(pool).await?;
+    let (last, last_success) = settings::last_run(pool).await?;
+    let age_seconds = last_success.as_ref().map(|l| (now - l.at).num_seconds());
+    let warning = if let Some(l) = last.as_ref().filter(|l| !l.ok) {
+        Some(format!(
+            "the last backup failed ({}): {}",
+            l.at.format("%Y-%m-%d %H:%M UTC"),
+            l.error.as_deref().unwrap_or("unknown error")
+        ))
+    } else if !settings.enabled {
+        Some("scheduled backups are turned off".into())
+    } else if age_seconds.is_some_and(|a| a > STALE_AFTER_HOURS * 3600) {
+        Some(format!(
+            "the last successful backup is {} hours old",
+            age_seconds.unwrap_or_default() / 3600
+        ))
+    } else if last_success.is_none() {
+        Some("no backup has been taken yet".into())
+    } else {
+        None
+    };
+    Ok(Status {
+        enabled: settings.enabled,
+        last,
+        last_success,
+        age_seconds,
+        warning,
+    })
 }
 
 #[cfg(test)]

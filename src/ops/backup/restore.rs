@@ -8,7 +8,7 @@ use sqlx::postgres::PgConnectOptions;
 
 use super::archive::{self, Key};
 use super::manifest::{ClinicEntry, Kind, Manifest, TableStat};
-use super::snapshot::{STABLE_SETTINGS, quote_ident, table_stats};
+use super::snapshot::{quote_ident, stable_settings, table_stats};
 use super::{BackupError, Ctx, Progress, backups_dir, documents_dir};
 use crate::db::migrate::Migrations;
 use crate::db::pgenv::libpq_env;
@@ -152,7 +152,7 @@ async fn pg_restore(
 /// Table statistics of what is now in `pool` for the schemas the manifest describes.
 async fn stats_of(pool: &PgPool, m: &Manifest) -> Result<Vec<TableStat>, BackupError> {
     let mut tx = pool.begin().await?;
-    sqlx::raw_sql(STABLE_SETTINGS).execute(&mut *tx).await?;
+    stable_settings(&mut tx).await?;
     let mut out = Vec::new();
     if m.kind == Kind::Full {
         out.extend(table_stats(&mut tx, "clinicbox", None).await?);

@@ -106,58 +106,61 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+fn done_since(run: Option<&LastRun>, due: DateTime<Utc>) -> bool {
+    run.is_some_and(|r| r.at >= due)
+}
+
 async fn tick(state: &AppState) -> Result<(), BackupError> {
     let pool = &state.db.pool;
     let s = BackupSettings::load(pool).await?;
     let now = state.clock.now();
-    if !s.enabled || now < due_today(&s, now) {
+    let due = due_today(&s, now);
+    if !s.enabled || now < due {
         return Ok(());
     }
-    let due = due_today(&s, now);
-    let done = |l: &Option<LastRun>| l.as_ref().is_some_and(|r| r.at >= due);
     let (last, success) = last_run(pool).await?;
-    if done(&success) {
+    if done_since(success.as_ref(), due) {
         return Ok(());
     }
     // After a failure, try again hourly rather than every minute.
-    if last
-        .as_ref()
-        .is_some_and(|l| !l.ok && now - l.at < chrono::Duration::hours(1))
+    if let Some(l) = &last
+        && !l.ok
+        && now - l.at < chrono::Duration::hours(1)
     {
         return Ok(());
     }
     let Some(lock) = crate::db::locks::try_acquire(pool, crate::db::locks::BACKUP).await? else {
         return Ok(());
     };
-    let result = async {
-        if done(&last_run(pool).await?.1) {
-            return Ok(());
-        }
-        let ctx = Ctx {
-            db: &state.db,
-            config: &state.config,
-            secrets: &state.secrets,
-            now,
-        };
-        match run_recorded(
-            &ctx,
-            "daily",
-            Actor::System,
-            &Context::system(now),
-            &super::Quiet,
-        )
-        .await
-        {
-            Ok(c) => tracing::info!(
-                file = %c.path.display(),
-                bytes = c.bytes,
-                "scheduled backup written"
-            ),
-            Err(e) => tracing::error!("scheduled backup failed: {e}; retrying in an hour"),
-        }
-        Ok::<_, BackupError>(())
-    }
-    .await;
+    let result = scheduled(state, now, due).await;
     lock.release().await?;
     result
+}
+
+/// The daily backup, under the lock (another node may have taken it meanwhile).
+async fn scheduled(
+    state: &AppState,
+    now: DateTime<Utc>,
+    due: DateTime<Utc>,
+) -> Result<(), BackupError> {
+    let (_, success) = last_run(&state.db.pool).await?;
+    if done_since(success.as_ref(), due) {
+        return Ok(());
+    }
+    let ctx = Ctx {
+        db: &state.db,
+        config: &state.config,
+        secrets: &state.secrets,
+        now,
+    };
+    let audit_ctx = Context::system(now);
+    match run_recorded(&ctx, "daily", Actor::System, &audit_ctx, &super::Quiet).await {
+        Ok(c) => tracing::info!(
+            file = %c.path.display(),
+            bytes = c.bytes,
+            "scheduled backup written"
+        ),
+        Err(e) => tracing::error!("scheduled backup failed: {e}; retrying in an hour"),
+    }
+    Ok(())
 }

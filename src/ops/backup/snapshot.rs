@@ -8,10 +8,18 @@ use sqlx::{PgConnection, Postgres};
 use super::manifest::TableStat;
 
 /// Text forms that do not depend on the session (dates, floats, bytea), so that a checksum
-/// taken at backup time and one taken after a restore agree.
-pub const STABLE_SETTINGS: &str = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD';
-    SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 3;
-    SET LOCAL bytea_output = 'hex';";
+/// taken at backup time and one taken after a restore agree. Transaction-local.
+pub async fn stable_settings(conn: &mut PgConnection) -> sqlx::Result<()> {
+    // One prepared statement (`raw_sql` futures are not `Send` enough for a spawned task).
+    sqlx::query(
+        "SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
+                set_config('IntervalStyle', 'postgres', true),
+                set_config('extra_float_digits', '3', true), set_config('bytea_output', 'hex', true)",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 pub struct Snapshot {
     conn: PoolConnection<Postgres>,
@@ -21,10 +29,10 @@ pub struct Snapshot {
 impl Snapshot {
     pub async fn begin(pool: &sqlx::PgPool) -> sqlx::Result<Self> {
         let mut conn = pool.acquire().await?;
-        sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *conn)
             .await?;
-        sqlx::raw_sql(STABLE_SETTINGS).execute(&mut *conn).await?;
+        stable_settings(&mut conn).await?;
         let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
             .fetch_one(&mut *conn)
             .await?;
@@ -36,7 +44,7 @@ impl Snapshot {
     }
 
     pub async fn end(mut self) -> sqlx::Result<()> {
-        sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await?;
+        sqlx::query("COMMIT").execute(&mut *self.conn).await?;
         Ok(())
     }
 }
@@ -61,7 +69,8 @@ pub async fn table_stats(
     .fetch_all(&mut *conn)
     .await?;
     if let Some(r) = role {
-        sqlx::raw_sql(&format!("SET LOCAL ROLE {}", quote_ident(r)))
+        sqlx::query("SELECT set_config('role', $1, true)")
+            .bind(r)
             .execute(&mut *conn)
             .await?;
     }
@@ -85,7 +94,7 @@ pub async fn table_stats(
         });
     }
     if role.is_some() {
-        sqlx::raw_sql("SET LOCAL ROLE NONE")
+        sqlx::query("SELECT set_config('role', 'none', true)")
             .execute(&mut *conn)
             .await?;
     }

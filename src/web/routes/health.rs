@@ -44,8 +44,23 @@ pub async fn readiness(state: &AppState) -> Result<serde_json::Value, String> {
                     "control_version": s.control_version,
                     "clinic_version": state.migrations.latest_tenant(),
                 },
+                // Reported, never a reason to take the service out of rotation.
+                "backup": backup_details(state).await,
             })),
         },
+    }
+}
+
+async fn backup_details(state: &AppState) -> serde_json::Value {
+    match crate::ops::backup::status(&state.db.pool, state.clock.now()).await {
+        Ok(b) => json!({
+            "status": if b.warning.is_some() { "warning" } else { "ok" },
+            "last_success_at": b.last_success.as_ref().map(|l| l.at),
+            "age_seconds": b.age_seconds,
+            "last_result": b.last.as_ref().map(|l| if l.ok { "success" } else { "failure" }),
+            "warning": b.warning,
+        }),
+        Err(e) => json!({ "status": "unknown", "warning": short_db_error(&e) }),
     }
 }
 

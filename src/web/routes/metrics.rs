@@ -120,6 +120,7 @@ pub async fn show(
     }
 
     certificates(&state, &mut out).await;
+    backups(&state, &mut out).await;
     (
         [(
             header::CONTENT_TYPE,
@@ -128,6 +129,56 @@ pub async fn show(
         out,
     )
         .into_response()
+}
+
+async fn backups(state: &AppState, out: &mut String) {
+    let Ok(b) = crate::ops::backup::status(&state.db.pool, state.clock.now()).await else {
+        return;
+    };
+    if let Some(age) = b.age_seconds {
+        help(
+            out,
+            "clinicbox_backup_age_seconds",
+            "gauge",
+            "Seconds since the last successful backup (absent before the first).",
+        );
+        sample(out, "clinicbox_backup_age_seconds", &[], age as f64);
+    }
+    if let Some(last) = &b.last {
+        help(
+            out,
+            "clinicbox_backup_last_success",
+            "gauge",
+            "1 when the last backup succeeded, 0 when it failed.",
+        );
+        sample(
+            out,
+            "clinicbox_backup_last_success",
+            &[],
+            f64::from(u8::from(last.ok)),
+        );
+        help(
+            out,
+            "clinicbox_backup_last_duration_seconds",
+            "gauge",
+            "How long the last backup took.",
+        );
+        sample(
+            out,
+            "clinicbox_backup_last_duration_seconds",
+            &[],
+            last.duration_ms as f64 / 1000.0,
+        );
+    }
+    if let Some(bytes) = b.last_success.as_ref().and_then(|l| l.bytes) {
+        help(
+            out,
+            "clinicbox_backup_last_bytes",
+            "gauge",
+            "Size of the last successful backup.",
+        );
+        sample(out, "clinicbox_backup_last_bytes", &[], bytes as f64);
+    }
 }
 
 async fn certificates(state: &AppState, out: &mut String) {

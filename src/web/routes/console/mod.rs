@@ -1,5 +1,6 @@
 //! Routes on the console host (operators).
 
+mod backups;
 mod certificates;
 mod home;
 
@@ -33,6 +34,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .post(auth::setup::submit)
                 .layer(login_limit),
         )
+        .route("/backups", get(backups::show))
+        .route("/backups/run", post(backups::run_now))
+        .route("/backups/settings", post(backups::save_settings))
         .route("/certificates", get(certificates::show))
         .route("/certificates/renew", post(certificates::renew))
         .route("/certificates/hsts", post(certificates::save_hsts))

@@ -1,0 +1,257 @@
+//! `/backups`: how backups stand (last result, age), the archives on this server, a "back up
+//! now" button, and the schedule, retention and encryption settings.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveTime;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::domain::audit::{self, Context, Event, action};
+use crate::ops::backup::{self, BackupSettings, Ctx, Encryption, Listed, Status};
+use crate::web::AppError;
+use crate::web::auth::{AuditCtx, CurrentOperator};
+use crate::web::forms::FormErrors;
+use crate::web::page::{Page, render_page, render_with_status};
+use crate::web::page_ctx::{PageCtx, set_flash};
+
+#[derive(Template)]
+#[template(path = "console/backups.html")]
+struct BackupsPage {
+    page: Page,
+    dir: String,
+    status: Status,
+    files: Vec<Listed>,
+    form: SettingsForm,
+    encryption_mode: &'static str,
+    errors: FormErrors,
+}
+
+impl BackupsPage {
+    fn date(t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+        t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "–".into())
+    }
+
+    fn size(b: &u64) -> String {
+        backup::human_bytes(*b)
+    }
+}
+
+fn mode(e: &Encryption) -> &'static str {
+    match e {
+        Encryption::None => "none",
+        Encryption::Recipient(_) => "recipient",
+        Encryption::Passphrase(_) => "passphrase",
+    }
+}
+
+/// The settings form as typed (or as stored, for display).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    enabled: Option<String>,
+    #[serde(default)]
+    at: String,
+    #[serde(default)]
+    keep_daily: String,
+    #[serde(default)]
+    keep_weekly: String,
+    #[serde(default)]
+    keep_monthly: String,
+    #[serde(default)]
+    encryption: String,
+    #[serde(default)]
+    recipient: String,
+    #[serde(default)]
+    passphrase: String,
+}
+
+impl SettingsForm {
+    fn from_settings(s: &BackupSettings) -> Self {
+        Self {
+            enabled: s.enabled.then(|| "on".to_owned()),
+            at: s.at.format("%H:%M").to_string(),
+            keep_daily: s.keep_daily.to_string(),
+            keep_weekly: s.keep_weekly.to_string(),
+            keep_monthly: s.keep_monthly.to_string(),
+            encryption: mode(&s.encryption).to_owned(),
+            recipient: match &s.encryption {
+                Encryption::Recipient(r) => r.clone(),
+                _ => String::new(),
+            },
+            passphrase: String::new(),
+        }
+    }
+}
+
+async fn load(
+    state: &AppState,
+    page: Page,
+    form: SettingsForm,
+    errors: FormErrors,
+) -> Result<BackupsPage, AppError> {
+    let status = backup::status(&state.db.pool, state.clock.now()).await?;
+    let settings = BackupSettings::load(&state.db.pool).await?;
+    let files = backup::list(&state.config).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(BackupsPage {
+        page,
+        dir: backup::backups_dir(&state.config).display().to_string(),
+        status,
+        files,
+        form,
+        encryption_mode: mode(&settings.encryption),
+        errors,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    _op: CurrentOperator,
+    page: PageCtx,
+) -> Result<Response, AppError> {
+    let settings = BackupSettings::load(&state.db.pool).await?;
+    let p = load(
+        &state,
+        page.into_page(),
+        SettingsForm::from_settings(&settings),
+        FormErrors::new(),
+    )
+    .await?;
+    Ok(render_page(&p))
+}
+
+/// Starts a full backup in the background, under the same lock as the nightly one.
+pub async fn run_now(
+    State(state): State<AppState>,
+    op: CurrentOperator,
+    session: Session,
+    ctx: AuditCtx,
+) -> Result<Response, AppError> {
+    let Some(lock) =
+        crate::db::locks::try_acquire(&state.db.pool, crate::db::locks::BACKUP).await?
+    else {
+        set_flash(&session, "backup_busy").await;
+        return Ok(Redirect::to("/backups").into_response());
+    };
+    let actor = op.actor();
+    let audit_ctx: Context = ctx.0.clone();
+    let st = state.clone();
+    tokio::spawn(async move {
+        let now = st.clock.now();
+        let c = Ctx {
+            db: &st.db,
+            config: &st.config,
+            secrets: &st.secrets,
+            now,
+        };
+        match backup::schedule::run_recorded(&c, "manual", actor, &audit_ctx, &backup::Quiet).await
+        {
+            Ok(c) => tracing::info!(file = %c.path.display(), "backup taken from the console"),
+            Err(e) => tracing::error!("backup from the console failed: {e}"),
+        }
+        if let Err(e) = lock.release().await {
+            tracing::warn!(error = %e, "backup lock release");
+        }
+    });
+    set_flash(&session, "backup_started").await;
+    Ok(Redirect::to("/backups").into_response())
+}
+
+fn parse_keep(errors: &mut FormErrors, field: &'static str, v: &str) -> u32 {
+    match v.trim().parse::<u32>() {
+        Ok(n) if n <= 1000 => n,
+        _ => {
+            errors.add(field, "enter a whole number from 0 to 1000");
+            0
+        }
+    }
+}
+
+pub async fn save_settings(
+    State(state): State<AppState>,
+    op: CurrentOperator,
+    session: Session,
+    ctx: AuditCtx,
+    page: PageCtx,
+    Form(form): Form<SettingsForm>,
+) -> Result<Response, AppError> {
+    let before = BackupSettings::load(&state.db.pool).await?;
+    let mut errors = FormErrors::new();
+    let at = NaiveTime::parse_from_str(form.at.trim(), "%H:%M").unwrap_or_else(|_| {
+        errors.add("at", "enter a time as HH:MM, for example 02:30");
+        before.at
+    });
+    let keep_daily = parse_keep(&mut errors, "keep_daily", &form.keep_daily);
+    let keep_weekly = parse_keep(&mut errors, "keep_weekly", &form.keep_weekly);
+    let keep_monthly = parse_keep(&mut errors, "keep_monthly", &form.keep_monthly);
+    if keep_daily + keep_weekly + keep_monthly == 0 {
+        errors.add(
+            "keep_daily",
+            "keep at least one backup (otherwise each new backup would be the only one)",
+        );
+    }
+    let encryption = match form.encryption.as_str() {
+        "none" => Encryption::None,
+        "recipient" => BackupSettings::recipient(&form.recipient).unwrap_or_else(|e| {
+            errors.add("recipient", e);
+            Encryption::None
+        }),
+        "passphrase" if form.passphrase.is_empty() => match &before.encryption {
+            e @ Encryption::Passphrase(_) => e.clone(),
+            _ => {
+                errors.add("passphrase", "enter the passphrase");
+                Encryption::None
+            }
+        },
+        "passphrase" => BackupSettings::passphrase(&state.secrets, &form.passphrase)
+            .unwrap_or_else(|e| {
+                errors.add("passphrase", e);
+                Encryption::None
+            }),
+        _ => {
+            errors.add("encryption", "choose how backups are encrypted");
+            Encryption::None
+        }
+    };
+    if !errors.is_empty() {
+        let mut shown = form.clone();
+        shown.passphrase.clear();
+        let p = load(&state, page.into_page(), shown, errors).await?;
+        return Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &p));
+    }
+    let after = BackupSettings {
+        enabled: form.enabled.is_some(),
+        at,
+        keep_daily,
+        keep_weekly,
+        keep_monthly,
+        encryption,
+    };
+    let mut tx = state.db.pool.begin().await?;
+    after.save(&mut tx, ctx.at).await?;
+    // The audit row names the encryption mode, never a key or passphrase.
+    let describe = |s: &BackupSettings| {
+        serde_json::json!({
+            "enabled": s.enabled, "at": s.at.format("%H:%M").to_string(),
+            "keep_daily": s.keep_daily, "keep_weekly": s.keep_weekly,
+            "keep_monthly": s.keep_monthly, "encryption": mode(&s.encryption),
+        })
+    };
+    audit::record_system(
+        &mut tx,
+        &ctx,
+        Event::new(action::SETTINGS_UPDATED, op.actor())
+            .resource("settings", "backup")
+            .details(serde_json::json!({ "before": describe(&before), "after": describe(&after) })),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    set_flash(&session, "saved").await;
+    Ok(Redirect::to("/backups").into_response())
+}
