@@ -4,6 +4,7 @@ mod accounts;
 mod audit;
 mod backup;
 mod cert;
+mod check;
 mod demo;
 mod dev;
 mod migrate;
@@ -59,6 +60,9 @@ pub enum Command {
     /// HTTPS certificates: status per host, forced renewal.
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// Check the installation (config, database, migrations, listeners, DNS, certificates,
+    /// disk, backups, clock), or a running server from outside with --remote.
+    Check(check::CheckArgs),
     /// Backups: take, list, verify (restore into a scratch database), restore.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
@@ -134,6 +138,10 @@ async fn run(cli: Cli) -> CliResult {
         Command::Cert(cmd) => {
             crate::ops::telemetry::init_cli();
             cert::run(&load_config(&cli.config)?, cmd).await
+        }
+        Command::Check(args) => {
+            crate::ops::telemetry::init_cli();
+            check::run(&cli.config, args).await
         }
         Command::Backup(cmd) => {
             crate::ops::telemetry::init_cli();

@@ -1,6 +1,7 @@
 //! Operations: clock, logging, PostgreSQL tools and private clusters, shutdown.
 
 pub mod backup;
+pub mod check;
 pub mod clock;
 pub mod metrics;
 pub mod pgcluster;
