@@ -69,6 +69,12 @@ pub enum Command {
     /// Development and benchmark helpers.
     #[command(subcommand)]
     Dev(dev::DevCommand),
+    /// Write the man pages (clinicbox.1 and one per command) to a directory (packaging).
+    #[command(hide = true)]
+    Manpage {
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// A failure already explained to the user; the process exits with status 1.
@@ -147,11 +153,33 @@ async fn run(cli: Cli) -> CliResult {
             crate::ops::telemetry::init_cli();
             backup::run(&load_config(&cli.config)?, cmd).await
         }
+        Command::Manpage { out } => manpages(&out),
         Command::Dev(cmd) => {
             crate::ops::telemetry::init_cli();
             dev::run(&load_config(&cli.config)?, cmd).await
         }
     }
+}
+
+/// `clinicbox.1` plus `clinicbox-<command>[-<subcommand>].1` for every visible command.
+fn manpages(out: &std::path::Path) -> CliResult {
+    use clap::CommandFactory;
+    fn write(out: &std::path::Path, name: &str, c: clap::Command) -> CliResult {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(c.clone()).render(&mut buf)?;
+        std::fs::write(out.join(format!("{name}.1")), buf)?;
+        for sub in c.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let sub_name = format!("{name}-{}", sub.get_name());
+            let named = sub
+                .clone()
+                .display_name(sub_name.clone())
+                .bin_name(sub_name.clone());
+            write(out, &sub_name, named)?;
+        }
+        Ok(())
+    }
+    std::fs::create_dir_all(out)?;
+    write(out, "clinicbox", Cli::command())
 }
 
 fn load_config(path: &std::path::Path) -> Result<Config, Failed> {

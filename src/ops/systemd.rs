@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Sockets handed over by `clinicbox.socket`, matched to the configured listen addresses by
-/// name (`FileDescriptorName=https|http`) or, without names, by port.
+/// port (or, when no port matches, by `FileDescriptorName=https|http`).
 #[derive(Default)]
 pub struct Inherited {
     listeners: Vec<(Option<String>, std::net::TcpListener)>,
@@ -41,11 +41,11 @@ impl Inherited {
         let pos = self
             .listeners
             .iter()
-            .position(|(n, _)| n.as_deref() == Some(name))
+            .position(|(_, l)| l.local_addr().is_ok_and(|a| a.port() == addr.port()))
             .or_else(|| {
                 self.listeners
                     .iter()
-                    .position(|(_, l)| l.local_addr().is_ok_and(|a| a.port() == addr.port()))
+                    .position(|(n, _)| n.as_deref() == Some(name))
             });
         match pos {
             Some(i) => {

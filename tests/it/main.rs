@@ -28,5 +28,6 @@ mod permissions;
 mod readiness;
 mod scheduling;
 mod setup;
+mod systemd;
 mod tenants;
 mod tls;
