@@ -22,6 +22,9 @@ pub enum BackupCommand {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Why: kept in the file name; pre-upgrade backups are kept 30 days by retention.
+        #[arg(long, default_value = "manual", value_parser = ["manual", "pre-upgrade"])]
+        reason: String,
     },
     /// List the backups in <data_dir>/backups, newest first.
     List {
@@ -200,11 +203,11 @@ pub async fn run(cfg: &Config, cmd: BackupCommand) -> CliResult {
     };
     match cmd {
         BackupCommand::List { .. } => Ok(()),
-        BackupCommand::Run { json } => {
+        BackupCommand::Run { json, reason } => {
             let progress = CliProgress::new(json);
             let c = backup::schedule::run_recorded(
                 &ctx,
-                "manual",
+                &reason,
                 Actor::System,
                 &Context::system(now),
                 &progress,
