@@ -169,3 +169,118 @@ async fn a_run_with_nothing_to_do_touches_no_clinic() {
     assert_eq!(report.tenants_total, 40);
     eprintln!("no-op migrate over 40 clinics: {took:?}");
 }
+
+/// The upgrade path: a database at the previous release's schema (this release's migrations
+/// minus the newest control and clinic migration — 0.1.0 is the first release, so that is the
+/// schema an installation of the release before would have), with data in it. `serve`
+/// refuses it; `clinicbox migrate` (the real binary, as postinst runs it) brings every schema
+/// to this release; every row written before is still there, unchanged.
+#[tokio::test]
+async fn upgrade_from_the_previous_schema_keeps_every_row() {
+    use crate::helpers::cli::{run, stderr, stdout, write_config};
+    let t = TestDb::new().await;
+    let mut previous = Migrations::embedded().clone();
+    previous.control.pop();
+    previous.tenant.pop();
+    // Start over at the previous release's control schema.
+    sqlx::raw_sql("DROP SCHEMA clinicbox CASCADE; DROP SCHEMA IF EXISTS extensions CASCADE")
+        .execute(&t.db.pool)
+        .await
+        .unwrap();
+    migrate::run(&t.db, &previous, 2, &NoProgress)
+        .await
+        .unwrap();
+    let rules = t.rules();
+    for slug in ["olda", "oldb"] {
+        clinicbox::domain::tenants::create(
+            &t.db,
+            &previous,
+            &rules,
+            clinicbox::domain::tenants::NewTenant {
+                slug: clinicbox::domain::tenants::Slug::parse(slug).unwrap(),
+                name: clinicbox::domain::tenants::DisplayName::parse("Old Clinic").unwrap(),
+                hosts: vec![],
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    }
+    // Data at the old schema: staff, patients, settings, audit rows.
+    let a = clinicbox::domain::tenants::find(
+        &t.db,
+        &clinicbox::domain::tenants::Slug::parse("olda").unwrap(),
+    )
+    .await
+    .unwrap();
+    t.create_staff(&a, clinicbox::domain::auth::Role::Doctor)
+        .await;
+    crate::helpers::clinic::patient(&t, &a, "Amara", "Okafor", Some("1990-05-01"), None).await;
+    crate::helpers::clinic::patient(&t, &a, "José", "Núñez", None, Some("+34600111222")).await;
+    let old_tables: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_schema::text, table_name::text FROM information_schema.tables
+          WHERE table_schema IN ('clinicbox', 'tenant_olda', 'tenant_oldb')
+            AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'",
+    )
+    .fetch_all(&t.admin)
+    .await
+    .unwrap();
+    let dump = |tables: Vec<(String, String)>| {
+        let admin = t.admin.clone();
+        async move {
+            let mut out = Vec::new();
+            for (s, n) in tables {
+                let rows: Vec<(String,)> =
+                    sqlx::query_as(&format!("SELECT x::text FROM \"{s}\".\"{n}\" x ORDER BY 1"))
+                        .fetch_all(&admin)
+                        .await
+                        .unwrap();
+                out.push((s, n, rows));
+            }
+            out
+        }
+    };
+    let before = dump(old_tables.clone()).await;
+    assert!(
+        before
+            .iter()
+            .any(|(_, n, r)| n == "patients" && r.len() == 2)
+    );
+
+    let dir = crate::helpers::cluster_root().join(format!("upgrade-{}", t.name));
+    let cfg = write_config(&dir, &t.url, "");
+    let o = run(&cfg, &["serve"]);
+    assert!(!o.status.success(), "serve must refuse an old schema");
+    assert!(stderr(&o).contains("clinicbox migrate"), "{}", stderr(&o));
+
+    let o = run(&cfg, &["migrate"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let status = migrate::status(&t.db.pool, Migrations::embedded())
+        .await
+        .unwrap();
+    assert!(status.is_current(), "{:?}", status.problem());
+    // Every row written before is still there, unchanged (migrations may add rows, such as
+    // new default settings); only the clinics' recorded schema version moves on.
+    let after = dump(old_tables).await;
+    for ((s, n, old), (_, _, new)) in before.iter().zip(&after) {
+        if n == "tenants" {
+            assert_eq!(old.len(), new.len());
+            continue;
+        }
+        for row in old {
+            assert!(new.contains(row), "{s}.{n}: {row:?} lost or changed");
+        }
+    }
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT schema_version FROM clinicbox.tenants ORDER BY slug")
+            .fetch_all(&t.admin)
+            .await
+            .unwrap();
+    assert_eq!(versions, vec![Migrations::embedded().latest_tenant(); 2]);
+    // The new release's tables are there and usable.
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_olda.appointments")
+        .fetch_one(&t.admin)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}

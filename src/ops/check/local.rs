@@ -315,28 +315,41 @@ async fn dns<'a>(r: &mut Report, db: &Db, cfg: &Config, hosts: impl Iterator<Ite
     }
 }
 
+/// Free space where clinicbox writes: data (documents, backups) and logs, once per filesystem.
 fn disk(r: &mut Report, cfg: &Config) {
-    let dir = &cfg.storage.data_dir;
-    match nix::sys::statvfs::statvfs(dir) {
-        Ok(s) => {
-            let free = s.blocks_available() as u128 * s.fragment_size() as u128;
-            let total = s.blocks() as u128 * s.fragment_size() as u128;
-            let pct = (free * 100).checked_div(total).unwrap_or(0);
-            let free_u = u64::try_from(free).unwrap_or(u64::MAX);
-            let detail = format!(
-                "{} free on {} ({pct}%)",
-                crate::ops::backup::human_bytes(free_u),
-                dir.display()
-            );
-            if free < 500 * 1024 * 1024 {
-                r.fail("disk", format!("{detail}: backups and PostgreSQL will fail soon; free space or lower the backups kept"));
-            } else if pct < 10 || free < 2 * 1024 * 1024 * 1024 {
-                r.warn("disk", format!("{detail}: running low"));
-            } else {
-                r.ok("disk", detail);
+    let mut dirs = vec![
+        cfg.storage.data_dir.clone(),
+        crate::ops::backup::backups_dir(cfg),
+    ];
+    if let Some(d) = &cfg.log.dir {
+        dirs.push(d.clone());
+    }
+    let mut seen = Vec::new();
+    for dir in dirs.iter().filter(|d| d.exists()) {
+        match nix::sys::statvfs::statvfs(dir.as_path()) {
+            Ok(s) => {
+                if seen.contains(&s.filesystem_id()) {
+                    continue;
+                }
+                seen.push(s.filesystem_id());
+                let free = u128::from(s.blocks_available()) * u128::from(s.fragment_size());
+                let total = u128::from(s.blocks()) * u128::from(s.fragment_size());
+                let pct = (free * 100).checked_div(total).unwrap_or(0);
+                let detail = format!(
+                    "{} free on {} ({pct}%)",
+                    crate::ops::backup::human_bytes(u64::try_from(free).unwrap_or(u64::MAX)),
+                    dir.display()
+                );
+                if free < 500 * 1024 * 1024 {
+                    r.fail("disk", format!("{detail}: backups and PostgreSQL will fail soon; free space or keep fewer backups (console → Backups)"));
+                } else if pct < 10 || free < 2 * 1024 * 1024 * 1024 {
+                    r.warn("disk", format!("{detail}: running low"));
+                } else {
+                    r.ok("disk", detail);
+                }
             }
+            Err(e) => r.warn("disk", format!("{}: {e}", dir.display())),
         }
-        Err(e) => r.warn("disk", format!("{}: {e}", dir.display())),
     }
 }
 
