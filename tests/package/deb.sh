@@ -43,7 +43,16 @@ cleanup() {
     psql_su -c 'DROP ROLE IF EXISTS clinicbox' >/dev/null 2>&1 || true
     rm -rf /var/lib/clinicbox /var/log/clinicbox /etc/clinicbox "${work:-}"
 }
-trap cleanup EXIT
+# The system cluster is stopped again at the end if it was down when we began.
+was_up=0
+pg_lsclusters -h 2>/dev/null | grep -q ' online ' && was_up=1
+stop_cluster_if_we_started() {
+    [ "$was_up" = 1 ] && return 0
+    pg_lsclusters -h 2>/dev/null | awk '$4 == "online" { print $1, $2 }' | while read -r v n; do
+        pg_ctlcluster "$v" "$n" stop || true
+    done
+}
+trap 'cleanup; stop_cluster_if_we_started' EXIT
 cleanup
 work="$(mktemp -d /tmp/clinicbox-deb.XXXXXX)"
 cluster_up
