@@ -1,11 +1,11 @@
 // A clinic admin's pages in a real browser: each must render without console errors (a CSP
 // violation would be one), and gets a screenshot for the documentation.
 //
-//   node admin.mjs <base url> <email> <password> <screenshot dir>
+//   node admin.mjs <base url> <email> <password> <screenshot dir> [name=/path,…]
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 
-const [base, email, password, shots] = process.argv.slice(2);
+const [base, email, password, shots, only] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -27,14 +27,15 @@ try {
   await page.fill('#password', password);
   await page.click('button[type=submit]');
   await page.waitForURL(`${base}/`);
-  for (const [name, path] of [
+  const pages = only ? only.split(',').map(p => p.split('=')) : [
     ['settings-users', '/settings/users'],
     ['settings-audit', '/settings/audit'],
     ['settings-roles', '/settings/roles'],
     ['settings-hours', '/settings/hours'],
     ['schedule-day', '/schedule/day'],
     ['account-mfa', '/account/mfa'],
-  ]) {
+  ];
+  for (const [name, path] of pages) {
     const r = await page.goto(`${base}${path}`);
     if (r.status() !== 200) throw new Error(`${path}: HTTP ${r.status()}`);
     await page.screenshot({ path: `${shots}/${name}.png` });

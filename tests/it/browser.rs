@@ -92,3 +92,53 @@ async fn reception_searches_registers_books_and_checks_in() {
         );
     }
 }
+
+/// The console's Backups and Certificates pages in real Chromium, after a backup: no console
+/// errors (CSP), and screenshots for docs/backups.md.
+#[tokio::test]
+async fn console_backup_pages_render_in_chromium() {
+    let dir = browser_dir();
+    let app = spawn_app().await;
+    app.create_tenant("alpha").await;
+    let op = app.create_operator().await;
+    let now = clinicbox::ops::clock::Clock::now(&*app.clock) - chrono::Duration::hours(7);
+    let cfg = app.config();
+    let secrets = crate::helpers::test_secrets();
+    let ctx = clinicbox::ops::backup::Ctx {
+        db: &app.db,
+        config: &cfg,
+        secrets: &secrets,
+        now,
+    };
+    clinicbox::ops::backup::schedule::run_recorded(
+        &ctx,
+        "manual",
+        clinicbox::domain::audit::Actor::System,
+        &clinicbox::domain::audit::Context::system(now),
+        &clinicbox::ops::backup::Quiet,
+    )
+    .await
+    .unwrap();
+    let shots = std::env::var_os("CLINICBOX_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots"));
+    let base = format!("http://{}:{}", crate::helpers::CONSOLE, app.addr.port());
+    let out = tokio::process::Command::new("node")
+        .current_dir(&dir)
+        .arg("admin.mjs")
+        .arg(&base)
+        .arg(&op.email)
+        .arg(&op.password)
+        .arg(&shots)
+        .arg("console-backups=/backups,console-certificates=/certificates")
+        .output()
+        .await
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "console pages failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(shots.join("console-backups.png").exists());
+}

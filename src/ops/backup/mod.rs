@@ -194,7 +194,10 @@ pub const STALE_AFTER_HOURS: i64 = 26;
 pub async fn status(pool: &sqlx::PgPool, now: DateTime<Utc>) -> sqlx::Result<Status> {
     let settings = BackupSettings::load(pool).await?;
     let (last, last_success) = settings::last_run(pool).await?;
-    let age_seconds = last_success.as_ref().map(|l| (now - l.at).num_seconds());
+    // Never negative, even when a clock moved backwards.
+    let age_seconds = last_success
+        .as_ref()
+        .map(|l| (now - l.at).num_seconds().max(0));
     let warning = if let Some(l) = last.as_ref().filter(|l| !l.ok) {
         Some(format!(
             "the last backup failed ({}): {}",
