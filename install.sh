@@ -11,6 +11,7 @@
 # one-time setup link. Running it again is safe: existing configuration and data are kept.
 set -euo pipefail
 
+ORIG_ARGS=("$@")
 DOMAIN=""
 BASE_DOMAIN=""
 EMAIL=""
@@ -43,7 +44,7 @@ done
 
 if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null 2>&1 || die "run this as root (sudo is not installed)."
-    exec sudo -- "$0" "$@"
+    exec sudo -- "$0" "${ORIG_ARGS[@]}"
 fi
 
 # --- the machine -------------------------------------------------------------------------
