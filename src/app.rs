@@ -86,6 +86,9 @@ pub async fn serve_tls(
     use crate::tls::server;
     crate::domain::auth::password::warm_up();
     let _ = state.0.tls.set(tls.clone());
+    if let Err(e) = crate::tls::renewal::warm_up(&state, &tls).await {
+        tracing::warn!(error = %e, "certificates not loaded before serving; the renewal task retries");
+    }
     let https_port = https.local_addr()?.port();
     let stop = server::shutdown_channel(shutdown);
     let housekeeping = tokio::spawn(crate::web::housekeeping(state.clone()));

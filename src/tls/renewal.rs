@@ -95,6 +95,19 @@ struct Renewer {
     preflight: Option<Arc<Preflight>>,
 }
 
+/// Before the first connection: the hosts this server knows (so each gets its own-name fallback
+/// rather than the anonymous one), the HSTS policy and the certificates already in the
+/// database. The renewal task keeps all three current afterwards.
+pub async fn warm_up(state: &AppState, tls: &Tls) -> Result<(), anyhow::Error> {
+    let hosts = known_hosts(&state.db, &state.hosts).await?;
+    tls.store.set_known(hosts);
+    tls.set_hsts(Hsts::load(&state.db.pool).await?);
+    if tls.mode == TlsMode::Acme {
+        tls.load_stored(&repo::all(&state.db.pool).await?, &state.secrets);
+    }
+    Ok(())
+}
+
 pub async fn run(state: AppState, tls: Arc<Tls>, mut shutdown: watch::Receiver<bool>) {
     let mut listener = match sqlx::postgres::PgListener::connect_with(&state.db.pool).await {
         Ok(mut l) => match l.listen("clinicbox_tls").await {
