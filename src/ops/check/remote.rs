@@ -167,36 +167,9 @@ async fn https(r: &mut Report, t: &Target, target: SocketAddr, roots: rustls::Ro
             None => r.fail("certificate", "the server sent no certificate"),
         }
     }
-    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(tls)).await {
-        Ok(x) => x,
-        Err(e) => {
-            r.fail("http", e.to_string());
-            return;
-        }
-    };
-    tokio::spawn(conn);
-    let mut get = async |path: &str| -> Result<(u16, hyper::HeaderMap, String), String> {
-        let req = Request::get(path)
-            .header(hyper::header::HOST, &t.host)
-            .header(
-                hyper::header::USER_AGENT,
-                concat!("clinicbox-check/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(http_body_util::Empty::<bytes::Bytes>::new())
-            .map_err(|e| e.to_string())?;
-        let resp = tokio::time::timeout(TIMEOUT, sender.send_request(req))
-            .await
-            .map_err(|_| format!("{path}: no answer within 10 s"))?
-            .map_err(|e| format!("{path}: {e}"))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = tokio::time::timeout(TIMEOUT, resp.into_body().collect())
-            .await
-            .map_err(|_| format!("{path}: body not received within 10 s"))?
-            .map_err(|e| format!("{path}: {e}"))?
-            .to_bytes();
-        Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
-    };
+    drop(tls);
+    // One connection per request, as a monitor makes them.
+    let get = async |path: &str| fetch(&connector, target, &t.host, path).await;
     match get("/healthz").await {
         Ok((200, _, _)) => r.ok("healthz", "200"),
         Ok((s, _, _)) => r.fail("healthz", format!("answered {s}")),
@@ -238,6 +211,53 @@ async fn https(r: &mut Report, t: &Target, target: SocketAddr, roots: rustls::Ro
         ),
         Err(e) => r.fail("api authentication", e),
     }
+}
+
+async fn fetch(
+    connector: &tokio_rustls::TlsConnector,
+    target: SocketAddr,
+    host: &str,
+    path: &str,
+) -> Result<(u16, hyper::HeaderMap, String), String> {
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
+    let tcp = tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect(target))
+        .await
+        .map_err(|_| format!("{path}: no connection within 10 s"))?
+        .map_err(|e| format!("{path}: {e}"))?;
+    let tls = tokio::time::timeout(TIMEOUT, connector.connect(name, tcp))
+        .await
+        .map_err(|_| format!("{path}: TLS handshake: no answer within 10 s"))?
+        .map_err(|e| format!("{path}: {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| format!("{path}: {e}"))?;
+    let conn = tokio::spawn(conn);
+    let req = Request::get(path)
+        .header(hyper::header::HOST, host)
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("clinicbox-check/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(hyper::header::CONNECTION, "close")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let result = async {
+        let resp = tokio::time::timeout(TIMEOUT, sender.send_request(req))
+            .await
+            .map_err(|_| format!("{path}: no answer within 10 s"))?
+            .map_err(|e| format!("{path}: {e}"))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = tokio::time::timeout(TIMEOUT, resp.into_body().collect())
+            .await
+            .map_err(|_| format!("{path}: body not received within 10 s"))?
+            .map_err(|e| format!("{path}: {e}"))?
+            .to_bytes();
+        Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
+    }
+    .await;
+    conn.abort();
+    result
 }
 
 fn leaf_report(r: &mut Report, t: &Target, leaf: &CertificateDer<'_>, version: &str) {
