@@ -140,9 +140,10 @@ pub async fn create(
 }
 
 /// DDL for a clinic's role and schema. Identifiers come only from validated [`Ident`]s.
-fn provision_sql(ident: &TenantIdent, login: &Ident, server_version: i32) -> String {
-    let role = ident.role.quoted();
-    let schema = ident.schema.quoted();
+/// A clinic's role and the login role's membership in it (also used when a backup brings
+/// back a clinic whose role is gone).
+pub fn clinic_role_sql(role: &Ident, login: &Ident, server_version: i32) -> String {
+    let role = role.quoted();
     let login = login.quoted();
     // From PostgreSQL 16 on, membership options are explicit: we may SET ROLE to the clinic
     // role but never inherit its privileges.
@@ -151,11 +152,16 @@ fn provision_sql(ident: &TenantIdent, login: &Ident, server_version: i32) -> Str
     } else {
         format!("GRANT {role} TO {login};")
     };
+    format!("CREATE ROLE {role} NOLOGIN NOINHERIT;\n         {grant}")
+}
+
+fn provision_sql(ident: &TenantIdent, login: &Ident, server_version: i32) -> String {
     // A new schema grants nothing to PUBLIC, so other clinic roles cannot even look into it.
     format!(
-        "CREATE ROLE {role} NOLOGIN NOINHERIT;
-         {grant}
-         CREATE SCHEMA {schema} AUTHORIZATION {role};"
+        "{}\n         CREATE SCHEMA {} AUTHORIZATION {};",
+        clinic_role_sql(&ident.role, login, server_version),
+        ident.schema.quoted(),
+        ident.role.quoted()
     )
 }
 

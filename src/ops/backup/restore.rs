@@ -12,7 +12,7 @@ use super::snapshot::{quote_ident, stable_settings, table_stats};
 use super::{BackupError, Ctx, Progress, backups_dir, documents_dir};
 use crate::db::migrate::Migrations;
 use crate::db::pgenv::libpq_env;
-use crate::domain::tenants::{self, DisplayName, Hostname, Slug};
+use crate::domain::tenants::{self, DisplayName, Hostname, Ident, Slug};
 
 /// The result of comparing a restored database with a manifest.
 #[derive(Debug, Default, serde::Serialize)]
@@ -87,10 +87,30 @@ impl Drop for WorkDir {
 }
 
 async fn extract(path: &Path, key: Key, dest: &Path) -> Result<Manifest, BackupError> {
-    let (path, dest) = (path.to_owned(), dest.to_owned());
-    tokio::task::spawn_blocking(move || archive::extract(&path, &key, &dest))
+    let (file, dest) = (path.to_owned(), dest.to_owned());
+    let m = tokio::task::spawn_blocking(move || archive::extract(&file, &key, &dest))
         .await
-        .map_err(|e| BackupError::Other(e.to_string()))?
+        .map_err(|e| BackupError::Other(e.to_string()))??;
+    check_names(&m).map_err(|why| BackupError::Damaged(path.to_owned(), why))?;
+    Ok(m)
+}
+
+/// Schema and role names from the manifest end up in SQL: each must be exactly what the
+/// clinic's slug and the login role make of it, as when the clinic was created.
+fn check_names(m: &Manifest) -> Result<(), String> {
+    let login = Ident::parse_login_role(&m.login_role).map_err(|e| e.to_string())?;
+    for c in &m.clinics {
+        let slug = Slug::parse(&c.slug).map_err(|e| e.to_string())?;
+        if c.db_schema != slug.schema_name().as_str()
+            || c.db_role != slug.role_name(&login).as_str()
+        {
+            return Err(format!(
+                "clinic {} names schema {:?} and role {:?}, not its own",
+                c.slug, c.db_schema, c.db_role
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `pg_restore` of one dump into database `dbname`. A clinic dump is restored as the clinic's
@@ -276,13 +296,7 @@ async fn verify_in(
         }
         sqlx::raw_sql(&ddl).execute(&pool).await?;
         for c in &m.clinics {
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-                    .bind(&c.db_role)
-                    .fetch_one(&pool)
-                    .await?;
-            if !exists {
-                create_clinic_role(ctx, &pool, &c.db_role).await?;
+            if ensure_clinic_role(ctx, &pool, &c.db_role).await? {
                 created_roles.push(c.db_role.clone());
             }
         }
@@ -309,18 +323,25 @@ async fn verify_in(
     result
 }
 
-async fn create_clinic_role(ctx: &Ctx<'_>, pool: &PgPool, role: &str) -> Result<(), BackupError> {
-    let login = quote_ident(ctx.db.login_role.as_str());
-    let r = quote_ident(role);
-    let grant = if ctx.db.server_version >= 160_000 {
-        format!("GRANT {r} TO {login} WITH INHERIT FALSE, SET TRUE")
-    } else {
-        format!("GRANT {r} TO {login}")
-    };
-    sqlx::raw_sql(&format!("CREATE ROLE {r} NOLOGIN NOINHERIT; {grant}"))
-        .execute(pool)
-        .await?;
-    Ok(())
+/// Creates a clinic role (as clinic creation does) unless it exists; true when it created it.
+async fn ensure_clinic_role(ctx: &Ctx<'_>, pool: &PgPool, role: &str) -> Result<bool, BackupError> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(role)
+            .fetch_one(pool)
+            .await?;
+    if exists {
+        return Ok(false);
+    }
+    let role = Ident::parse(role).map_err(|e| BackupError::Other(e.to_string()))?;
+    sqlx::raw_sql(&tenants::clinic_role_sql(
+        &role,
+        &ctx.db.login_role,
+        ctx.db.server_version,
+    ))
+    .execute(pool)
+    .await?;
+    Ok(true)
 }
 
 /// What a restore did.
@@ -519,14 +540,7 @@ async fn restore_all(
         let dbname = current_db(ctx).await?;
         pg_restore(ctx, &dbname, &work.join(&control.path), None, work).await?;
         for c in &m.clinics {
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-                    .bind(&c.db_role)
-                    .fetch_one(&ctx.db.pool)
-                    .await?;
-            if !exists {
-                create_clinic_role(ctx, &ctx.db.pool, &c.db_role).await?;
-            }
+            ensure_clinic_role(ctx, &ctx.db.pool, &c.db_role).await?;
             sqlx::raw_sql(&format!(
                 "CREATE SCHEMA {} AUTHORIZATION {}",
                 quote_ident(&c.db_schema),
