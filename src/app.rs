@@ -48,10 +48,7 @@ impl AppState {
         migrations: &'static Migrations,
         secrets: Secrets,
     ) -> Self {
-        let hosts = HostRules {
-            base_domain: config.server.base_domain.clone(),
-            console_host: config.server.console_host.clone(),
-        };
+        let hosts = config.server.host_rules();
         let limits = Limiters::new(&config.limits);
         let https = config.tls.mode != crate::config::TlsMode::Off
             || !config.server.trusted_proxies.is_empty();

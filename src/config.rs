@@ -156,6 +156,14 @@ impl ProxyNet {
 }
 
 impl ServerConfig {
+    /// Which hostnames belong to whom: `<slug>.<base_domain>` and the console host.
+    pub fn host_rules(&self) -> crate::domain::tenants::HostRules {
+        crate::domain::tenants::HostRules {
+            base_domain: self.base_domain.clone(),
+            console_host: self.console_host.clone(),
+        }
+    }
+
     fn default_http() -> SocketAddr {
         SocketAddr::from(([0, 0, 0, 0], 80))
     }

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use super::{CliResult, Failed};
 use crate::config::{Config, TlsMode};
 use crate::domain::audit::{self, Actor, Context, Event, action};
-use crate::domain::tenants::{HostRules, Hostname};
+use crate::domain::tenants::Hostname;
 use crate::ops::clock::{Clock, SystemClock};
 use crate::tls::status::{self, HostStatus};
 use crate::tls::{certs, repo};
@@ -45,10 +45,7 @@ pub async fn run(cfg: &Config, cmd: CertCommand) -> CliResult {
         TlsMode::Acme => {}
     }
     let db = super::connect(cfg).await?;
-    let rules = HostRules {
-        base_domain: cfg.server.base_domain.clone(),
-        console_host: cfg.server.console_host.clone(),
-    };
+    let rules = cfg.server.host_rules();
     match cmd {
         CertCommand::Status { json } => {
             let rows = status::collect(&db, &rules, SystemClock.now())

@@ -118,10 +118,7 @@ async fn serve_demo(
         )));
     }
     let clock = Arc::new(SystemClock);
-    let rules = tenants::HostRules {
-        base_domain: cfg.server.base_domain.clone(),
-        console_host: cfg.server.console_host.clone(),
-    };
+    let rules = cfg.server.host_rules();
     for (slug, name) in [
         ("demo", "Demo Polyclinic"),
         ("sample", "Sample Family Clinic"),

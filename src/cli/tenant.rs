@@ -6,7 +6,7 @@ use super::{CliResult, Failed};
 use crate::config::Config;
 use crate::db::migrate::Migrations;
 use crate::domain::tenants::{
-    self, DisplayName, HostRules, Hostname, NewTenant, Slug, TenantStatus, TenantSummary,
+    self, DisplayName, Hostname, NewTenant, Slug, TenantStatus, TenantSummary,
 };
 use crate::ops::clock::{Clock, SystemClock};
 
@@ -72,13 +72,6 @@ fn parse_host(s: &str) -> Result<Hostname, String> {
     Hostname::parse(s).map_err(|e| e.to_string())
 }
 
-fn rules(cfg: &Config) -> HostRules {
-    HostRules {
-        base_domain: cfg.server.base_domain.clone(),
-        console_host: cfg.server.console_host.clone(),
-    }
-}
-
 /// Records a clinic lifecycle action in the system audit log (actor: the command line).
 async fn audit_system(
     db: &crate::db::Db,
@@ -112,7 +105,7 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
             let t = tenants::create(
                 &db,
                 Migrations::embedded(),
-                &rules(cfg),
+                &cfg.server.host_rules(),
                 NewTenant { slug, name, hosts },
                 now,
             )
@@ -133,7 +126,7 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
             println!("hosts: {}", summary.hosts.join(", "));
         }
         TenantCommand::List { json } => {
-            let list = tenants::list(&db, &rules(cfg)).await?;
+            let list = tenants::list(&db, &cfg.server.host_rules()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
@@ -230,7 +223,7 @@ async fn find_summary(
     cfg: &Config,
     slug: &Slug,
 ) -> Result<TenantSummary, Failed> {
-    tenants::list(db, &rules(cfg))
+    tenants::list(db, &cfg.server.host_rules())
         .await?
         .into_iter()
         .find(|s| &s.tenant.slug == slug)

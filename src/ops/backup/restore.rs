@@ -423,10 +423,7 @@ async fn restore_clinic(
             .iter()
             .filter_map(|h| Hostname::parse(h).ok())
             .collect();
-        let rules = tenants::HostRules {
-            base_domain: ctx.config.server.base_domain.clone(),
-            console_host: ctx.config.server.console_host.clone(),
-        };
+        let rules = ctx.config.server.host_rules();
         let (tenant, skipped) =
             tenants::prepare_restore(ctx.db, &rules, slug, &name, &hosts, ctx.now)
                 .await

@@ -218,10 +218,7 @@ async fn listeners(r: &mut Report, cfg: &Config) -> bool {
 
 async fn certificates(r: &mut Report, cfg: &Config, db: &Db, probe_dns: bool) {
     let now = chrono::Utc::now();
-    let rules = crate::domain::tenants::HostRules {
-        base_domain: cfg.server.base_domain.clone(),
-        console_host: cfg.server.console_host.clone(),
-    };
+    let rules = cfg.server.host_rules();
     match cfg.tls.mode {
         TlsMode::Off => r.ok(
             "certificates",
