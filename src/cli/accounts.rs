@@ -366,10 +366,9 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
         OperatorCommand::SetupLink => {
             match crate::domain::auth::setup::create_token(&db.pool, ctx.at).await? {
                 Some(token) => {
-                    let mut conn = db.pool.acquire().await?;
-                    audit::record_system(
-                        &mut conn,
-                        &ctx,
+                    super::audit_event(
+                        &db,
+                        ctx.at,
                         Event::new(action::SETUP_LINK, Actor::System),
                         None,
                     )

@@ -152,10 +152,9 @@ async fn audit_row(
     tenant_id: Option<i64>,
     details: serde_json::Value,
 ) -> Result<(), Failed> {
-    let mut conn = db.pool.acquire().await?;
-    audit::record_system(
-        &mut conn,
-        &Context::system(now),
+    super::audit_event(
+        db,
+        now,
         Event::new(action, Actor::System)
             .outcome(if ok {
                 audit::Outcome::Success
@@ -172,8 +171,7 @@ async fn audit_row(
             .details(details),
         tenant_id,
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 fn confirm(question: &str) -> Result<bool, Failed> {

@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use super::{CliResult, Failed};
 use crate::config::{Config, TlsMode};
-use crate::domain::audit::{self, Actor, Context, Event, action};
+use crate::domain::audit::{Actor, Event, action};
 use crate::domain::tenants::Hostname;
 use crate::ops::clock::{Clock, SystemClock};
 use crate::tls::status::{self, HostStatus};
@@ -76,17 +76,15 @@ pub async fn run(cfg: &Config, cmd: CertCommand) -> CliResult {
                     .into_iter()
                     .filter(|h| known.contains(h))
                     .collect();
-            let mut conn = db.pool.acquire().await?;
-            audit::record_system(
-                &mut conn,
-                &Context::system(now),
+            super::audit_event(
+                &db,
+                now,
                 Event::new(action::CERT_RENEW, Actor::System)
                     .resource("host", host.as_ref().map_or("*", Hostname::as_str))
                     .details(serde_json::json!({ "via": "cli", "hosts": marked })),
                 None,
             )
             .await?;
-            drop(conn);
             println!(
                 "renewal requested for {}; the running server orders now",
                 marked.join(", ")

@@ -182,6 +182,25 @@ fn manpages(out: &std::path::Path) -> CliResult {
     write(out, "clinicbox", Cli::command())
 }
 
+/// A system audit row for something done from the command line, on a connection of its own
+/// (actor: system).
+pub(crate) async fn audit_event(
+    db: &crate::db::Db,
+    now: chrono::DateTime<chrono::Utc>,
+    event: crate::domain::audit::Event,
+    tenant_id: Option<i64>,
+) -> Result<(), Failed> {
+    let mut conn = db.pool.acquire().await?;
+    crate::domain::audit::record_system(
+        &mut conn,
+        &crate::domain::audit::Context::system(now),
+        event,
+        tenant_id,
+    )
+    .await?;
+    Ok(())
+}
+
 fn load_config(path: &std::path::Path) -> Result<Config, Failed> {
     Config::load(path).map_err(|e| Failed(e.to_string()))
 }

@@ -80,16 +80,14 @@ async fn audit_system(
     tenant_id: Option<i64>,
     details: serde_json::Value,
 ) -> Result<(), Failed> {
-    let mut conn = db.pool.acquire().await?;
-    crate::domain::audit::record_system(
-        &mut conn,
-        &crate::domain::audit::Context::system(now),
+    super::audit_event(
+        db,
+        now,
         crate::domain::audit::Event::new(action, crate::domain::audit::Actor::System)
             .details(details),
         tenant_id,
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
