@@ -53,27 +53,18 @@ pub async fn create(
 ) -> Result<Created, BackupError> {
     let started = Instant::now();
     let settings = BackupSettings::load(&ctx.db.pool).await?;
-    let dir = backups_dir(ctx.config);
-    super::ensure_private_dir(&dir)?;
-    let staging = dir.join(format!(
-        ".work-{}-{}",
-        ctx.now.format("%Y%m%dT%H%M%S"),
-        hex::encode(crate::ops::secrets::random_bytes::<4>()?)
-    ));
-    super::ensure_private_dir(&staging)?;
-    let result = take(
+    let staging = super::WorkDir::new(ctx, "work")?;
+    take(
         ctx,
         reason,
         clinic,
         out,
         &settings.encryption,
-        &staging,
+        &staging.0,
         started,
         progress,
     )
-    .await;
-    let _ = std::fs::remove_dir_all(&staging);
-    result
+    .await
 }
 
 async fn take(

@@ -76,6 +76,28 @@ pub fn documents_dir(cfg: &Config) -> PathBuf {
     cfg.storage.data_dir.join("documents")
 }
 
+/// A private working directory next to the backups, removed on drop.
+pub(crate) struct WorkDir(pub(crate) PathBuf);
+
+impl WorkDir {
+    pub(crate) fn new(ctx: &Ctx<'_>, what: &str) -> Result<Self, BackupError> {
+        let dir = backups_dir(ctx.config).join(format!(
+            ".{what}-{}",
+            hex::encode(crate::ops::secrets::random_bytes::<6>()?)
+        ));
+        // The backups directory itself first: it may not exist yet.
+        ensure_private_dir(&backups_dir(ctx.config))?;
+        ensure_private_dir(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()

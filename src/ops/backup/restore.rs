@@ -9,7 +9,7 @@ use sqlx::postgres::PgConnectOptions;
 use super::archive::{self, Key};
 use super::manifest::{ClinicEntry, Kind, Manifest, TableStat};
 use super::snapshot::{quote_ident, stable_settings, table_stats};
-use super::{BackupError, Ctx, Progress, backups_dir, documents_dir};
+use super::{BackupError, Ctx, Progress, WorkDir, documents_dir};
 use crate::db::migrate::Migrations;
 use crate::db::pgenv::libpq_env;
 use crate::domain::tenants::{self, DisplayName, Hostname, Ident, Slug};
@@ -64,26 +64,6 @@ pub fn compare(expected: &[TableStat], found: &[TableStat]) -> Comparison {
         }
     }
     c
-}
-
-/// A private working directory next to the backups, removed on drop.
-struct WorkDir(PathBuf);
-
-impl WorkDir {
-    fn new(ctx: &Ctx<'_>, what: &str) -> Result<Self, BackupError> {
-        let dir = backups_dir(ctx.config).join(format!(
-            ".{what}-{}",
-            hex::encode(crate::ops::secrets::random_bytes::<6>()?)
-        ));
-        super::ensure_private_dir(&dir)?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 async fn extract(path: &Path, key: Key, dest: &Path) -> Result<Manifest, BackupError> {
