@@ -225,29 +225,17 @@ async fn certificates(r: &mut Report, cfg: &Config, db: &Db, probe_dns: bool) {
             "tls.mode = \"off\": HTTPS is terminated by the proxy in front",
         ),
         TlsMode::Manual => {
-            let (Some(cert), Some(_)) = (&cfg.tls.cert_file, &cfg.tls.key_file) else {
-                r.fail(
-                    "certificates",
-                    "tls.mode = \"manual\" needs tls.cert_file and tls.key_file",
-                );
-                return;
-            };
-            let info = std::fs::read_to_string(cert)
+            // The same loading the server does: chain, key, and that they belong together.
+            match crate::tls::Tls::new(TlsMode::Manual)
                 .map_err(|e| e.to_string())
-                .and_then(|pem| crate::tls::certs::parse_chain(&pem).map_err(|e| e.to_string()))
-                .and_then(|chain| {
-                    chain
-                        .first()
-                        .ok_or_else(|| "no certificate in the file".to_owned())
-                        .and_then(|leaf| crate::tls::certs::info(leaf).map_err(|e| e.to_string()))
-                });
-            match info {
+                .and_then(|t| t.load_manual(&cfg.tls).map_err(|e| e.to_string()))
+            {
                 Ok(i) => expiry(
                     r,
                     &i.names.join(","),
                     (i.not_after - now).num_hours() as f64 / 24.0,
                 ),
-                Err(e) => r.fail("certificates", format!("{}: {e}", cert.display())),
+                Err(e) => r.fail("certificates", e),
             }
         }
         TlsMode::Acme => {

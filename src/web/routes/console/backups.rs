@@ -89,14 +89,16 @@ impl SettingsForm {
     }
 }
 
+/// The page; `form` is what was typed (after an error), otherwise the stored settings.
 async fn load(
     state: &AppState,
     page: Page,
-    form: SettingsForm,
+    form: Option<SettingsForm>,
     errors: FormErrors,
 ) -> Result<BackupsPage, AppError> {
     let status = backup::status(&state.db.pool, state.clock.now()).await?;
     let settings = BackupSettings::load(&state.db.pool).await?;
+    let form = form.unwrap_or_else(|| SettingsForm::from_settings(&settings));
     let files = backup::list(&state.config).map_err(|e| AppError::Internal(e.into()))?;
     Ok(BackupsPage {
         page,
@@ -114,14 +116,7 @@ pub async fn show(
     _op: CurrentOperator,
     page: PageCtx,
 ) -> Result<Response, AppError> {
-    let settings = BackupSettings::load(&state.db.pool).await?;
-    let p = load(
-        &state,
-        page.into_page(),
-        SettingsForm::from_settings(&settings),
-        FormErrors::new(),
-    )
-    .await?;
+    let p = load(&state, page.into_page(), None, FormErrors::new()).await?;
     Ok(render_page(&p))
 }
 
@@ -221,7 +216,7 @@ pub async fn save_settings(
     if !errors.is_empty() {
         let mut shown = form.clone();
         shown.passphrase.clear();
-        let p = load(&state, page.into_page(), shown, errors).await?;
+        let p = load(&state, page.into_page(), Some(shown), errors).await?;
         return Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &p));
     }
     let after = BackupSettings {
