@@ -10,51 +10,8 @@
 # Leaves the machine as it found it: the package purged, the database and data removed.
 set -euo pipefail
 deb="$(readlink -f "$1")"
-pass=0
-ok() { echo "ok: $*"; pass=$((pass + 1)); }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-psql_su() { runuser -u postgres -- psql -qtAX "$@"; }
-
-cluster_up() {
-    if ! pg_lsclusters -h | grep -q ' online '; then
-        local v n
-        read -r v n _ < <(pg_lsclusters -h | head -1)
-        if [ -z "${v:-}" ]; then
-            v=$(ls /usr/lib/postgresql | sort -n | tail -1); n=main
-            pg_createcluster "$v" "$n" >/dev/null
-        fi
-        pg_ctlcluster "$v" "$n" start
-    fi
-}
-cluster_down() {
-    local v n
-    read -r v n _ < <(pg_lsclusters -h | grep ' online ' | head -1)
-    pg_ctlcluster "$v" "$n" stop
-}
-
-cleanup() {
-    [ -n "${serve_pid:-}" ] && kill "$serve_pid" 2>/dev/null || true
-    dpkg --purge clinicbox >/dev/null 2>&1 || true
-    cluster_up >/dev/null 2>&1 || true
-    psql_su -c 'DROP DATABASE IF EXISTS clinicbox WITH (FORCE)' >/dev/null 2>&1 || true
-    for r in $(psql_su -c "SELECT rolname FROM pg_roles WHERE rolname LIKE 'clinicbox_t_%'" 2>/dev/null); do
-        psql_su -c "DROP ROLE \"$r\"" >/dev/null 2>&1 || true
-    done
-    psql_su -c 'DROP ROLE IF EXISTS clinicbox' >/dev/null 2>&1 || true
-    rm -rf /var/lib/clinicbox /var/log/clinicbox /etc/clinicbox "${work:-}"
-}
-# The system cluster is stopped again at the end if it was down when we began.
-was_up=0
-pg_lsclusters -h 2>/dev/null | grep -q ' online ' && was_up=1
-stop_cluster_if_we_started() {
-    [ "$was_up" = 1 ] && return 0
-    pg_lsclusters -h 2>/dev/null | awk '$4 == "online" { print $1, $2 }' | while read -r v n; do
-        pg_ctlcluster "$v" "$n" stop || true
-    done
-}
-trap 'cleanup; stop_cluster_if_we_started' EXIT
-cleanup
-work="$(mktemp -d /tmp/clinicbox-deb.XXXXXX)"
+. "$(dirname "$0")/lib.sh"
+work="$(mktemp -d /tmp/clinicbox-deb.XXXXXX)"; scratch="$work"
 cluster_up
 
 echo "== install"
@@ -92,7 +49,7 @@ grep -q '^OK   database ' "$work/check.log" || fail "check: database"
 grep -q '^OK   listener http' "$work/check.log" || fail "check: listener"
 grep -q '^OK   migrations' "$work/check.log" || fail "check: migrations"
 ok "clinicbox check"
-kill "$serve_pid"; wait "$serve_pid" || true; serve_pid=
+kill "$serve_pid"; wait "$serve_pid" || true
 
 echo "== upgrade, pre-upgrade backup fails"
 cp "$deb" "$work/next.deb"

@@ -8,34 +8,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 deb="$(readlink -f "$1")"
-pass=0
-ok() { echo "ok: $*"; pass=$((pass + 1)); }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-psql_su() { runuser -u postgres -- psql -qtAX "$@"; }
-
-cleanup() {
-    pkill -u clinicbox -x clinicbox 2>/dev/null || true
-    sleep 0.5
-    dpkg --purge clinicbox >/dev/null 2>&1 || true
-    psql_su -c 'DROP DATABASE IF EXISTS clinicbox WITH (FORCE)' >/dev/null 2>&1 || true
-    for r in $(psql_su -c "SELECT rolname FROM pg_roles WHERE rolname LIKE 'clinicbox_t_%'" 2>/dev/null); do
-        psql_su -c "DROP ROLE \"$r\"" >/dev/null 2>&1 || true
-    done
-    psql_su -c 'DROP ROLE IF EXISTS clinicbox' >/dev/null 2>&1 || true
-    rm -rf /var/lib/clinicbox /var/log/clinicbox /etc/clinicbox "${out:-}"
-}
-# The system cluster is stopped again at the end if it was down when we began.
-was_up=0
-pg_lsclusters -h 2>/dev/null | grep -q ' online ' && was_up=1
-stop_cluster_if_we_started() {
-    [ "$was_up" = 1 ] && return 0
-    pg_lsclusters -h 2>/dev/null | awk '$4 == "online" { print $1, $2 }' | while read -r v n; do
-        pg_ctlcluster "$v" "$n" stop || true
-    done
-}
-trap 'cleanup; stop_cluster_if_we_started' EXIT
-cleanup
-out="$(mktemp -d /tmp/clinicbox-install.XXXXXX)"
+. "$(dirname "$0")/lib.sh"
+out="$(mktemp -d /tmp/clinicbox-install.XXXXXX)"; scratch="$out"
 
 # Mistakes are refused before anything is installed.
 expect_error() {
