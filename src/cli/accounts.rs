@@ -313,7 +313,7 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
         } => {
             let pw = read_password(password_file.as_ref())?;
             let name = name.unwrap_or_else(|| default_name(&email));
-            let mut tx = db.pool.begin().await?;
+            let mut tx = crate::db::begin(&db.pool).await?;
             let (acc, _) = service::create_account(
                 &mut tx,
                 Accounts::Operators,
@@ -345,7 +345,7 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
         } => {
             let pw = read_password(password_file.as_ref())?;
             let e = Email::parse(&email).map_err(|e| Failed(e.to_owned()))?;
-            let mut tx = db.pool.begin().await?;
+            let mut tx = crate::db::begin(&db.pool).await?;
             let acc = repo::by_email(&mut tx, Accounts::Operators, e.as_str(), true)
                 .await?
                 .ok_or_else(|| Failed(format!("no operator with email {e}")))?;

@@ -217,7 +217,7 @@ pub const DEMO_STAFF: [(&str, &str, &str); 5] = [
 /// Creates the demo operator and staff accounts that do not exist yet.
 async fn seed_accounts(db: &crate::db::Db, now: chrono::DateTime<chrono::Utc>) -> CliResult {
     use crate::domain::auth::{Accounts, Role, repo, service};
-    let mut tx = db.pool.begin().await?;
+    let mut tx = crate::db::begin(&db.pool).await?;
     if repo::by_email(&mut tx, Accounts::Operators, DEMO_OPERATOR, false)
         .await?
         .is_none()

@@ -180,6 +180,9 @@ async fn ensure_control_bookkeeping(conn: &mut PgConnection) -> Result<(), sqlx:
 /// two `migrate` runs never interleave.
 pub async fn migrate_control(pool: &PgPool, migs: &Migrations) -> Result<Vec<i64>, MigrateError> {
     let mut conn = pool.acquire().await?;
+    // It holds a session lock and, between statements, a transaction: if this future is
+    // dropped half-way, the connection must be closed, not pooled.
+    conn.close_on_drop();
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(CONTROL_LOCK)
         .execute(&mut *conn)
@@ -213,6 +216,10 @@ async fn migrate_control_locked(
         .filter(|m| !done.contains_key(&m.version))
     {
         let apply = async {
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the connection is closed, not pooled, if this is cancelled"
+            )]
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             sqlx::raw_sql(&m.sql).execute(&mut *tx).await?;
             sqlx::query(

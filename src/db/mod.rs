@@ -34,6 +34,12 @@ pub enum DbError {
     Sql(#[from] sqlx::Error),
 }
 
+/// How long a session of ours may sit inside a transaction doing nothing before PostgreSQL
+/// ends it. Nothing in ClinicBox waits that long inside a transaction (the backup snapshot
+/// lifts it for its own transaction); it is the second line behind [`begin_with`], so that a
+/// connection left in a transaction by a bug cannot hold locks or a clinic's role for long.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
+
 /// Options shared by `serve`, the CLI, the demo and tests.
 pub fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
@@ -43,15 +49,75 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
         .idle_timeout(Duration::from_secs(300))
         // Recycled so that no backend accumulates the catalog cache of every clinic schema.
         .max_lifetime(Duration::from_secs(1800))
+        .after_release(|conn, _meta| Box::pin(async move { outside_transaction(conn).await }))
+}
+
+/// Checked whenever a connection goes back to the pool (in the background, not on the request's
+/// path): one that is still inside a transaction — however it got there — is closed instead of
+/// being handed to the next request, which would otherwise run in a stranger's transaction and
+/// perhaps as another clinic's role. In a transaction `now()` is the transaction's start and
+/// differs from the statement's start; outside one, a simple-protocol query is its own
+/// transaction and both are the same instant (the extended protocol would stamp Parse and
+/// Execute apart). An aborted transaction fails the query, which also closes the connection.
+async fn outside_transaction(conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::{Executor, Row};
+    // A plain `&str` without arguments goes as a simple query.
+    let row = conn
+        .fetch_one("SELECT now() = statement_timestamp()")
+        .await?;
+    let clean: bool = row.try_get(0)?;
+    if !clean {
+        tracing::error!("a connection came back to the pool inside a transaction; closed it");
+    }
+    Ok(clean)
+}
+
+/// Connection options: our application name, and the idle-in-transaction limit.
+pub fn connect_options(url: &crate::config::DatabaseUrl) -> Result<PgConnectOptions, sqlx::Error> {
+    Ok(url
+        .normalized()
+        .parse::<PgConnectOptions>()?
+        .application_name("clinicbox")
+        .options([(
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_TIMEOUT,
+        )]))
+}
+
+/// Opens a control-plane transaction; see [`begin_with`].
+pub async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    begin_with(pool, "BEGIN").await
+}
+
+/// Opens a transaction with `statement` (`BEGIN …`), cancel-safely.
+///
+/// sqlx's own `begin` is not cancel-safe on PostgreSQL (transact-rs/sqlx#4393, fixed upstream by
+/// PR #4394 but in no release of 0.8 or 0.9 yet): a future dropped while `BEGIN` is on the wire
+/// — a client that disconnects, a timeout — returns the connection to the pool inside a
+/// transaction that nobody ends. Here the `BEGIN` round trip runs in a task of its own, which
+/// finishes whatever happens to the caller; if the caller is gone, the finished transaction is
+/// dropped there and rolled back as any unfinished transaction is. `clippy.toml` forbids
+/// sqlx's `begin` elsewhere.
+pub async fn begin_with(
+    pool: &PgPool,
+    statement: impl Into<std::borrow::Cow<'static, str>>,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    let statement = statement.into();
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one cancel-safe wrapper around sqlx's begin"
+    )]
+    let task = tokio::spawn(async move { pool.begin_with(statement).await });
+    task.await.map_err(|e| {
+        sqlx::Error::Io(std::io::Error::other(format!(
+            "the task opening a transaction ended: {e}"
+        )))
+    })?
 }
 
 pub async fn connect(cfg: &DatabaseConfig) -> Result<Db, DbError> {
-    let opts: PgConnectOptions = cfg
-        .url
-        .normalized()
-        .parse::<PgConnectOptions>()
-        .map_err(DbError::Connect)?
-        .application_name("clinicbox");
+    let opts = connect_options(&cfg.url).map_err(DbError::Connect)?;
     let pool = pool_options(cfg.max_connections)
         .connect_with(opts)
         .await
@@ -87,7 +153,7 @@ impl TenantDb {
         pool: &PgPool,
         t: &TenantIdent,
     ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        pool.begin_with(Self::begin_sql(t)).await
+        begin_with(pool, Self::begin_sql(t)).await
     }
 
     /// The role and schema are validated identifiers (`[a-z0-9_]`), so they can appear as literals.
@@ -98,6 +164,19 @@ impl TenantDb {
             t.schema.quoted()
         )
     }
+}
+
+/// A savepoint inside a transaction that is already open (`conn` is a clinic or control
+/// transaction). Cancelling it is safe: sqlx then rolls back the enclosing transaction.
+pub async fn savepoint(
+    conn: &mut sqlx::PgConnection,
+) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a savepoint: the enclosing transaction is rolled back if this is cancelled"
+    )]
+    let sp = sqlx::Connection::begin(conn).await;
+    sp
 }
 
 /// The login role must not be able to read clinic data by itself: not a superuser (that bypasses

@@ -49,7 +49,7 @@ impl Realm {
     pub async fn begin(&self, state: &AppState) -> sqlx::Result<Transaction<'static, Postgres>> {
         match self {
             Self::Clinic(t) => TenantDb::begin(&state.db.pool, &t.db).await,
-            Self::Console => state.db.pool.begin().await,
+            Self::Console => crate::db::begin(&state.db.pool).await,
         }
     }
 

@@ -58,7 +58,7 @@ async fn the_login_role_cannot_read_clinic_tables_outside_tenantdb() {
     assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{err}");
 
     // Nor with the clinic schema on its search path.
-    let mut tx = t.db.pool.begin().await.unwrap();
+    let mut tx = clinicbox::db::begin(&t.db.pool).await.unwrap();
     sqlx::query("SELECT set_config('search_path', 'tenant_alpha', true)")
         .execute(&mut *tx)
         .await

@@ -15,6 +15,7 @@ mod auth_mfa;
 mod auth_tokens;
 mod backups;
 mod browser;
+mod cancel;
 mod check;
 mod config_cli;
 mod cross_clinic;

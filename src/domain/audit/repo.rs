@@ -237,7 +237,7 @@ pub async fn prune(
     let years = retention_years.max(1);
     let cutoff = now - chrono::Duration::days(365 * i64::from(years));
     let pruner = format!("{}_audit", login_role.as_str());
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     sqlx::query(
         "SELECT set_config('role', $1, true), set_config('search_path', $2, true),
                 set_config('clinicbox.audit_prune', 'on', true)",

@@ -159,7 +159,7 @@ pub async fn book(
     )
     .await?;
 
-    let mut sp = sqlx::Connection::begin(&mut *conn).await?;
+    let mut sp = crate::db::savepoint(&mut *conn).await?;
     let inserted = repo::insert(
         &mut sp,
         b.patient_id,
@@ -257,7 +257,7 @@ pub async fn reschedule(
         Some(id),
     )
     .await?;
-    let mut sp = sqlx::Connection::begin(&mut *conn).await?;
+    let mut sp = crate::db::savepoint(&mut *conn).await?;
     match repo::move_to(&mut sp, id, provider, starts, ends, now).await {
         Ok(()) => {
             sp.commit().await?;

@@ -110,7 +110,7 @@ pub async fn create(
         return Err(TenantError::RoleExists(ident.role.to_string()));
     }
 
-    let mut tx = db.pool.begin().await?;
+    let mut tx = crate::db::begin(&db.pool).await?;
     let ddl = provision_sql(&ident, &db.login_role, db.server_version);
     sqlx::raw_sql(&ddl).execute(&mut *tx).await?;
     let mut tenant = repo::insert(&mut tx, &new.slug, new.name.as_str(), &ident, now)
@@ -268,7 +268,7 @@ pub async fn delete(
         .map_err(|e| TenantError::Dump(format!("not deleted: the safety dump failed: {e}")))?;
 
     // Only the clinic's role owns its schema, so the schema is dropped as that role.
-    let mut tx = db.pool.begin().await?;
+    let mut tx = crate::db::begin(&db.pool).await?;
     sqlx::raw_sql(&format!(
         "SET LOCAL ROLE {role}; DROP SCHEMA {schema} CASCADE; SET LOCAL ROLE NONE;",
         role = tenant.db.role.quoted(),
@@ -301,7 +301,7 @@ pub async fn prepare_restore(
         schema: slug.schema_name(),
         role: slug.role_name(&db.login_role),
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = crate::db::begin(&db.pool).await?;
     let existing = repo::by_slug(&mut *tx, slug).await?;
     if repo::role_exists(&mut *tx, &ident.role).await? {
         let schema_exists: bool =
@@ -353,7 +353,7 @@ pub async fn finish_restore(
     migs: &Migrations,
     tenant: &Tenant,
 ) -> Result<i64, TenantError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = crate::db::begin(&db.pool).await?;
     sqlx::query(
         "SELECT set_config('role', $1, true), set_config('search_path', $2 || ', extensions', true)",
     )

@@ -151,7 +151,7 @@ async fn pg_restore(
 
 /// Table statistics of what is now in `pool` for the schemas the manifest describes.
 async fn stats_of(pool: &PgPool, m: &Manifest) -> Result<Vec<TableStat>, BackupError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     stable_settings(&mut tx).await?;
     let mut out = Vec::new();
     if m.kind == Kind::Full {
@@ -495,13 +495,15 @@ async fn restore_all(
                 .fetch_all(&ctx.db.pool)
                 .await?;
         for (schema, role) in &current {
+            let mut tx = crate::db::begin(&ctx.db.pool).await?;
             sqlx::raw_sql(&format!(
-                "BEGIN; SET LOCAL ROLE {r}; DROP SCHEMA IF EXISTS {s} CASCADE; COMMIT;",
+                "SET LOCAL ROLE {r}; DROP SCHEMA IF EXISTS {s} CASCADE",
                 r = quote_ident(role),
                 s = quote_ident(schema)
             ))
-            .execute(&ctx.db.pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             if !m.clinics.iter().any(|c| &c.db_role == role)
                 && let Err(e) = sqlx::raw_sql(&format!("DROP ROLE {}", quote_ident(role)))
                     .execute(&ctx.db.pool)

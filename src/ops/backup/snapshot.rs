@@ -2,8 +2,7 @@
 //! snapshot is exported to every `pg_dump`, and in which the manifest's row counts and
 //! checksums are computed — so the manifest describes exactly what the dumps contain.
 
-use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, Postgres};
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::manifest::TableStat;
 
@@ -21,31 +20,34 @@ pub async fn stable_settings(conn: &mut PgConnection) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// The backup's transaction. Dropped on an early return (a failed dump, a full disk), it rolls
+/// back like any other transaction, so the pooled connection goes back clean.
 pub struct Snapshot {
-    conn: PoolConnection<Postgres>,
+    tx: Transaction<'static, Postgres>,
     pub id: String,
 }
 
 impl Snapshot {
     pub async fn begin(pool: &sqlx::PgPool) -> sqlx::Result<Self> {
-        let mut conn = pool.acquire().await?;
-        sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *conn)
+        let mut tx =
+            crate::db::begin_with(pool, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
+        // The exporting transaction waits, idle, while pg_dump reads its snapshot.
+        sqlx::query("SELECT set_config('idle_in_transaction_session_timeout', '0', true)")
+            .execute(&mut *tx)
             .await?;
-        stable_settings(&mut conn).await?;
+        stable_settings(&mut tx).await?;
         let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut *tx)
             .await?;
-        Ok(Self { conn, id })
+        Ok(Self { tx, id })
     }
 
     pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.conn
+        &mut self.tx
     }
 
-    pub async fn end(mut self) -> sqlx::Result<()> {
-        sqlx::query("COMMIT").execute(&mut *self.conn).await?;
-        Ok(())
+    pub async fn end(self) -> sqlx::Result<()> {
+        self.tx.commit().await
     }
 }
 

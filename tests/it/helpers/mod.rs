@@ -367,7 +367,7 @@ impl TestDb {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
         let email = format!("op{n}@console.test");
-        let mut tx = self.db.pool.begin().await.unwrap();
+        let mut tx = clinicbox::db::begin(&self.db.pool).await.unwrap();
         let (acc, _) = auth_service::create_account(
             &mut tx,
             Accounts::Operators,

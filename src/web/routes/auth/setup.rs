@@ -73,7 +73,7 @@ pub async fn submit(
     } else if let Err(e) = NewPassword::parse(&form.password, &[&form.email, &form.display_name]) {
         errors.add("password", e.to_string());
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.db.pool).await?;
     if !setup::consume(&mut tx, &token, ctx.at).await? {
         return Err(AppError::NotFound);
     }

@@ -227,7 +227,7 @@ pub async fn save_settings(
         keep_monthly,
         encryption,
     };
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.db.pool).await?;
     after.save(&mut tx, ctx.at).await?;
     // The audit row names the encryption mode, never a key or passphrase.
     let describe = |s: &BackupSettings| {

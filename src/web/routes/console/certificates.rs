@@ -182,7 +182,7 @@ pub async fn save_hsts(
         return Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &p));
     }
     let before = Hsts::load(&state.db.pool).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.db.pool).await?;
     hsts.save(&mut tx, ctx.at).await?;
     audit::record_system(
         &mut tx,
