@@ -98,6 +98,10 @@ impl Progress for CliProgress {
         match guard.as_ref() {
             Some(bar) => {
                 bar.set_message(what.to_owned());
+                // Never past the end, should a step be counted twice.
+                if bar.length().is_some_and(|len| bar.position() + 1 > len) {
+                    bar.inc_length(1);
+                }
                 bar.inc(1);
             }
             None if !self.quiet => eprintln!("{what}"),

@@ -742,3 +742,135 @@ async fn console_backups_page_runs_a_backup_and_edits_settings_with_audit_rows()
         "{metrics}"
     );
 }
+
+/// A small tmpfs mounted over a directory for the length of a test (root only), unmounted on
+/// drop.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, bytes: u64) -> Option<Self> {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("needs root to mount a small tmpfs: not run");
+            return None;
+        }
+        std::fs::create_dir_all(dir).unwrap();
+        let st = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={bytes},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount tmpfs on {}", dir.display());
+        Some(Self(dir.to_owned()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn dir_entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// "Back up now" on a full disk: the operator reads "No space left on device" with the file's
+/// path, nothing half-written stays behind, and the failed backup leaves no connection in its
+/// read-only transaction — every later request of every clinic works, writes included.
+#[tokio::test]
+async fn a_backup_on_a_full_disk_names_the_cause_and_leaves_nothing_behind() {
+    use crate::helpers::browser::Browser;
+    use crate::helpers::{CONSOLE, TestApp};
+    let app = crate::helpers::spawn_app().await;
+    let c = clinic(&app, "fulld", "UTC").await;
+    for i in 0..40 {
+        patient(&app, &c.t, &format!("Ana{i}"), "Full", None, None).await;
+    }
+    let backups = app.config().storage.data_dir.join("backups");
+    // How much a backup takes here: dumps in the staging directory, then the archive.
+    let probe = {
+        let cfg = app.config();
+        let ctx = clinicbox::ops::backup::Ctx {
+            db: &app.db,
+            config: &cfg,
+            secrets: &crate::helpers::test_secrets(),
+            now: chrono::Utc::now(),
+        };
+        clinicbox::ops::backup::create::create(
+            &ctx,
+            "probe",
+            None,
+            None,
+            &clinicbox::ops::backup::Quiet,
+        )
+        .await
+        .unwrap()
+    };
+    let dumps: u64 = probe.manifest.files().map(|f| f.bytes).sum();
+    std::fs::remove_file(&probe.path).unwrap();
+
+    let op = app.create_operator().await;
+    let mut console = Browser::login_as(&app, CONSOLE, &op).await;
+    // The dumps fit, the archive beside them does not; then not even the dumps fit.
+    for size in [dumps + dumps / 2, 8 * 1024] {
+        let Some(_disk) = SmallDisk::mount(&backups, size) else {
+            return;
+        };
+        let before = app.system_audit_rows().await.len();
+        assert_eq!(console.post("/backups/run", &[]).await.status, 303);
+        let mut row = None;
+        for _ in 0..300 {
+            let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
+                "SELECT outcome, details FROM clinicbox.system_audit
+                  WHERE action = 'backup.create' ORDER BY seq OFFSET $1",
+            )
+            .bind(i64::try_from(before).unwrap() - 1)
+            .fetch_all(&app.admin)
+            .await
+            .unwrap();
+            if let Some(r) = rows.into_iter().find(|r| r.0 == "failure") {
+                row = Some(r);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let (_, details) = row.expect("the backup did not fail");
+        let error = details["error"].as_str().unwrap().to_owned();
+        assert!(error.contains("No space left on device"), "{error}");
+        assert!(
+            error.contains(&backups.display().to_string()),
+            "the error names the file: {error}"
+        );
+        assert!(!error.contains("read-only transaction"), "{error}");
+        assert_eq!(dir_entries(&backups), Vec::<String>::new(), "left behind");
+        let page = console.get("/backups").await;
+        assert!(page.contains("No space left on device"), "{}", page.body);
+
+        // Every later request works: reads and writes, sign-in (which updates the account).
+        let host = TestApp::clinic_host("fulld");
+        for i in 0..12 {
+            let mut b = Browser::login_as(&app, &host, &c.reception).await;
+            let r = b
+                .api(
+                    reqwest::Method::POST,
+                    "/api/v1/patients",
+                    Some(serde_json::json!({
+                        "given_name": "Later", "family_name": format!("Write{size}x{i}"),
+                        "sex": "male", "birth_date": "1990-01-01"
+                    })),
+                )
+                .await;
+            assert!(r.status.is_success(), "{} {}", r.status, r.body);
+            assert_eq!(b.get("/patients?q=full").await.status, 200);
+        }
+    }
+}

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use age::secrecy::SecretString;
 
-use super::BackupError;
 use super::manifest::{self, Manifest};
 use super::settings::Encryption;
+use super::{At, BackupError};
 use crate::ops::secrets::{Purpose, Secrets};
 
 const AGE_MAGIC: &[u8] = b"age-encryption.org/v1";
@@ -139,47 +139,57 @@ pub fn write(
 ) -> Result<u64, BackupError> {
     let partial = PathBuf::from(format!("{}.partial", out.display()));
     let _ = std::fs::remove_file(&partial);
-    crate::ops::pgtools::create_private_file(&partial)?;
-    let file = std::fs::OpenOptions::new().write(true).open(&partial)?;
+    // Whatever goes wrong from here on, no half-written (or empty) file stays behind.
+    let mut guard = RemoveOnDrop(Some(partial.clone()));
+    crate::ops::pgtools::create_private_file(&partial).at(&partial)?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&partial)
+        .at(&partial)?;
     let buffered = BufWriter::with_capacity(1 << 20, file);
     let sink = match encryptor(enc, secrets)? {
-        Some(e) => Sink::Age(e.wrap_output(buffered)?),
+        Some(e) => Sink::Age(e.wrap_output(buffered).at(&partial)?),
         None => Sink::Plain(buffered),
     };
-    let result = (|| -> Result<File, BackupError> {
-        let mut tar = tar::Builder::new(sink);
-        tar.mode(tar::HeaderMode::Deterministic);
-        let json =
-            serde_json::to_vec_pretty(manifest).map_err(|e| BackupError::Other(e.to_string()))?;
+    let mut tar = tar::Builder::new(sink);
+    tar.mode(tar::HeaderMode::Deterministic);
+    let json =
+        serde_json::to_vec_pretty(manifest).map_err(|e| BackupError::Other(e.to_string()))?;
+    let mut h = tar::Header::new_gnu();
+    h.set_size(json.len() as u64);
+    h.set_mode(0o600);
+    h.set_cksum();
+    tar.append_data(&mut h, "manifest.json", json.as_slice())
+        .at(&partial)?;
+    for f in manifest.files() {
+        let src_path = source(&f.path);
+        let mut src = File::open(&src_path).at(&src_path)?;
         let mut h = tar::Header::new_gnu();
-        h.set_size(json.len() as u64);
+        h.set_size(f.bytes);
         h.set_mode(0o600);
         h.set_cksum();
-        tar.append_data(&mut h, "manifest.json", json.as_slice())?;
-        for f in manifest.files() {
-            let mut src = File::open(source(&f.path))?;
-            let mut h = tar::Header::new_gnu();
-            h.set_size(f.bytes);
-            h.set_mode(0o600);
-            h.set_cksum();
-            tar.append_data(&mut h, &f.path, &mut src)?;
-        }
-        let sink = tar.into_inner()?;
-        Ok(sink.finish()?)
-    })();
-    match result {
-        Ok(file) => {
-            file.sync_all()?;
-            drop(file);
-            std::fs::rename(&partial, out)?;
-            if let Some(dir) = out.parent() {
-                let _ = File::open(dir).and_then(|d| d.sync_all());
-            }
-            Ok(std::fs::metadata(out)?.len())
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
+        // A read error names the source, a write error (a full disk) the archive.
+        tar.append_data(&mut h, &f.path, &mut src).at(&partial)?;
+    }
+    let sink = tar.into_inner().at(&partial)?;
+    let file = sink.finish().at(&partial)?;
+    file.sync_all().at(&partial)?;
+    drop(file);
+    std::fs::rename(&partial, out).at(out)?;
+    guard.0 = None;
+    if let Some(dir) = out.parent() {
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+    }
+    std::fs::metadata(out).map(|m| m.len()).at(out)
+}
+
+/// Removes the file when dropped (an archive that was not finished).
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
         }
     }
 }

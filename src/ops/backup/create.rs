@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::manifest::{ClinicEntry, FileEntry, Kind, Manifest, hash_file};
 use super::settings::{BackupSettings, Encryption};
 use super::snapshot::{Snapshot, table_stats};
-use super::{BackupError, Ctx, Progress, archive, backups_dir, documents_dir};
+use super::{At, BackupError, Ctx, Progress, archive, backups_dir, documents_dir};
 use crate::db::pgenv::libpq_env;
 use crate::domain::tenants::Slug;
 
@@ -100,7 +100,8 @@ async fn take(
     .fetch_all(snap.conn())
     .await?;
 
-    let total_steps = rows.len() + usize::from(clinic.is_none()) + 2;
+    // One per clinic, the control schema, checksums, documents, the archive.
+    let total_steps = rows.len() + usize::from(clinic.is_none()) + 3;
     progress.start(total_steps);
     let control = if clinic.is_none() {
         progress.step("database: control schema");
@@ -110,7 +111,8 @@ async fn take(
     } else {
         None
     };
-    std::fs::create_dir_all(staging.join("clinics"))?;
+    let clinics_dir = staging.join("clinics");
+    std::fs::create_dir_all(&clinics_dir).at(&clinics_dir)?;
     // Two dumps at a time (the snapshot is shared, the server does the work).
     let mut dumps = Vec::with_capacity(rows.len());
     for pair in rows.chunks(2) {
@@ -258,7 +260,8 @@ async fn dump_clinic(
 }
 
 fn entry(staging: &Path, rel: &str) -> Result<FileEntry, BackupError> {
-    let (sha256, bytes) = hash_file(&staging.join(rel))?;
+    let path = staging.join(rel);
+    let (sha256, bytes) = hash_file(&path).at(&path)?;
     Ok(FileEntry {
         path: rel.to_owned(),
         bytes,
@@ -270,13 +273,18 @@ fn collect_documents(root: &Path, dir: &Path, out: &mut Vec<FileEntry>) -> Resul
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            return Err(BackupError::File {
+                path: dir.to_owned(),
+                source: e,
+            });
+        }
     };
-    let mut entries: Vec<_> = rd.collect::<Result<_, _>>()?;
+    let mut entries: Vec<_> = rd.collect::<Result<_, _>>().at(dir)?;
     entries.sort_by_key(std::fs::DirEntry::file_name);
     for e in entries {
         let p = e.path();
-        let ft = e.file_type()?;
+        let ft = e.file_type().at(&p)?;
         if ft.is_dir() {
             collect_documents(root, &p, out)?;
         } else if ft.is_file() {
@@ -292,7 +300,7 @@ fn collect_documents(root: &Path, dir: &Path, out: &mut Vec<FileEntry>) -> Resul
                     "document name {rel:?} cannot be backed up"
                 )));
             }
-            let (sha256, bytes) = hash_file(&p)?;
+            let (sha256, bytes) = hash_file(&p).at(&p)?;
             out.push(FileEntry {
                 path: rel,
                 bytes,
@@ -324,10 +332,12 @@ async fn pg_dump(
     if let Some(r) = role {
         cmd.arg(format!("--role={r}"));
     }
-    let output = cmd.output().await?;
+    let output = cmd.output().await.at(&pg_dump)?;
     if !output.status.success() {
+        let _ = std::fs::remove_file(out);
         return Err(BackupError::Tool(format!(
-            "pg_dump of {schema} failed: {}",
+            "pg_dump of {schema} into {} failed: {}",
+            out.display(),
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }

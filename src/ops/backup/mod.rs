@@ -44,8 +44,28 @@ pub enum BackupError {
     Secrets(#[from] crate::ops::secrets::SecretsError),
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),
+    /// A file or directory that could not be read or written, named.
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Names the file an I/O error happened on: "…/backups/x.tar.partial: No space left on device".
+pub(crate) trait At<T> {
+    fn at(self, path: &Path) -> Result<T, BackupError>;
+}
+
+impl<T> At<T> for std::io::Result<T> {
+    fn at(self, path: &Path) -> Result<T, BackupError> {
+        self.map_err(|source| BackupError::File {
+            path: path.to_owned(),
+            source,
+        })
+    }
 }
 
 /// What every backup operation needs.
@@ -86,8 +106,9 @@ impl WorkDir {
             hex::encode(crate::ops::secrets::random_bytes::<6>()?)
         ));
         // The backups directory itself first: it may not exist yet.
-        ensure_private_dir(&backups_dir(ctx.config))?;
-        ensure_private_dir(&dir)?;
+        let backups = backups_dir(ctx.config);
+        ensure_private_dir(&backups).at(&backups)?;
+        ensure_private_dir(&dir).at(&dir)?;
         Ok(Self(dir))
     }
 }
