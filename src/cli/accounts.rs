@@ -197,9 +197,9 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
             )
             .await?;
             tx.commit().await?;
-            println!("created {} ({}) in clinic {slug}", acc.email, role);
+            say!("created {} ({}) in clinic {slug}", acc.email, role);
             if let Some(t) = temp {
-                println!("temporary password (shown once; must be changed at first sign-in): {t}");
+                say!("temporary password (shown once; must be changed at first sign-in): {t}");
             }
         }
         UserCommand::ResetPassword {
@@ -220,12 +220,12 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
             .await?;
             tx.commit().await?;
             crate::web::session::end_sessions_of(&db.pool, Some(t.id), acc.id).await?;
-            println!(
+            say!(
                 "temporary password for {} (shown once; must be changed at first sign-in): {temp}",
                 acc.email
             );
             if acc.mfa_enabled() {
-                println!("two-step sign-in stays on for this account");
+                say!("two-step sign-in stays on for this account");
             }
         }
         UserCommand::Unlock {
@@ -245,7 +245,7 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
             )
             .await?;
             tx.commit().await?;
-            println!("{} is unlocked", acc.email);
+            say!("{} is unlocked", acc.email);
         }
         UserCommand::Disable {
             tenant: slug,
@@ -275,19 +275,23 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
             }
             tx.commit().await?;
             crate::web::session::end_sessions_of(&db.pool, Some(t.id), acc.id).await?;
-            println!("{} is disabled and signed out", acc.email);
+            say!("{} is disabled and signed out", acc.email);
         }
         UserCommand::List { tenant: slug } => {
             let t = tenant(&db, &slug).await?;
             let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
             let rows = repo::list(&mut tx, Accounts::Staff).await?;
             tx.commit().await?;
-            println!(
+            say!(
                 "{:<6} {:<36} {:<14} {:<9} {:<4} NAME",
-                "ID", "EMAIL", "ROLE", "STATUS", "MFA"
+                "ID",
+                "EMAIL",
+                "ROLE",
+                "STATUS",
+                "MFA"
             );
             for r in rows {
-                println!(
+                say!(
                     "{:<6} {:<36} {:<14} {:<9} {:<4} {}",
                     r.id,
                     r.email,
@@ -334,7 +338,8 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
             )
             .await?;
             tx.commit().await?;
-            println!(
+            crate::domain::auth::setup::forget_link_file(&cfg.storage.data_dir);
+            say!(
                 "operator {} created; sign in at the console host",
                 acc.email
             );
@@ -361,7 +366,7 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
             .await?;
             tx.commit().await?;
             crate::web::session::end_sessions_of(&db.pool, None, acc.id).await?;
-            println!("password of operator {e} changed; their sessions ended");
+            say!("password of operator {e} changed; their sessions ended");
         }
         OperatorCommand::SetupLink => {
             match crate::domain::auth::setup::create_token(&db.pool, ctx.at).await? {
@@ -373,7 +378,7 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
                         None,
                     )
                     .await?;
-                    println!("{}", super::serve::setup_link(cfg, &token));
+                    say!("{}", super::serve::setup_link(cfg, &token));
                 }
                 None => {
                     return Err(Failed(
@@ -421,6 +426,6 @@ pub async fn token(cfg: &Config, cmd: TokenCommand) -> CliResult {
         row.scope,
         row.expires_at.format("%Y-%m-%d")
     );
-    println!("{secret}");
+    say!("{secret}");
     Ok(())
 }

@@ -37,14 +37,14 @@ pub enum AuditCommand {
 
 fn print(report: &VerifyReport, what: &str, json: bool) -> CliResult {
     if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        say!("{}", serde_json::to_string_pretty(report)?);
     } else if let Some((seq, why)) = &report.broken {
-        println!(
+        say!(
             "{what}: BROKEN at row {seq}: {why} ({} rows checked)",
             report.rows
         );
     } else {
-        println!(
+        say!(
             "{what}: OK, {} rows, chain intact{}",
             report.rows,
             report
@@ -103,7 +103,7 @@ pub async fn run(cfg: &Config, cmd: AuditCommand) -> CliResult {
             )
             .await?;
             tx.commit().await?;
-            println!("clinic {slug}: removed {removed} audit rows older than {years} years");
+            say!("clinic {slug}: removed {removed} audit rows older than {years} years");
             Ok(())
         }
     }

@@ -197,6 +197,16 @@ pub async fn run(cfg: &Config, cmd: BackupCommand) -> CliResult {
     let db = super::connect(cfg).await?;
     let secrets = Secrets::load_or_create(&cfg.storage.key_file)?;
     let now = SystemClock.now();
+    if let crate::ops::keycheck::KeyMatch::Mismatch { why } =
+        crate::ops::keycheck::inspect(&db.pool, &secrets)
+            .await?
+            .unwrap_or(crate::ops::keycheck::KeyMatch::Recorded)
+    {
+        return Err(Failed(crate::ops::keycheck::mismatch_message(
+            &cfg.storage.key_file,
+            &why,
+        )));
+    }
     let ctx = Ctx {
         db: &db,
         config: cfg,
@@ -216,7 +226,7 @@ pub async fn run(cfg: &Config, cmd: BackupCommand) -> CliResult {
             )
             .await?;
             if json {
-                println!(
+                say!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "file": c.path,
@@ -229,7 +239,7 @@ pub async fn run(cfg: &Config, cmd: BackupCommand) -> CliResult {
                     }))?
                 );
             } else {
-                println!(
+                say!(
                     "backup written: {} ({}, {} clinic(s), {} document(s), {} rows in {} tables)",
                     c.path.display(),
                     backup::human_bytes(c.bytes),
@@ -256,7 +266,7 @@ pub async fn run(cfg: &Config, cmd: BackupCommand) -> CliResult {
             audit_row(&db, now, action::BACKUP_VERIFIED, ok, &file, None, details).await?;
             let (m, c) = result?;
             if json {
-                println!(
+                say!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "file": file, "ok": c.ok(), "created_at": m.created_at,
@@ -275,7 +285,7 @@ pub async fn run(cfg: &Config, cmd: BackupCommand) -> CliResult {
                 )));
             }
             if !json {
-                println!(
+                say!(
                     "OK {}: made {} by clinicbox {}; restored into a scratch database, {} tables and {} rows match the manifest; {} document(s) match their SHA-256",
                     file.display(),
                     m.created_at.format("%Y-%m-%d %H:%M UTC"),
@@ -355,7 +365,7 @@ pub async fn run(cfg: &Config, cmd: BackupCommand) -> CliResult {
                     r.safety_backup.display()
                 )));
             }
-            println!(
+            say!(
                 "restored {} from {}: {} rows in {} tables and {} document(s) match the manifest",
                 r.clinics.join(", "),
                 file.display(),
@@ -364,7 +374,7 @@ pub async fn run(cfg: &Config, cmd: BackupCommand) -> CliResult {
                 r.comparison.documents
             );
             if !r.safety_backup.as_os_str().is_empty() {
-                println!("what was there before is in {}", r.safety_backup.display());
+                say!("what was there before is in {}", r.safety_backup.display());
             }
             Ok(())
         }
@@ -374,22 +384,26 @@ pub async fn run(cfg: &Config, cmd: BackupCommand) -> CliResult {
 fn list(cfg: &Config, json: bool) -> CliResult {
     let all = backup::list(cfg)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        say!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(());
     }
     if all.is_empty() {
-        println!(
+        say!(
             "no backups in {} yet; take one with `clinicbox backup run`",
             backup::backups_dir(cfg).display()
         );
         return Ok(());
     }
-    println!(
+    say!(
         "{:<20} {:<12} {:<14} {:>10} {:<9} FILE",
-        "CREATED (UTC)", "KIND", "REASON", "SIZE", "ENCRYPTED"
+        "CREATED (UTC)",
+        "KIND",
+        "REASON",
+        "SIZE",
+        "ENCRYPTED"
     );
     for b in &all {
-        println!(
+        say!(
             "{:<20} {:<12} {:<14} {:>10} {:<9} {}",
             b.created_at
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
@@ -444,7 +458,7 @@ pub async fn export(cfg: &Config, slug: &Slug, out: Option<PathBuf>) -> CliResul
     )
     .await?;
     let c = result?;
-    println!(
+    say!(
         "clinic {slug} exported to {} ({}); restore it with `clinicbox backup restore {} --tenant {slug}`",
         c.path.display(),
         backup::human_bytes(c.bytes),

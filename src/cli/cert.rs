@@ -52,7 +52,7 @@ pub async fn run(cfg: &Config, cmd: CertCommand) -> CliResult {
                 .await
                 .map_err(|e| Failed(e.to_string()))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                say!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 print_table(&rows);
             }
@@ -85,7 +85,7 @@ pub async fn run(cfg: &Config, cmd: CertCommand) -> CliResult {
                 None,
             )
             .await?;
-            println!(
+            say!(
                 "renewal requested for {}; the running server orders now",
                 marked.join(", ")
             );
@@ -124,7 +124,7 @@ async fn wait_for(
             let mut failed = 0;
             for r in done {
                 match &r.last_error {
-                    None => println!(
+                    None => say!(
                         "{}: new certificate from {}, valid until {}",
                         r.hostname,
                         r.issuer.as_deref().unwrap_or("?"),
@@ -134,7 +134,7 @@ async fn wait_for(
                     ),
                     Some(e) => {
                         failed += 1;
-                        println!(
+                        say!(
                             "{}: not renewed: {e} (next attempt {})",
                             r.hostname,
                             r.next_attempt_at.format("%Y-%m-%d %H:%M UTC")
@@ -159,9 +159,13 @@ async fn wait_for(
 }
 
 fn print_table(rows: &[HostStatus]) {
-    println!(
+    say!(
         "{:<34} {:<9} {:>9}  {:<24} {:<17} LAST ERROR",
-        "HOST", "STATE", "DAYS LEFT", "ISSUER", "NEXT ATTEMPT"
+        "HOST",
+        "STATE",
+        "DAYS LEFT",
+        "ISSUER",
+        "NEXT ATTEMPT"
     );
     for r in rows {
         let days = r
@@ -172,7 +176,7 @@ fn print_table(rows: &[HostStatus]) {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        println!(
+        say!(
             "{:<34} {:<9} {:>9}  {:<24} {:<17} {}",
             r.host,
             state,
@@ -204,7 +208,7 @@ fn manual_status(cfg: &Config, cmd: &CertCommand) -> CliResult {
     let info = certs::info(&chain[0])?;
     let days = (info.not_after - SystemClock.now()).num_seconds() as f64 / 86_400.0;
     if matches!(cmd, CertCommand::Status { json: true }) {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "mode": "manual",
@@ -216,16 +220,16 @@ fn manual_status(cfg: &Config, cmd: &CertCommand) -> CliResult {
             }))?
         );
     } else {
-        println!("manual certificate {}", path.display());
-        println!("  names:     {}", info.names.join(", "));
-        println!("  issuer:    {}", info.issuer);
-        println!(
+        say!("manual certificate {}", path.display());
+        say!("  names:     {}", info.names.join(", "));
+        say!("  issuer:    {}", info.issuer);
+        say!(
             "  expires:   {} ({days:.1} days)",
             info.not_after.format("%Y-%m-%d %H:%M UTC")
         );
         for h in std::iter::once(cfg.server.console_host.as_str()) {
             if !info.covers(h) {
-                println!("  warning:   does not cover the console host {h}");
+                say!("  warning:   does not cover the console host {h}");
             }
         }
     }

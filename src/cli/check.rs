@@ -32,9 +32,9 @@ pub struct CheckArgs {
 
 fn finish(report: &Report, json: bool) -> CliResult {
     if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        say!("{}", serde_json::to_string_pretty(report)?);
     } else {
-        print!("{}", report.render());
+        crate::cli::write_stdout(format_args!("{}", report.render()));
     }
     if report.failed() {
         return Err(Failed("some checks failed (see FAIL above)".into()));

@@ -41,13 +41,13 @@ pub async fn run(args: DemoArgs) -> CliResult {
     })?;
     let mut cluster = start_cluster(&dir).await?;
     let result = serve_demo(&cluster, &dir, args.listen, listener).await;
-    println!("stopping PostgreSQL…");
+    say!("stopping PostgreSQL…");
     let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await;
     match (result, stopped) {
         (Err(e), _) => Err(e),
         (Ok(()), Ok(Err(e))) => Err(Failed(e.to_string())),
         (Ok(()), _) => {
-            println!(
+            say!(
                 "demo stopped; its data stays in {} for next time",
                 dir.display()
             );
@@ -71,7 +71,7 @@ async fn start_cluster(dir: &Path) -> Result<PgCluster, Failed> {
             Err(ClusterError::Unreachable(_)) => {
                 // As root in a private directory (e.g. /root), the postgres user cannot enter it.
                 let alt = fallback_dir(&dir);
-                println!(
+                say!(
                     "note: the postgres system user cannot reach {}; keeping the demo database in {} instead",
                     dir.display(),
                     alt.display()
@@ -81,7 +81,7 @@ async fn start_cluster(dir: &Path) -> Result<PgCluster, Failed> {
             other => other?,
         };
         if cluster.init_if_needed()? {
-            println!("created a PostgreSQL cluster in {}", cluster.root().display());
+            say!("created a PostgreSQL cluster in {}", cluster.root().display());
         }
         cluster.start()?;
         Ok::<_, Failed>(cluster)
@@ -149,24 +149,24 @@ async fn serve_demo(
             .await
             .map_err(|e| Failed(format!("demo data for {slug}: {e}")))?
         {
-            println!("filled clinic {slug} with sample patients and a week of appointments");
+            say!("filled clinic {slug} with sample patients and a week of appointments");
         }
     }
 
     let port = listen.port();
-    println!();
-    println!("ClinicBox demo is running (Ctrl-C stops it).");
-    println!("  clinic:   http://demo.localhost:{port}/");
-    println!("  clinic 2: http://sample.localhost:{port}/");
-    println!("  console:  http://localhost:{port}/");
-    println!("  data:     {}", dir.display());
-    println!();
-    println!("Sign in with password \"{DEMO_PASSWORD}\" as:");
-    println!("  console:  {DEMO_OPERATOR}");
+    say!();
+    say!("ClinicBox demo is running (Ctrl-C stops it).");
+    say!("  clinic:   http://demo.localhost:{port}/");
+    say!("  clinic 2: http://sample.localhost:{port}/");
+    say!("  console:  http://localhost:{port}/");
+    say!("  data:     {}", dir.display());
+    say!();
+    say!("Sign in with password \"{DEMO_PASSWORD}\" as:");
+    say!("  console:  {DEMO_OPERATOR}");
     for (email, role, _) in DEMO_STAFF {
-        println!("  clinic:   {email:<32} ({role})");
+        say!("  clinic:   {email:<32} ({role})");
     }
-    println!();
+    say!();
     let state = AppState::new(cfg, db, clock, Migrations::embedded(), secrets);
     crate::app::serve(state, listener, crate::ops::shutdown::signal()).await?;
     Ok(())

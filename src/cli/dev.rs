@@ -38,14 +38,14 @@ pub async fn run(cfg: &Config, cmd: DevCommand) -> CliResult {
     });
     let took = crate::ops::seed::bulk_patients(&db, &t, patients, |done| match &bar {
         Some(b) => b.set_position(done),
-        None => println!("{done}/{patients}"),
+        None => say!("{done}/{patients}"),
     })
     .await
     .map_err(|e| Failed(e.to_string()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    println!(
+    say!(
         "added {patients} patients to {tenant} in {:.1} s",
         took.as_secs_f64()
     );

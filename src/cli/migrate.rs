@@ -49,7 +49,7 @@ impl Progress for CliProgress {
             }
             *self.bar.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar);
         } else {
-            println!("migrating {pending} clinic(s)");
+            say!("migrating {pending} clinic(s)");
         }
     }
 
@@ -64,8 +64,8 @@ impl Progress for CliProgress {
                 bar.println(format!("FAILED {slug}: {e}"));
                 bar.inc(1);
             }
-            (None, Ok((from, to))) => println!("migrated {slug}: {from} -> {to}"),
-            (None, Err(e)) => println!("FAILED {slug}: {e}"),
+            (None, Ok((from, to))) => say!("migrated {slug}: {from} -> {to}"),
+            (None, Err(e)) => say!("FAILED {slug}: {e}"),
         }
     }
 }
@@ -83,9 +83,9 @@ pub async fn run(cfg: &Config, args: MigrateArgs) -> CliResult {
     progress.finish();
     let report = report?;
     for v in &report.control_applied {
-        println!("control schema: applied migration {v}");
+        say!("control schema: applied migration {v}");
     }
-    println!(
+    say!(
         "{} clinic(s): {} upgraded, {} failed, {} already current ({:.0} ms)",
         report.tenants_total,
         report.tenants_upgraded.len(),

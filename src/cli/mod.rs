@@ -1,5 +1,12 @@
 //! The command line. Output for people goes to stdout; diagnostics go through tracing to stderr.
 
+/// `println!` for command output: a reader that stops reading (`clinicbox tenant list | head`)
+/// must not kill the command half-way, so a closed stdout is ignored (see [`write_stdout`]).
+macro_rules! say {
+    () => { $crate::cli::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod accounts;
 mod audit;
 mod backup;
@@ -75,6 +82,25 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to stdout. When the reader has gone (EPIPE), the rest of the output is dropped and the
+/// command carries on: a backup or migration is never abandoned because `head` stopped reading.
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            tracing::warn!(error = %e, "cannot write to standard output");
+        }
+    }
 }
 
 /// A failure already explained to the user; the process exits with status 1.

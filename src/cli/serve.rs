@@ -23,6 +23,14 @@ pub async fn run(cfg: &Config) -> CliResult {
         .await?
         .ok_or_else(|| Failed("a backup restore is running on this database; start the service again when it has finished".into()))?;
     let secrets = crate::ops::secrets::Secrets::load_or_create(&cfg.storage.key_file)?;
+    if let crate::ops::keycheck::KeyMatch::Mismatch { why } =
+        crate::ops::keycheck::verify_or_record(&db.pool, &secrets, chrono::Utc::now()).await?
+    {
+        return Err(Failed(crate::ops::keycheck::mismatch_message(
+            &cfg.storage.key_file,
+            &why,
+        )));
+    }
     let mut inherited = crate::ops::systemd::Inherited::from_env()
         .map_err(|e| Failed(format!("cannot use the sockets passed by systemd: {e}")))?;
     let state = AppState::new(
@@ -192,14 +200,17 @@ async fn announce_setup_link(state: &AppState) {
             .await
         {
             Ok(Some(t)) => t,
-            Ok(None) => return,
+            Ok(None) => {
+                setup::forget_link_file(&state.config.storage.data_dir);
+                return;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not create a setup link");
                 return;
             }
         };
     let link = setup_link(&state.config, &token);
-    let file = state.config.storage.data_dir.join("setup-link.txt");
+    let file = setup::link_file(&state.config.storage.data_dir);
     let written = std::fs::create_dir_all(&state.config.storage.data_dir)
         .and_then(|()| {
             let _ = std::fs::remove_file(&file);
@@ -216,7 +227,7 @@ async fn announce_setup_link(state: &AppState) {
         }
     }
     if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        println!("Create the first operator account: {link}");
+        say!("Create the first operator account: {link}");
     }
 }
 

@@ -116,28 +116,35 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
                 serde_json::json!({ "slug": t.slug, "via": "cli" }),
             )
             .await?;
-            println!(
+            say!(
                 "created clinic {} \"{}\" (schema {}, role {}, version {})",
-                t.slug, t.display_name, t.db.schema, t.db.role, t.schema_version
+                t.slug,
+                t.display_name,
+                t.db.schema,
+                t.db.role,
+                t.schema_version
             );
             let summary = find_summary(&db, cfg, &t.slug).await?;
-            println!("hosts: {}", summary.hosts.join(", "));
+            say!("hosts: {}", summary.hosts.join(", "));
         }
         TenantCommand::List { json } => {
             let list = tenants::list(&db, &cfg.server.host_rules()).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                say!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
-                println!(
+                say!(
                     "no clinics yet; create one with `clinicbox tenant create <slug> --name \"…\"`"
                 );
             } else {
-                println!(
+                say!(
                     "{:<24} {:<10} {:<8} {:<32} HOSTS",
-                    "SLUG", "STATUS", "VERSION", "NAME"
+                    "SLUG",
+                    "STATUS",
+                    "VERSION",
+                    "NAME"
                 );
                 for s in &list {
-                    println!(
+                    say!(
                         "{:<24} {:<10} {:<8} {:<32} {}",
                         s.tenant.slug,
                         s.tenant.status.as_str(),
@@ -151,16 +158,16 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
         TenantCommand::Show { slug, json } => {
             let s = find_summary(&db, cfg, &slug).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                say!("{}", serde_json::to_string_pretty(&s)?);
             } else {
                 let t = &s.tenant;
-                println!("slug:       {}", t.slug);
-                println!("name:       {}", t.display_name);
-                println!("status:     {}", t.status.as_str());
-                println!("hosts:      {}", s.hosts.join(", "));
-                println!("schema:     {} (version {})", t.db.schema, t.schema_version);
-                println!("role:       {}", t.db.role);
-                println!("created:    {}", t.created_at.format("%Y-%m-%d %H:%M UTC"));
+                say!("slug:       {}", t.slug);
+                say!("name:       {}", t.display_name);
+                say!("status:     {}", t.status.as_str());
+                say!("hosts:      {}", s.hosts.join(", "));
+                say!("schema:     {} (version {})", t.db.schema, t.schema_version);
+                say!("role:       {}", t.db.role);
+                say!("created:    {}", t.created_at.format("%Y-%m-%d %H:%M UTC"));
             }
         }
         TenantCommand::Suspend { slug } => {
@@ -174,7 +181,7 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
                 serde_json::json!({ "status": "suspended", "via": "cli" }),
             )
             .await?;
-            println!("clinic {slug} suspended: its hosts now answer 503 and serve no data");
+            say!("clinic {slug} suspended: its hosts now answer 503 and serve no data");
         }
         TenantCommand::Resume { slug } => {
             tenants::set_status(&db, &slug, TenantStatus::Active, now).await?;
@@ -187,7 +194,7 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
                 serde_json::json!({ "status": "active", "via": "cli" }),
             )
             .await?;
-            println!("clinic {slug} is active again");
+            say!("clinic {slug} is active again");
         }
         TenantCommand::Export { .. } => {}
         TenantCommand::Delete { slug, confirm } => {
@@ -207,7 +214,7 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
                 serde_json::json!({ "slug": slug, "dump": dump.display().to_string(), "via": "cli" }),
             )
             .await?;
-            println!(
+            say!(
                 "clinic {slug} deleted; its data was saved to {} (restore with pg_restore)",
                 dump.display()
             );

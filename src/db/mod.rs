@@ -26,7 +26,7 @@ pub struct Db {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("cannot connect to PostgreSQL: {0}")]
+    #[error("cannot connect to PostgreSQL: {0}{hint}", hint = connect_hint(.0))]
     Connect(#[source] sqlx::Error),
     #[error(transparent)]
     Name(#[from] crate::domain::tenants::NameError),
@@ -39,6 +39,18 @@ pub enum DbError {
 /// lifts it for its own transaction); it is the second line behind [`begin_with`], so that a
 /// connection left in a transaction by a bug cannot hold locks or a clinic's role for long.
 pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
+
+/// What to do about a refused connection, where the cause is a common one.
+fn connect_hint(e: &sqlx::Error) -> &'static str {
+    let text = e.to_string();
+    if text.contains("Peer authentication failed") {
+        if nix::unistd::geteuid().is_root() {
+            return " (this command runs as root, but the database accepts the clinicbox system user: run `sudo -u clinicbox clinicbox …`)";
+        }
+        return " (the database accepts connections over the local socket only from the system user named in database.url: run the command as that user, e.g. `sudo -u clinicbox clinicbox …`)";
+    }
+    ""
+}
 
 /// Options shared by `serve`, the CLI, the demo and tests.
 pub fn pool_options(max_connections: u32) -> PgPoolOptions {

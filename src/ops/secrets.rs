@@ -30,6 +30,8 @@ pub enum Purpose {
     RecoveryCode,
     BackupKey,
     AcmeAccount,
+    /// The key's fingerprint in the database (`ops::keycheck`).
+    KeyCheck,
 }
 
 impl Purpose {
@@ -40,6 +42,7 @@ impl Purpose {
             Self::RecoveryCode => b"clinicbox recovery-code v1",
             Self::BackupKey => b"clinicbox backup-passphrase v1",
             Self::AcmeAccount => b"clinicbox acme-account v1",
+            Self::KeyCheck => b"clinicbox key-fingerprint v1",
         }
     }
 }
@@ -96,6 +99,13 @@ impl Secrets {
             }
             Err(e) => Err(err(e)),
         }
+    }
+
+    /// Reads an existing key file (never creates one).
+    pub fn load(path: &Path) -> Result<Self, SecretsError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SecretsError::File(path.to_owned(), e.to_string()))?;
+        Self::parse(path, &text)
     }
 
     fn parse(path: &Path, text: &str) -> Result<Self, SecretsError> {

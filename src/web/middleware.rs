@@ -101,8 +101,9 @@ pub async fn request_context(
             .insert(forwarded.unwrap_or(Scheme::Http));
     }
     let peer = ip.map(|i| i.to_string()).unwrap_or_default();
-    // The path only: query strings may carry search terms (patient names).
-    let path = req.uri().path().to_owned();
+    // The path only: query strings may carry search terms (patient names); and paths that
+    // carry a secret (setup links) without it.
+    let path = loggable_path(req.uri().path()).into_owned();
     let quiet = matches!(
         path.as_str(),
         "/healthz" | "/readyz" | "/health" | "/metrics"
@@ -136,6 +137,21 @@ pub async fn request_context(
         }
     });
     resp
+}
+
+/// Paths whose last segment is a secret: one-time setup links (and, later, patients'
+/// confirm/cancel links). Logged as `/setup/[redacted]`.
+const SECRET_PATH_PREFIXES: &[&str] = &["/setup/"];
+
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    for prefix in SECRET_PATH_PREFIXES {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && !rest.is_empty()
+        {
+            return format!("{prefix}[redacted]").into();
+        }
+    }
+    path.into()
 }
 
 /// Puts the matched route pattern on the response, for the request metrics.
@@ -227,6 +243,14 @@ mod tests {
         v.iter()
             .map(|s| crate::config::ProxyNet::try_from(s.to_string()).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn secrets_in_paths_are_not_logged() {
+        assert_eq!(loggable_path("/setup/abcdefgh23"), "/setup/[redacted]");
+        assert_eq!(loggable_path("/setup/abc/def"), "/setup/[redacted]");
+        assert_eq!(loggable_path("/setup/"), "/setup/");
+        assert_eq!(loggable_path("/patients/12"), "/patients/12");
     }
 
     #[test]

@@ -192,3 +192,91 @@ async fn remote_check_verifies_tls_redirect_headers_and_api_auth() {
     assert!(d.contains("not trusted"), "{d}");
     app.stop().await;
 }
+
+/// A replaced secret key (as a purge and reinstall made one) is refused by `serve`, reported by
+/// `check` and `backup run`, whether the database recorded the key's fingerprint or only holds
+/// secrets sealed with the old key.
+#[tokio::test]
+async fn a_secret_key_that_does_not_belong_to_the_database_is_detected() {
+    use clinicbox::ops::keycheck::{KeyMatch, verify_or_record};
+    use clinicbox::ops::secrets::Secrets;
+    let tdb = TestDb::new().await;
+    let dir = cluster_root().join(format!("key-{}", tdb.name));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = write_config(&dir, &tdb.url, "");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let key = dir.join("secret.key");
+    let write_key = |b: u8| std::fs::write(&key, format!("{}\n", hex::encode([b; 32]))).unwrap();
+
+    // Before fingerprints: the backup passphrase sealed with key 1 gives key 2 away.
+    write_key(1);
+    let one = Secrets::load(&key).unwrap();
+    let enc = clinicbox::ops::backup::settings::BackupSettings::passphrase(
+        &one,
+        "long enough passphrase",
+    )
+    .unwrap();
+    sqlx::query("INSERT INTO clinicbox.system_settings (key, value, updated_at) VALUES ('backup.encryption', $1, now())")
+        .bind(serde_json::to_value(enc).unwrap())
+        .execute(&tdb.db.pool)
+        .await
+        .unwrap();
+    write_key(2);
+    let two = Secrets::load(&key).unwrap();
+    assert!(matches!(
+        verify_or_record(&tdb.db.pool, &two, chrono::Utc::now())
+            .await
+            .unwrap(),
+        KeyMatch::Mismatch { .. }
+    ));
+    let o = run(&cfg, &["check", "--json", "--no-dns"]);
+    let c = levels(&stdout(&o));
+    let (l, d) = level(&c, "secret key matches");
+    assert_eq!(l, "fail", "{d}");
+    assert!(
+        d.contains("backup passphrase") && d.contains("from-purge"),
+        "{d}"
+    );
+    assert!(!o.status.success());
+    let o = run(&cfg, &["serve"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("does not belong to this database"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&cfg, &["backup", "run"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("does not belong to this database"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The right key: recorded once, then matched; a key written over it afterwards is refused.
+    write_key(1);
+    assert_eq!(
+        verify_or_record(&tdb.db.pool, &one, chrono::Utc::now())
+            .await
+            .unwrap(),
+        KeyMatch::Recorded
+    );
+    assert_eq!(
+        verify_or_record(&tdb.db.pool, &one, chrono::Utc::now())
+            .await
+            .unwrap(),
+        KeyMatch::Matches
+    );
+    let o = run(&cfg, &["check", "--json", "--no-dns"]);
+    assert_eq!(level(&levels(&stdout(&o)), "secret key matches").0, "ok");
+    sqlx::query("DELETE FROM clinicbox.system_settings WHERE key = 'backup.encryption'")
+        .execute(&tdb.db.pool)
+        .await
+        .unwrap();
+    write_key(3);
+    let o = run(&cfg, &["check", "--json", "--no-dns"]);
+    let c = levels(&stdout(&o));
+    let (l, d) = level(&c, "secret key matches");
+    assert_eq!(l, "fail");
+    assert!(d.contains("another key's fingerprint"), "{d}");
+}

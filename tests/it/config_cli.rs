@@ -283,3 +283,27 @@ async fn serve_answers_and_stops_on_sigterm() {
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(v["fields"]["status"], 200);
 }
+
+/// `clinicbox tenant list | head -1`: the reader goes away, the command neither panics nor stops
+/// its work half-way.
+#[tokio::test]
+async fn output_into_a_closed_pipe_is_not_a_crash() {
+    let t = TestDb::new().await;
+    for i in 0..3 {
+        t.create_tenant(&format!("pipe{i}")).await;
+    }
+    let cfg = write_config(&dir_for(&t, "pipe"), &t.url, "");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = std::process::Command::new(crate::helpers::cli::bin())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["tenant", "list"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!e.contains("panicked"), "{e}");
+    assert_eq!(o.status.code(), Some(0), "{e}");
+}

@@ -109,6 +109,18 @@ async fn secrets_and_patient_values_never_appear_in_logs() {
     b.get(&format!("/?q={searched}&name={searched}")).await;
     let setup_link = std::fs::read_to_string(dir.join("data/setup-link.txt")).unwrap();
     let setup_token = setup_link.trim().rsplit('/').next().unwrap().to_owned();
+    // Opening the link is a request like any other: its path must not carry the token to the
+    // log.
+    let setup_page = b
+        .client
+        .get(format!(
+            "http://{}:{port}/setup/{setup_token}",
+            crate::helpers::CONSOLE
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(setup_page.status(), 200);
     let session_cookie = {
         let r = b
             .client

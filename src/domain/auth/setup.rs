@@ -73,3 +73,17 @@ pub async fn consume(
         .await?;
     Ok(true)
 }
+
+/// Where `serve` leaves the current setup link for install.sh (`<data_dir>/setup-link.txt`).
+pub fn link_file(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("setup-link.txt")
+}
+
+/// Removes the setup link file once an operator exists, so that nobody is shown a used link.
+pub fn forget_link_file(data_dir: &std::path::Path) {
+    match std::fs::remove_file(link_file(data_dir)) {
+        Ok(()) => tracing::info!("removed the setup link file: an operator account exists"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(error = %e, "could not remove the setup link file"),
+    }
+}

@@ -51,6 +51,7 @@ pub async fn run(cfg: &Config, opts: &Options<'_>) -> Report {
     };
     role(&mut r, &db).await;
     migrations(&mut r, &db).await;
+    key_matches(&mut r, cfg, &db).await;
     clock(&mut r, &db).await;
     let listening = listeners(&mut r, cfg).await;
     certificates(&mut r, cfg, &db, listening && opts.dns).await;
@@ -79,6 +80,24 @@ fn key_file(r: &mut Report, path: &Path) {
             ),
         ),
         Err(e) => r.fail("secret key", format!("{}: {e}", path.display())),
+    }
+}
+
+/// The key must be the one the database's secrets were sealed with.
+async fn key_matches(r: &mut Report, cfg: &Config, db: &Db) {
+    let Ok(secrets) = crate::ops::secrets::Secrets::load(&cfg.storage.key_file) else {
+        return; // reported by `key_file`
+    };
+    match crate::ops::keycheck::inspect(&db.pool, &secrets).await {
+        Ok(Some(crate::ops::keycheck::KeyMatch::Mismatch { why })) => r.fail(
+            "secret key matches",
+            crate::ops::keycheck::mismatch_message(&cfg.storage.key_file, &why),
+        ),
+        Ok(_) => r.ok(
+            "secret key matches",
+            "the secrets stored in the database open with this key".to_owned(),
+        ),
+        Err(e) => r.warn("secret key matches", format!("cannot tell: {e}")),
     }
 }
 

@@ -100,6 +100,7 @@ pub async fn submit(
                 )
                 .await?;
                 tx.commit().await?;
+                crate::domain::auth::setup::forget_link_file(&state.config.storage.data_dir);
                 super::complete_login(&session, &Realm::Console, &acc, ctx.at.timestamp()).await?;
                 return Ok(Redirect::to("/").into_response());
             }
