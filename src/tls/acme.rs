@@ -39,22 +39,65 @@ impl Challenge {
     }
 }
 
+/// What kind of failure an order met: it decides how long to wait and what counts against the
+/// CA's limit on failed validations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Validation failed, or the CA refused the request for a reason of its own: back off.
+    Refused,
+    /// The CA answered `rateLimited`: wait at least an hour.
+    RateLimited,
+    /// A rejected nonce, a 5xx, a connection refused or reset: nothing
+    /// was validated, so retry soon and count nothing.
+    Transient,
+    /// The CA no longer knows the stored account (`accountDoesNotExist`): register a new one.
+    AccountGone,
+}
+
 /// Why an order did not produce a certificate, in one sentence an operator can act on.
 #[derive(Debug)]
 pub struct OrderFailure {
     pub message: String,
-    /// The CA answered `rateLimited`: wait at least an hour.
-    pub rate_limited: bool,
+    pub kind: FailureKind,
 }
 
 impl OrderFailure {
     fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            rate_limited: false,
+            kind: FailureKind::Refused,
         }
     }
 }
+
+/// How an error of the ACME client is to be treated.
+pub fn classify(e: &instant_acme::Error) -> FailureKind {
+    match e {
+        instant_acme::Error::Api(p) => {
+            let kind = p
+                .r#type
+                .as_deref()
+                .map(|t| t.rsplit(':').next().unwrap_or(t))
+                .unwrap_or("");
+            match kind {
+                "rateLimited" => FailureKind::RateLimited,
+                "accountDoesNotExist" => FailureKind::AccountGone,
+                "badNonce" | "serverInternal" => FailureKind::Transient,
+                _ if p.status.is_some_and(|s| s >= 500) => FailureKind::Transient,
+                _ => FailureKind::Refused,
+            }
+        }
+        // Connection refused or reset, TLS to the CA: the network, not the request. (A CA that
+        // takes over two minutes to validate is not retried at once: `Timeout` backs off.)
+        instant_acme::Error::Hyper(_) | instant_acme::Error::Other(_) => FailureKind::Transient,
+        _ => FailureKind::Refused,
+    }
+}
+
+/// Attempts of one order within a round when the failures are transient, and the pause
+/// before each retry (doubling).
+const TRANSIENT_ATTEMPTS: u32 = 5;
+const TRANSIENT_FIRST_PAUSE: Duration = Duration::from_millis(500);
 
 /// A problem document as one line: its detail and its short type.
 pub fn describe(e: &instant_acme::Error) -> String {
@@ -82,10 +125,6 @@ fn describe_problem(p: &Problem) -> String {
     let detail = p.detail.as_deref().unwrap_or("no detail given");
     let detail: String = detail.chars().take(300).collect();
     format!("{detail} ({kind})")
-}
-
-fn is_rate_limited(e: &instant_acme::Error) -> bool {
-    matches!(e, instant_acme::Error::Api(p) if p.r#type.as_deref().is_some_and(|t| t.ends_with(":rateLimited")))
 }
 
 pub struct Issued {
@@ -174,6 +213,18 @@ impl Acme {
         Ok(Self { account, directory })
     }
 
+    /// Registers a new account at the configured directory, replacing the stored one (which the
+    /// CA no longer knows).
+    pub async fn register_new(
+        cfg: &TlsConfig,
+        pool: &PgPool,
+        secrets: &Secrets,
+        now: DateTime<Utc>,
+    ) -> Result<Self, AccountError> {
+        repo::delete_account(pool, &cfg.acme_directory).await?;
+        Self::load_or_register(cfg, pool, secrets, now).await
+    }
+
     /// Orders a certificate for one hostname, answering `challenge`. Challenge answers are put
     /// in the database, so that whichever node the CA reaches can give them; they are removed
     /// again whatever the outcome.
@@ -185,11 +236,24 @@ impl Acme {
         replaces: Option<&CertificateDer<'_>>,
         now: DateTime<Utc>,
     ) -> Result<Issued, OrderFailure> {
-        let result = self.order(pool, host, challenge, replaces, now).await;
-        if let Err(e) = repo::delete_challenges(pool, host).await {
-            tracing::warn!(host, error = %e, "could not remove answered ACME challenges");
+        let mut pause = TRANSIENT_FIRST_PAUSE;
+        let mut attempt = 1;
+        loop {
+            let result = self.order(pool, host, challenge, replaces, now).await;
+            if let Err(e) = repo::delete_challenges(pool, host).await {
+                tracing::warn!(host, error = %e, "could not remove answered ACME challenges");
+            }
+            match result {
+                // A fresh order: the CA reuses what it already validated for this account.
+                Err(f) if f.kind == FailureKind::Transient && attempt < TRANSIENT_ATTEMPTS => {
+                    tracing::info!(host, attempt, error = %f.message, "transient ACME error; ordering again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
         }
-        result
     }
 
     async fn order(
@@ -216,13 +280,13 @@ impl Acme {
         }
         .map_err(|e| OrderFailure {
             message: format!("the CA refused the order: {}", describe(&e)),
-            rate_limited: is_rate_limited(&e),
+            kind: classify(&e),
         })?;
 
         let step = |what: &'static str| {
             move |e: instant_acme::Error| OrderFailure {
                 message: format!("{what}: {}", describe(&e)),
-                rate_limited: is_rate_limited(&e),
+                kind: classify(&e),
             }
         };
         let mut authorizations = order.authorizations();
@@ -266,6 +330,9 @@ impl Acme {
         let status = order.poll_ready(&patience).await;
         match status {
             Ok(OrderStatus::Ready) => {}
+            Err(e) if classify(&e) == FailureKind::Transient => {
+                return Err(step("waiting for validation")(e));
+            }
             Ok(_) | Err(instant_acme::Error::Api(_)) => {
                 let why = match (validation_error(&mut order).await, &status) {
                     (Some(why), _) => why,

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tokio::sync::watch;
 
-use super::acme::{Acme, Challenge};
+use super::acme::{Acme, Challenge, FailureKind};
 use super::preflight::{Preflight, Verdict};
 use super::repo::{self, CertRow};
 use super::store::{Served, Source};
@@ -60,13 +60,15 @@ pub fn choose_challenge(kind: ChallengeKind, row: &CertRow) -> Challenge {
     match kind {
         ChallengeKind::Http01 => Challenge::Http01,
         ChallengeKind::TlsAlpn01 => Challenge::TlsAlpn01,
+        // What worked last time (port 80 may be closed for good), the other one after a
+        // failure, HTTP-01 first.
         ChallengeKind::Auto => {
-            let http_failed = row.failures > 0
-                && row.last_challenge.as_deref() == Some(Challenge::Http01.as_str());
-            if http_failed {
-                Challenge::TlsAlpn01
-            } else {
-                Challenge::Http01
+            let tls_alpn = Some(Challenge::TlsAlpn01.as_str());
+            let http = Some(Challenge::Http01.as_str());
+            match (row.failures, row.last_challenge.as_deref()) {
+                (0, last) if last == tls_alpn => Challenge::TlsAlpn01,
+                (1.., last) if last == http => Challenge::TlsAlpn01,
+                _ => Challenge::Http01,
             }
         }
     }
@@ -249,12 +251,12 @@ impl Renewer {
         let acme = match self.account().await {
             Ok(a) => a,
             Err(e) => {
-                // Without an account nothing can be ordered: every due host waits.
+                // Without an account nothing can be ordered: every due host waits, without it
+                // counting as a failure of the host (nothing was validated).
                 tracing::warn!("ACME account unavailable: {e}");
+                let next = now + chrono::Duration::from_std(self.first_retry())?;
                 for r in &due {
-                    let wait = backoff(r.failures + 1, self.first_retry());
-                    let next = now + chrono::Duration::from_std(wait)?;
-                    repo::save_failure(&pool, &r.hostname, &e, None, true, next, now).await?;
+                    repo::save_failure(&pool, &r.hostname, &e, None, false, next, now).await?;
                 }
                 return Ok(());
             }
@@ -270,18 +272,56 @@ impl Renewer {
             .map_err(anyhow::Error::msg)?;
             self.preflight = Some(Arc::new(p));
         }
-        let this = &*self;
-        futures::stream::iter(due)
+        let gone = self.attempt_all(&acme, due, false).await?;
+        if !gone.is_empty() {
+            // The CA has forgotten the account (a reset CA, a deactivated account): register a
+            // new one and order again; a second refusal is recorded as any failure.
+            tracing::warn!(directory = %acme.directory, "the CA no longer knows this installation's ACME account; registering a new one");
+            self.acme = None;
+            let fresh =
+                match Acme::register_new(&self.state.config.tls, &pool, &self.state.secrets, now)
+                    .await
+                {
+                    Ok(a) => Arc::new(a),
+                    Err(e) => {
+                        let e = e.to_string();
+                        let next = now + chrono::Duration::from_std(self.first_retry())?;
+                        for r in &gone {
+                            repo::save_failure(&pool, &r.hostname, &e, None, false, next, now)
+                                .await?;
+                        }
+                        return Ok(());
+                    }
+                };
+            self.acme = Some(fresh.clone());
+            self.attempt_all(&fresh, gone, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Orders for `rows`, a few at a time. Returns the hosts whose order found the account
+    /// gone (not recorded, unless `last_try`).
+    async fn attempt_all(
+        &self,
+        acme: &Arc<Acme>,
+        rows: Vec<CertRow>,
+        last_try: bool,
+    ) -> Result<Vec<CertRow>, anyhow::Error> {
+        let outcomes = futures::stream::iter(rows)
             .map(|row| {
                 let acme = acme.clone();
-                async move { this.attempt(&acme, row).await }
+                async move { self.attempt(&acme, row, last_try).await }
             })
             .buffer_unordered(PARALLEL_ORDERS)
             .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<Vec<()>, _>>()?;
-        Ok(())
+            .await;
+        let mut gone = Vec::new();
+        for o in outcomes {
+            if let Some(row) = o? {
+                gone.push(row);
+            }
+        }
+        Ok(gone)
     }
 
     fn first_retry(&self) -> Duration {
@@ -324,8 +364,14 @@ impl Renewer {
     }
 
     /// One order for one host, with its bookkeeping. Errors returned here are database errors;
-    /// everything the CA or the network does is recorded on the host instead.
-    async fn attempt(&self, acme: &Acme, row: CertRow) -> Result<(), anyhow::Error> {
+    /// everything the CA or the network does is recorded on the host instead — except an
+    /// account the CA no longer knows, which hands the row back (unless `last_try`).
+    async fn attempt(
+        &self,
+        acme: &Acme,
+        row: CertRow,
+        last_try: bool,
+    ) -> Result<Option<CertRow>, anyhow::Error> {
         let pool = &self.state.db.pool;
         let host = row.hostname.as_str();
         let started = self.now();
@@ -334,7 +380,7 @@ impl Renewer {
             repo::save_failure(pool, host, &why, None, false, until, started).await?;
             repo::log_order(pool, host, started, started, "deferred", None, Some(&why)).await?;
             tracing::warn!(host, "certificate order deferred: {why}");
-            return Ok(());
+            return Ok(None);
         }
 
         if let Some(p) = &self.preflight {
@@ -345,7 +391,9 @@ impl Renewer {
                     "preflight: could not reach {host} from this server ({detail}); ordering anyway"
                 ),
                 Err(why) => {
-                    return self.failed(&row, started, None, &why, false).await;
+                    self.failed(&row, started, None, &why, FailureKind::Refused)
+                        .await?;
+                    return Ok(None);
                 }
             }
         }
@@ -362,13 +410,15 @@ impl Renewer {
         match acme.issue(pool, host, challenge, replaces, started).await {
             Ok(issued) => {
                 self.store_issued(acme, &row, challenge, issued, started)
-                    .await
+                    .await?
             }
+            Err(f) if f.kind == FailureKind::AccountGone && !last_try => return Ok(Some(row)),
             Err(f) => {
-                self.failed(&row, started, Some(challenge), &f.message, f.rate_limited)
-                    .await
+                self.failed(&row, started, Some(challenge), &f.message, f.kind)
+                    .await?
             }
         }
+        Ok(None)
     }
 
     async fn rate_limited(
@@ -407,17 +457,26 @@ impl Renewer {
         started: DateTime<Utc>,
         challenge: Option<Challenge>,
         why: &str,
-        rate_limited: bool,
+        kind: FailureKind,
     ) -> Result<(), anyhow::Error> {
         let pool = &self.state.db.pool;
         let host = row.hostname.as_str();
         let now = self.now();
+        let ch = challenge.map(Challenge::as_str);
+        if kind == FailureKind::Transient {
+            // The CA or the network had a bad moment, several times over: nothing was
+            // validated, so no backoff, no failure counted, the same challenge next time.
+            let next = now + chrono::Duration::from_std(self.first_retry())?;
+            repo::save_failure(pool, host, why, None, false, next, now).await?;
+            repo::log_order(pool, host, started, now, "transient", ch, Some(why)).await?;
+            tracing::warn!(host, next_attempt = %next.format("%Y-%m-%d %H:%M:%S UTC"), "certificate for {host} not issued yet: {why}; retrying soon");
+            return Ok(());
+        }
         let mut wait = backoff(row.failures + 1, self.first_retry());
-        if rate_limited {
+        if kind == FailureKind::RateLimited {
             wait = wait.max(Duration::from_secs(3600));
         }
         let next = now + chrono::Duration::from_std(wait)?;
-        let ch = challenge.map(Challenge::as_str);
         repo::save_failure(pool, host, why, ch, true, next, now).await?;
         repo::log_order(pool, host, started, now, "failed", ch, Some(why)).await?;
         let serving = if self
@@ -456,12 +515,14 @@ impl Renewer {
             Ok(s) if s.info.covers(host) => s,
             Ok(_) => {
                 let why = "the CA returned a certificate that does not name this host";
-                return self.failed(row, started, Some(challenge), why, false).await;
+                return self
+                    .failed(row, started, Some(challenge), why, FailureKind::Refused)
+                    .await;
             }
             Err(e) => {
                 let why = format!("the CA returned an unusable certificate: {e}");
                 return self
-                    .failed(row, started, Some(challenge), &why, false)
+                    .failed(row, started, Some(challenge), &why, FailureKind::Refused)
                     .await;
             }
         };
@@ -582,6 +643,15 @@ mod tests {
         );
         assert_eq!(
             choose_challenge(ChallengeKind::Auto, &row(2, Some("tls-alpn-01"))),
+            Challenge::Http01
+        );
+        // Renewals use what worked: with port 80 closed, TLS-ALPN-01 keeps being chosen.
+        assert_eq!(
+            choose_challenge(ChallengeKind::Auto, &row(0, Some("tls-alpn-01"))),
+            Challenge::TlsAlpn01
+        );
+        assert_eq!(
+            choose_challenge(ChallengeKind::Auto, &row(0, Some("http-01"))),
             Challenge::Http01
         );
         assert_eq!(

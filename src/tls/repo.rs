@@ -300,6 +300,15 @@ pub async fn load_account(
     .await
 }
 
+/// Forgets the stored account of a directory (the CA no longer knows it).
+pub async fn delete_account(pool: &PgPool, directory: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM clinicbox.acme_account WHERE directory_url = $1")
+        .bind(directory)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 pub async fn save_account(
     pool: &PgPool,
     directory: &str,

@@ -945,3 +945,79 @@ async fn console_shows_certificate_status_renews_and_sets_hsts() {
     );
     app.stop().await;
 }
+
+/// A CA that rejects half of all nonces (and so, now and then, every retry instant-acme makes
+/// of one request): the first certificate still comes within the round, with no backoff and no
+/// failed validation counted against the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transient_ca_errors_are_retried_at_once_and_never_back_off() {
+    require_pebble();
+    let tdb = TestDb::new().await;
+    let ports = Ports::bind().await;
+    let p = Pebble::start(ports.http_port(), ports.https_port(), 50).await;
+    let app = t::spawn(&tdb, ports, |c| {
+        acme_config(&p, ChallengeKind::Http01)(c);
+        // A real backoff, so that one counted failure would show as a long wait.
+        c.tls.first_retry_secs = 60;
+    })
+    .await;
+    wait_for_certificates(&tdb, &[CONSOLE], Duration::from_secs(90)).await;
+    let o = orders(&tdb, CONSOLE).await;
+    assert!(
+        o.iter().all(|(outcome, _, _)| outcome != "failed"),
+        "a transient error was counted as a failed validation: {o:?}"
+    );
+    let failures: i32 =
+        sqlx::query_scalar("SELECT failures FROM clinicbox.certificates WHERE hostname = $1")
+            .bind(CONSOLE)
+            .fetch_one(&tdb.admin)
+            .await
+            .unwrap();
+    assert_eq!(failures, 0);
+    app.stop().await;
+}
+
+/// The CA forgets the installation's account (here: pebble restarted, same directory URL): the
+/// next order registers a new account and goes on, instead of `accountDoesNotExist` forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_account_the_ca_no_longer_knows_is_registered_again() {
+    require_pebble();
+    let tdb = TestDb::new().await;
+    let ports = Ports::bind().await;
+    let mut p = Pebble::start(ports.http_port(), ports.https_port(), 0).await;
+    let app = t::spawn(&tdb, ports, acme_config(&p, ChallengeKind::Http01)).await;
+    wait_for_certificates(&tdb, &[CONSOLE], Duration::from_secs(60)).await;
+    let account = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT credentials_enc FROM clinicbox.acme_account")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    let before = account(tdb.admin.clone()).await;
+    assert_eq!(before.len(), 1);
+
+    p.restart().await;
+    clinicbox::tls::repo::request_renewal(&tdb.db.pool, Some(CONSOLE), chrono::Utc::now())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let o = orders(&tdb, CONSOLE).await;
+        if o.iter()
+            .filter(|(outcome, _, _)| outcome == "issued")
+            .count()
+            == 2
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no certificate after the CA forgot the account: {o:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let after = account(tdb.admin.clone()).await;
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before, "a new account was registered and stored");
+    app.stop().await;
+}

@@ -14,6 +14,7 @@ use tokio::process::{Child, Command};
 pub struct Pebble {
     _dir: tempfile::TempDir,
     pebble: Child,
+    nonce_reject: u8,
     chall: Child,
     /// The ACME directory URL.
     pub directory: String,
@@ -119,19 +120,9 @@ impl Pebble {
             .kill_on_drop(true)
             .spawn()
             .expect("start pebble-challtestsrv");
-        let pebble = Command::new("pebble")
-            .arg("-config")
-            .arg(&config_path)
-            .arg("-dnsserver")
-            .arg(dns.to_string())
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", nonce_reject.to_string())
-            .stdout(log("pebble.log"))
-            .stderr(log("pebble.err"))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start pebble");
+        let pebble = spawn_pebble(dir.path(), dns, nonce_reject);
         let p = Self {
+            nonce_reject,
             directory: format!("https://{listen}/dir"),
             api_ca,
             api_ca_pem: ca.pem(),
@@ -144,6 +135,14 @@ impl Pebble {
         };
         p.wait_ready().await;
         p
+    }
+
+    /// Stops pebble and starts it again at the same address: a CA that has forgotten every
+    /// account, order and certificate.
+    pub async fn restart(&mut self) {
+        let _ = self.pebble.kill().await;
+        self.pebble = spawn_pebble(self._dir.path(), self.dns, self.nonce_reject);
+        self.wait_ready().await;
     }
 
     fn api_client(&self) -> reqwest::Client {
@@ -215,6 +214,28 @@ impl Pebble {
             .unwrap();
         assert!(r.status().is_success(), "clear-a: {}", r.status());
     }
+}
+
+fn spawn_pebble(dir: &std::path::Path, dns: SocketAddr, nonce_reject: u8) -> Child {
+    let log = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(name))
+            .unwrap()
+    };
+    Command::new("pebble")
+        .arg("-config")
+        .arg(dir.join("pebble.json"))
+        .arg("-dnsserver")
+        .arg(dns.to_string())
+        .env("PEBBLE_VA_NOSLEEP", "1")
+        .env("PEBBLE_WFE_NONCEREJECT", nonce_reject.to_string())
+        .stdout(log("pebble.log"))
+        .stderr(log("pebble.err"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start pebble")
 }
 
 impl Drop for Pebble {
