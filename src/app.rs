@@ -1,7 +1,6 @@
 //! The application state shared by every request, and `serve(listener, shutdown)`.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -98,14 +97,17 @@ pub async fn serve_tls(
         tls.clone(),
         stop.clone(),
     ));
+    let drain = server::drain_for(state.config.server.request_timeout());
     let opts = server::HttpsOptions {
         handshake_timeout: std::time::Duration::from_secs(state.config.tls.handshake_timeout_secs),
         max_connections: state.config.server.max_connections,
+        drain,
     };
     let plain = server::serve_http(
         server::http_router(state.clone(), https_port),
         http,
         stop.clone(),
+        drain,
     );
     let secure = server::serve_https(
         crate::web::router(state.clone()),
@@ -135,16 +137,9 @@ pub async fn serve(
         state.clone(),
         stop.clone(),
     ));
+    let drain = crate::tls::server::drain_for(state.config.server.request_timeout());
     let app = crate::web::router(state);
-    let mut stopped = stop;
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    })
-    .await;
+    let result = crate::tls::server::serve_http(app, listener, stop, drain).await;
     housekeeping.abort();
     backups.abort();
     result

@@ -156,6 +156,11 @@ impl ProxyNet {
 }
 
 impl ServerConfig {
+    /// How long a request may take (at least a second).
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+
     /// Which hostnames belong to whom: `<slug>.<base_domain>` and the console host.
     pub fn host_rules(&self) -> crate::domain::tenants::HostRules {
         crate::domain::tenants::HostRules {

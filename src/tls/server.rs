@@ -28,12 +28,18 @@ use super::{ALPN_ACME_TLS, Tls, repo};
 use crate::app::AppState;
 use crate::web::middleware::Scheme;
 
-/// How long open connections get to finish after shutdown begins.
-const DRAIN: Duration = Duration::from_secs(20);
+/// How long open connections get to finish after shutdown begins, on every listener: longer
+/// than a request may take, so that each request in flight gets its answer (its own, or the
+/// timeout's 503) before connections are closed.
+pub fn drain_for(request_timeout: Duration) -> Duration {
+    request_timeout + Duration::from_secs(5)
+}
 
 pub struct HttpsOptions {
     pub handshake_timeout: Duration,
     pub max_connections: usize,
+    /// See [`drain_for`].
+    pub drain: Duration,
 }
 
 /// Accepts TLS connections on `listener` until `shutdown` turns true, then lets open
@@ -137,11 +143,14 @@ pub async fn serve_https(
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
+    if tokio::time::timeout(opts.drain, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("some HTTPS connections were still open after {DRAIN:?}; closing them");
+        tracing::warn!(
+            "some HTTPS connections were still open after {:?}; closing them",
+            opts.drain
+        );
     }
     Ok(())
 }
@@ -230,20 +239,33 @@ async fn redirect(State(r): State<Redirect>, req: Request) -> Response {
     }
 }
 
-/// Serves the plain-HTTP router until `shutdown` turns true.
+/// Serves a plain-HTTP router until `shutdown` turns true, then lets requests in flight finish
+/// for at most `drain`.
 pub async fn serve_http(
     app: Router,
     listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+    drain: Duration,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let mut stopped = shutdown.clone();
+    let serve = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        let _ = shutdown.wait_for(|s| *s).await;
-    })
-    .await
+        let _ = stopped.wait_for(|s| *s).await;
+    });
+    let mut deadline = shutdown;
+    tokio::select! {
+        r = serve.into_future() => r,
+        () = async move {
+            let _ = deadline.wait_for(|s| *s).await;
+            tokio::time::sleep(drain).await;
+        } => {
+            tracing::warn!("some HTTP connections were still open after {drain:?}; closing them");
+            Ok(())
+        }
+    }
 }
 
 /// Turns a one-shot shutdown future into a watch channel many tasks can wait on.

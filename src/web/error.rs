@@ -45,14 +45,34 @@ pub enum AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Self::Unavailable(format!("database: {e}"))
-            }
-            other => Self::Internal(other.into()),
+        if database_unavailable(&e) {
+            Self::Unavailable(format!("database: {e}"))
+        } else {
+            Self::Internal(e.into())
         }
     }
 }
+
+/// The database is down, restarting or out of connections (as opposed to a query that failed):
+/// the request may succeed again shortly.
+pub fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // 08: connection exception; 57P01-57P03: shutting down, crashed, starting;
+        // 53300: too many connections.
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300"),
+        _ => false,
+    }
+}
+
+/// Seconds a client is asked to wait when the database is unavailable.
+pub const RETRY_AFTER_SECS: u32 = 15;
 
 /// What an error response may show, plus the cause that only goes to the log.
 #[derive(Clone, Debug)]
@@ -232,6 +252,11 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     let code = info
         .as_ref()
         .map_or_else(|| default_code(status), |i| i.code);
+    if status == StatusCode::SERVICE_UNAVAILABLE && matches!(code, "unavailable" | "busy") {
+        parts
+            .headers
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    }
     if status == StatusCode::UNAUTHORIZED {
         if !json && code == "unauthenticated" {
             // Only the path is carried over: a query string may hold search terms. The other
@@ -302,7 +327,9 @@ fn default_code(status: StatusCode) -> &'static str {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
-        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        // Ours carry "unavailable" (the database) or "clinic_suspended"; a bare 503 is the
+        // request timeout or the shutdown drain.
+        StatusCode::SERVICE_UNAVAILABLE => "busy",
         s if s.is_server_error() => "internal",
         _ => "bad_request",
     }
@@ -328,7 +355,10 @@ fn describe(
             detail.unwrap_or_else(|| t("error.unauthenticated_detail")),
         ),
         (StatusCode::TOO_MANY_REQUESTS, _) => (t("error.too_many"), t("error.too_many_detail")),
-        (StatusCode::SERVICE_UNAVAILABLE, _) => (t("error.unavailable"), t("error.internal")),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable") => {
+            (t("error.unavailable"), t("error.database_unavailable"))
+        }
+        (StatusCode::SERVICE_UNAVAILABLE, _) => (t("error.unavailable"), t("error.busy")),
         (s, _) if s.is_server_error() => (t("error.title"), t("error.internal")),
         (s, _) => (
             s.canonical_reason()

@@ -30,7 +30,7 @@ pub fn router(state: AppState) -> Router {
     let console = routes::console::router(&state).with_state(state.clone());
     let clinic = routes::clinic::router(&state).with_state(state.clone());
     let dispatch = site::Dispatch::service(state.clone(), console, clinic);
-    let timeout = Duration::from_secs(state.config.server.request_timeout_secs.max(1));
+    let timeout = state.config.server.request_timeout();
     let body_limit = state.config.server.max_body_bytes;
 
     Router::new()

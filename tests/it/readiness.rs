@@ -50,6 +50,22 @@ async fn readyz_turns_503_when_postgres_stops_and_200_when_it_returns() {
     migrate::run(&db, Migrations::embedded(), 1, &migrate::NoProgress)
         .await
         .unwrap();
+    clinicbox::domain::tenants::create(
+        &db,
+        Migrations::embedded(),
+        &clinicbox::domain::tenants::HostRules {
+            base_domain: clinicbox::domain::tenants::Hostname::parse(crate::helpers::BASE).unwrap(),
+            console_host: clinicbox::domain::tenants::Hostname::parse(CONSOLE).unwrap(),
+        },
+        clinicbox::domain::tenants::NewTenant {
+            slug: clinicbox::domain::tenants::Slug::parse("ready").unwrap(),
+            name: clinicbox::domain::tenants::DisplayName::parse("Ready Clinic").unwrap(),
+            hosts: vec![],
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let state = AppState::new(
         test_config(&url, &dir.path().join("data")),
         db,
@@ -82,6 +98,50 @@ async fn readyz_turns_503_when_postgres_stops_and_200_when_it_returns() {
     assert!(
         body["reason"].as_str().unwrap().contains("database"),
         "{body}"
+    );
+    // Metrics answer within a second, and say the database did not.
+    let started = std::time::Instant::now();
+    let r = client
+        .get(format!("http://{CONSOLE}:{}/metrics", addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "/metrics took {:?} while the database was down",
+        started.elapsed()
+    );
+    assert!(text.contains("clinicbox_up 0"), "{text}");
+    // Pages and the API: 503, come back later, because of the database.
+    let clinic = format!("ready.{}", crate::helpers::BASE);
+    let r = client
+        .get(format!("http://{clinic}:{}/login", addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let page = r.text().await.unwrap();
+    assert!(page.contains("database is not reachable"), "{page}");
+    assert!(!page.contains("unexpected error"), "{page}");
+    let r = client
+        .get(format!("http://{clinic}:{}/api/v1/patients", addr.port()))
+        .header("Authorization", "Bearer cbx_nonexistent_token_value")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("database is not reachable"),
+        "{problem}"
     );
     // Liveness does not depend on the database.
     let r = client

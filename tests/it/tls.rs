@@ -1021,3 +1021,62 @@ async fn an_account_the_ca_no_longer_knows_is_registered_again() {
     assert_ne!(after, before, "a new account was registered and stored");
     app.stop().await;
 }
+
+/// A request still in flight when the server is told to stop gets an answer — its own, or the
+/// request timeout's 503 — over HTTPS just as over plain HTTP: the drain outlasts the request
+/// timeout (here 21 s, longer than the 20 s HTTPS drain that once dropped such requests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_answers_requests_in_flight_on_https_and_http_alike() {
+    let tdb = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca_params = rcgen::CertificateParams::default();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let (chain, key) = manual_cert(&["*.clinics.test", CONSOLE], &ca);
+    std::fs::write(dir.path().join("cert.pem"), &chain).unwrap();
+    std::fs::write(dir.path().join("key.pem"), &key).unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let timeout = 21;
+    let app = t::spawn(&tdb, Ports::bind().await, move |c| {
+        c.tls.mode = clinicbox::config::TlsMode::Manual;
+        c.tls.cert_file = Some(cert_file);
+        c.tls.key_file = Some(key_file);
+        c.server.request_timeout_secs = timeout;
+    })
+    .await;
+    let plain =
+        crate::helpers::spawn_app_with(move |c| c.server.request_timeout_secs = timeout).await;
+
+    // A sign-in whose body never arrives: the handler waits until the request timeout.
+    let slow = |host: &str| {
+        format!(
+            "POST /login HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\nemail=",
+        )
+    };
+    let mut tls_conn = OpenConnection::open(app.https, CONSOLE, &ca.pem()).await;
+    tls_conn.send(slow(CONSOLE).as_bytes()).await;
+    let mut tcp = tokio::net::TcpStream::connect(plain.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, slow(CONSOLE).as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let started = std::time::Instant::now();
+    let stop_tls = tokio::spawn(app.stop());
+    let mut plain = plain;
+    let _ = plain.shutdown.take().unwrap().send(());
+    assert_eq!(
+        tls_conn.status().await,
+        Some(503),
+        "HTTPS closed the connection without an answer after {:?}",
+        started.elapsed()
+    );
+    let mut line = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut tcp, &mut line)
+        .await
+        .expect("plain HTTP closed the connection without an answer");
+    assert_eq!(&line, b"HTTP/1.1 503");
+    stop_tls.await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(30), &mut plain.server).await;
+}

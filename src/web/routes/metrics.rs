@@ -88,39 +88,23 @@ pub async fn show(
         f64::from(state.config.database.max_connections),
     );
 
-    let clinics: Result<Vec<(String, i64)>, _> =
-        sqlx::query_as("SELECT status, count(*) FROM clinicbox.tenants GROUP BY status")
-            .fetch_all(pool)
-            .await;
+    // Everything read from the database shares one budget: while PostgreSQL is down or slow,
+    // the scrape still answers in time (Prometheus gives up after 10 s) and says so.
+    let from_db = tokio::time::timeout(DB_BUDGET, database_metrics(&state)).await;
+    let up = matches!(from_db, Ok(Ok(_)));
     help(
         &mut out,
         "clinicbox_up",
         "gauge",
         "1 when the database answered this scrape.",
     );
-    sample(
-        &mut out,
-        "clinicbox_up",
-        &[],
-        f64::from(u8::from(clinics.is_ok())),
-    );
-    help(&mut out, "clinicbox_clinics", "gauge", "Clinics by status.");
-    for status in ["active", "suspended"] {
-        let n = clinics
-            .as_ref()
-            .ok()
-            .and_then(|c| c.iter().find(|(s, _)| s == status))
-            .map_or(0, |(_, n)| *n);
-        sample(
-            &mut out,
-            "clinicbox_clinics",
-            &[("status", status)],
-            n as f64,
-        );
+    sample(&mut out, "clinicbox_up", &[], f64::from(u8::from(up)));
+    if let Ok(Ok(text)) = from_db {
+        out.push_str(&text);
     }
-
-    certificates(&state, &mut out).await;
-    backups(&state, &mut out).await;
+    if state.config.tls.mode == TlsMode::Manual {
+        manual_certificates(&state, &mut out);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -131,10 +115,38 @@ pub async fn show(
         .into_response()
 }
 
-async fn backups(state: &AppState, out: &mut String) {
-    let Ok(b) = crate::ops::backup::status(&state.db.pool, state.clock.now()).await else {
-        return;
-    };
+/// How long a scrape waits for the database, in all.
+const DB_BUDGET: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// The metrics that come from the database: clinics, ACME certificates, backups.
+async fn database_metrics(state: &AppState) -> sqlx::Result<String> {
+    let mut out = String::with_capacity(4096);
+    let clinics: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, count(*) FROM clinicbox.tenants GROUP BY status")
+            .fetch_all(&state.db.pool)
+            .await?;
+    help(&mut out, "clinicbox_clinics", "gauge", "Clinics by status.");
+    for status in ["active", "suspended"] {
+        let n = clinics
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n);
+        sample(
+            &mut out,
+            "clinicbox_clinics",
+            &[("status", status)],
+            n as f64,
+        );
+    }
+    if state.config.tls.mode == TlsMode::Acme {
+        acme_certificates(state, &mut out).await;
+    }
+    backups(state, &mut out).await?;
+    Ok(out)
+}
+
+async fn backups(state: &AppState, out: &mut String) -> sqlx::Result<()> {
+    let b = crate::ops::backup::status(&state.db.pool, state.clock.now()).await?;
     if let Some(age) = b.age_seconds {
         help(
             out,
@@ -179,86 +191,84 @@ async fn backups(state: &AppState, out: &mut String) {
         );
         sample(out, "clinicbox_backup_last_bytes", &[], bytes as f64);
     }
+    Ok(())
 }
 
-async fn certificates(state: &AppState, out: &mut String) {
+fn manual_certificates(state: &AppState, out: &mut String) {
     let now = state.clock.now();
-    match state.config.tls.mode {
-        TlsMode::Off => {}
-        TlsMode::Manual => {
-            help(
+    help(
+        out,
+        "clinicbox_certificate_expiry_days",
+        "gauge",
+        "Days until the served certificate expires.",
+    );
+    for info in state
+        .tls()
+        .map(|t| t.store.manual_infos())
+        .unwrap_or_default()
+    {
+        let days = (info.not_after - now).num_seconds() as f64 / 86_400.0;
+        let names = info.names.join(",");
+        sample(
+            out,
+            "clinicbox_certificate_expiry_days",
+            &[("host", &names), ("source", "manual")],
+            days,
+        );
+    }
+}
+
+async fn acme_certificates(state: &AppState, out: &mut String) {
+    let now = state.clock.now();
+    let Ok(rows) = crate::tls::status::collect(&state.db, &state.hosts, now).await else {
+        return;
+    };
+    help(
+        out,
+        "clinicbox_certificate_expiry_days",
+        "gauge",
+        "Days until the host's certificate expires (absent while none was issued).",
+    );
+    for r in &rows {
+        if let Some(d) = r.days_left {
+            sample(
                 out,
                 "clinicbox_certificate_expiry_days",
-                "gauge",
-                "Days until the served certificate expires.",
+                &[("host", &r.host), ("source", "acme")],
+                d,
             );
-            for info in state
-                .tls()
-                .map(|t| t.store.manual_infos())
-                .unwrap_or_default()
-            {
-                let days = (info.not_after - now).num_seconds() as f64 / 86_400.0;
-                let names = info.names.join(",");
-                sample(
-                    out,
-                    "clinicbox_certificate_expiry_days",
-                    &[("host", &names), ("source", "manual")],
-                    days,
-                );
-            }
         }
-        TlsMode::Acme => {
-            let Ok(rows) = crate::tls::status::collect(&state.db, &state.hosts, now).await else {
-                return;
-            };
-            help(
-                out,
-                "clinicbox_certificate_expiry_days",
-                "gauge",
-                "Days until the host's certificate expires (absent while none was issued).",
-            );
-            for r in &rows {
-                if let Some(d) = r.days_left {
-                    sample(
-                        out,
-                        "clinicbox_certificate_expiry_days",
-                        &[("host", &r.host), ("source", "acme")],
-                        d,
-                    );
-                }
-            }
-            help(
-                out,
-                "clinicbox_certificate_valid",
-                "gauge",
-                "1 when the host is served with an unexpired CA certificate.",
-            );
-            for r in &rows {
-                let valid = matches!(
-                    r.state,
-                    crate::tls::status::State::Valid | crate::tls::status::State::Renewing
-                );
-                sample(
-                    out,
-                    "clinicbox_certificate_valid",
-                    &[("host", &r.host)],
-                    f64::from(u8::from(valid)),
-                );
-            }
-            help(
-                out,
-                "clinicbox_certificate_failures",
-                "gauge",
-                "Failed certificate attempts in a row for the host.",
-            );
-            for r in &rows {
-                sample(
-                    out,
-                    "clinicbox_certificate_failures",
-                    &[("host", &r.host)],
-                    f64::from(r.failures),
-                );
-            }
-        }
+    }
+    help(
+        out,
+        "clinicbox_certificate_valid",
+        "gauge",
+        "1 when the host is served with an unexpired CA certificate.",
+    );
+    for r in &rows {
+        let valid = matches!(
+            r.state,
+            crate::tls::status::State::Valid | crate::tls::status::State::Renewing
+        );
+        sample(
+            out,
+            "clinicbox_certificate_valid",
+            &[("host", &r.host)],
+            f64::from(u8::from(valid)),
+        );
+    }
+    help(
+        out,
+        "clinicbox_certificate_failures",
+        "gauge",
+        "Failed certificate attempts in a row for the host.",
+    );
+    for r in &rows {
+        sample(
+            out,
+            "clinicbox_certificate_failures",
+            &[("host", &r.host)],
+            f64::from(r.failures),
+        );
     }
 }

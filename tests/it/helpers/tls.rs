@@ -184,6 +184,30 @@ impl OpenConnection {
         self.stream.get_ref().1.peer_certificates().unwrap()[0].to_vec()
     }
 
+    /// Writes raw bytes (e.g. a request whose body never comes).
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+        self.stream.flush().await.unwrap();
+    }
+
+    /// The status line's code of the next response, or `None` if the server closed the
+    /// connection without one.
+    pub async fn status(&mut self) -> Option<u16> {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n") {
+            match self.stream.read(&mut byte).await {
+                Ok(1) => head.push(byte[0]),
+                _ => return None,
+            }
+        }
+        String::from_utf8_lossy(&head)
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
     /// `GET path` on this connection; the status code.
     pub async fn get(&mut self, path: &str) -> u16 {
         let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
