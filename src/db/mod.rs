@@ -226,6 +226,17 @@ mod tests {
     use crate::domain::tenants::Slug;
 
     #[test]
+    fn a_refused_peer_authentication_says_whom_to_run_as() {
+        let e = sqlx::Error::Protocol(
+            "FATAL: Peer authentication failed for user \"clinicbox\"".into(),
+        );
+        let text = DbError::Connect(e).to_string();
+        assert!(text.contains("sudo -u clinicbox clinicbox"), "{text}");
+        let other = DbError::Connect(sqlx::Error::PoolTimedOut).to_string();
+        assert!(!other.contains("sudo"), "{other}");
+    }
+
+    #[test]
     fn begin_sql_uses_only_validated_names() {
         let slug = Slug::parse("city-clinic").unwrap();
         let login = Ident::parse_login_role("clinicbox").unwrap();

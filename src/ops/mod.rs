@@ -4,6 +4,7 @@ pub mod backup;
 pub mod check;
 pub mod clock;
 pub mod keycheck;
+pub mod logfile;
 pub mod metrics;
 pub mod pgcluster;
 pub mod pgtools;

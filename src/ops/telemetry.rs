@@ -7,7 +7,6 @@
 use std::io::IsTerminal;
 
 use tracing_appender::non_blocking::WorkerGuard;
-use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -45,16 +44,9 @@ pub fn init(cfg: &LogConfig, default_level: &str) -> Result<LogGuard, TelemetryE
         .with_target(false);
     let (file_layer, guard) = match &cfg.dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
+            let files = crate::ops::logfile::LogFiles::new(dir.clone(), cfg.keep_days)
                 .map_err(|e| TelemetryError::Dir(dir.display().to_string(), e.to_string()))?;
-            let appender = RollingFileAppender::builder()
-                .rotation(Rotation::DAILY)
-                .filename_prefix("clinicbox")
-                .filename_suffix("log")
-                .max_log_files(usize::from(cfg.keep_days.max(1)))
-                .build(dir)
-                .map_err(|e| TelemetryError::Dir(dir.display().to_string(), e.to_string()))?;
-            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let (writer, guard) = tracing_appender::non_blocking(files);
             let layer = tracing_subscriber::fmt::layer()
                 .json()
                 .with_current_span(true)

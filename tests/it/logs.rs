@@ -192,3 +192,125 @@ async fn secrets_and_patient_values_never_appear_in_logs() {
         assert!(!logs.contains(&value), "{what} appears in the logs");
     }
 }
+
+/// The log directory's disk fills up: no half-written line is left in the file, lines that
+/// did not fit are counted (stderr once, `/metrics`), and once there is room again the file
+/// says how many were lost. Needs root for a small tmpfs.
+#[tokio::test]
+async fn a_full_log_disk_leaves_only_whole_lines_and_reports_what_was_lost() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("needs root to mount a small tmpfs: not run");
+        return;
+    }
+    let t = TestDb::new().await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = cluster_root().join(format!("logfull-{}", t.name));
+    let logs = dir.join("log");
+    std::fs::create_dir_all(&logs).unwrap();
+    assert!(
+        std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=128k", "tmpfs"])
+            .arg(&logs)
+            .status()
+            .unwrap()
+            .success()
+    );
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(logs.clone());
+    let cfg = write_config(
+        &dir,
+        &t.url,
+        &format!("[log]\ndir = \"{}\"\nlevel = \"debug\"\n", logs.display()),
+    );
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(&cfg, text).unwrap();
+    let mut child = std::process::Command::new(crate::helpers::cli::bin())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let c = client_for(addr);
+    let url = |p: &str| format!("http://{}:{port}{p}", crate::helpers::CONSOLE);
+    for _ in 0..100 {
+        if c.get(url("/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Fill the disk to the last byte, then log more.
+    let filler = logs.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![b'x'; 4096];
+    while std::io::Write::write_all(&mut f, &chunk).is_ok() {}
+    let _ = std::io::Write::write_all(&mut f, b"x");
+    for _ in 0..40 {
+        assert_eq!(c.get(url("/login")).send().await.unwrap().status(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let metrics = c
+        .get(url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lost: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("clinicbox_log_lines_lost_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(lost >= 10.0, "{lost} lines lost");
+    drop(f);
+    std::fs::remove_file(&filler).unwrap();
+    for _ in 0..3 {
+        c.get(url("/login")).send().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("cannot write the log file").count(),
+        1,
+        "said once on stderr: {stderr}"
+    );
+    let mut notice = false;
+    for e in std::fs::read_dir(&logs).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        assert!(text.ends_with('\n'), "a line was cut off");
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|err| panic!("not whole JSON ({err}): {line}"));
+            if v["fields"]["lines_lost"].as_u64().is_some_and(|n| n >= 10) {
+                notice = true;
+            }
+        }
+    }
+    assert!(notice, "no line says how many were lost");
+}

@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/health", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/api/v1/health/database", get(readyz))
+        .route("/api/v1/health/database", get(database))
 }
 
 async fn healthz() -> Response {
@@ -73,9 +73,18 @@ fn short_db_error(e: &sqlx::Error) -> String {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match readiness(&state).await {
+    ready_response(&state, "ready").await
+}
+
+/// The old stack's database monitor expects `"status": "ok"`.
+async fn database(State(state): State<AppState>) -> Response {
+    ready_response(&state, "ok").await
+}
+
+async fn ready_response(state: &AppState, ready_word: &str) -> Response {
+    match readiness(state).await {
         Ok(details) => Json(json!({
-            "status": "ready",
+            "status": ready_word,
             "version": crate::VERSION,
             "checks": details,
         }))

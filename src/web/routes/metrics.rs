@@ -53,6 +53,18 @@ pub async fn show(
         1.0,
     );
     state.metrics.render_requests(&mut out);
+    help(
+        &mut out,
+        "clinicbox_log_lines_lost_total",
+        "counter",
+        "Log lines the log files could not take (a full disk); journald still has them.",
+    );
+    sample(
+        &mut out,
+        "clinicbox_log_lines_lost_total",
+        &[],
+        crate::ops::logfile::lines_lost() as f64,
+    );
 
     let pool = &state.db.pool;
     help(
