@@ -234,7 +234,7 @@ async fn a_full_log_disk_leaves_only_whole_lines_and_reports_what_was_lost() {
         .unwrap()
         .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
     std::fs::write(&cfg, text).unwrap();
-    let mut child = std::process::Command::new(crate::helpers::cli::bin())
+    let child = std::process::Command::new(crate::helpers::cli::bin())
         .arg("--config")
         .arg(&cfg)
         .arg("serve")
