@@ -167,7 +167,8 @@ async fn main() -> Result<(), BoxError> {
              [server]\nbase_domain = \"clinics.test\"\nconsole_host = \"admin.clinics.test\"\n\
              http_listen = \"127.0.0.1:{port}\"\n[tls]\nmode = \"off\"\n\
              [storage]\ndata_dir = \"{}\"\nkey_file = \"{}\"\n\
-             [limits]\nlogin_per_minute = 1000000\napi_per_minute = 100000000\n",
+             [limits]\nlogin_per_minute = 1000000\napi_per_minute = 100000000\n\
+             login_per_minute_per_address = 1000000\napi_per_minute_per_address = 100000000\n",
             b.url,
             dir.join("data").display(),
             dir.join("secret.key").display()

@@ -48,7 +48,9 @@ impl AppState {
         secrets: Secrets,
     ) -> Self {
         let hosts = config.server.host_rules();
-        let limits = Limiters::new(&config.limits);
+        let limits = Limiters::new(crate::domain::settings::RateLimits::from_config(
+            &config.limits,
+        ));
         let https = config.tls.mode != crate::config::TlsMode::Off
             || !config.server.trusted_proxies.is_empty();
         Self(Arc::new(AppInner {

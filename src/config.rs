@@ -31,23 +31,33 @@ pub struct Config {
     pub limits: LimitsConfig,
 }
 
-/// Per-client-address request budgets (rate limits).
+/// Request budgets per minute (rate limits): the starting values of the settings an operator
+/// changes on the console's Security page (which then win).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
-    /// Sign-in attempts (password or code) per minute per address. Default 10.
+    /// Sign-in attempts (password or code) for one account from one address. Default 10.
     #[serde(default = "LimitsConfig::default_login")]
     pub login_per_minute: u32,
-    /// API requests per minute per address. Default 600.
+    /// Sign-in attempts from one address, any account (a whole clinic behind one NAT).
+    /// Default 300.
+    #[serde(default = "LimitsConfig::default_login_address")]
+    pub login_per_minute_per_address: u32,
+    /// API requests with one token or session. Default 600.
     #[serde(default = "LimitsConfig::default_api")]
     pub api_per_minute: u32,
+    /// API requests from one address, any credential. Default 6000.
+    #[serde(default = "LimitsConfig::default_api_address")]
+    pub api_per_minute_per_address: u32,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             login_per_minute: Self::default_login(),
+            login_per_minute_per_address: Self::default_login_address(),
             api_per_minute: Self::default_api(),
+            api_per_minute_per_address: Self::default_api_address(),
         }
     }
 }
@@ -55,6 +65,12 @@ impl Default for LimitsConfig {
 impl LimitsConfig {
     fn default_login() -> u32 {
         10
+    }
+    fn default_login_address() -> u32 {
+        300
+    }
+    fn default_api_address() -> u32 {
+        6000
     }
     fn default_api() -> u32 {
         600

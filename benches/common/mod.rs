@@ -110,6 +110,8 @@ impl Bench {
             limits: LimitsConfig {
                 login_per_minute: 1_000_000,
                 api_per_minute: 1_000_000,
+                login_per_minute_per_address: 1_000_000,
+                api_per_minute_per_address: 100_000_000,
             },
         })
     }

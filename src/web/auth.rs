@@ -3,8 +3,6 @@
 //! CSRF for unsafe methods, token scope, forced password change and MFA enrolment, and the
 //! audit row for every access denial.
 
-use std::net::IpAddr;
-
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
@@ -654,23 +652,6 @@ pub async fn record_in_tenant(
     let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
     audit::record(&mut tx, ctx, ev).await?;
     tx.commit().await
-}
-
-/// The client address used to key rate limits.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientIpKey;
-
-impl tower_governor::key_extractor::KeyExtractor for ClientIpKey {
-    type Key = IpAddr;
-    fn extract<T>(
-        &self,
-        req: &axum::http::Request<T>,
-    ) -> Result<Self::Key, tower_governor::GovernorError> {
-        req.extensions()
-            .get::<ClientIp>()
-            .and_then(|c| c.0)
-            .ok_or(tower_governor::GovernorError::UnableToExtractKey)
-    }
 }
 
 /// Extractor: whoever is signed in on this host, staff member or operator. For pages both

@@ -39,6 +39,9 @@ pub enum AppError {
     Conflict(String, Option<serde_json::Value>),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A rate limit: try again after this long.
+    #[error("too many requests")]
+    TooMany(std::time::Duration),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -105,6 +108,20 @@ impl IntoResponse for AppError {
                 Some(cause),
             ),
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", None, None),
+            Self::TooMany(wait) => {
+                let mut resp = StatusCode::TOO_MANY_REQUESTS.into_response();
+                let secs = wait.as_secs().max(1);
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                resp.extensions_mut().insert(ErrorInfo {
+                    code: "too_many_requests",
+                    detail: None,
+                    cause: None,
+                    fields: None,
+                    extra: None,
+                });
+                return resp;
+            }
             Self::InvalidToken => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",

@@ -59,12 +59,22 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Periodic chores of a running server: expired sessions, idle rate-limit entries.
+/// Periodic chores of a running server: the rate limits as set on the console (every minute,
+/// so that every node follows a change), expired sessions and idle rate-limit entries (every
+/// ten minutes).
 pub async fn housekeeping(state: AppState) {
     let store = session::PgSessionStore::new(state.db.pool.clone());
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    loop {
+    let defaults = crate::domain::settings::RateLimits::from_config(&state.config.limits);
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    for n in 0u64.. {
         tick.tick().await;
+        match crate::domain::settings::RateLimits::load(&state.db.pool, defaults).await {
+            Ok(l) => state.limits.apply(l),
+            Err(e) => tracing::debug!(error = %e, "could not read the rate limits"),
+        }
+        if n % 10 != 9 {
+            continue;
+        }
         state.limits.forget_idle();
         match store.delete_expired().await {
             Ok(n) if n > 0 => tracing::debug!(sessions = n, "expired sessions removed"),

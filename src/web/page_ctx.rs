@@ -103,6 +103,11 @@ fn console_nav(op: &OperatorIdentity, path: &str) -> Nav {
                 active: path.starts_with("/backups"),
             },
             NavLink {
+                href: "/security",
+                label: "limits.title",
+                active: path.starts_with("/security"),
+            },
+            NavLink {
                 href: "/account",
                 label: "nav.account",
                 active: path.starts_with("/account"),

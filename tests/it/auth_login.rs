@@ -349,26 +349,57 @@ async fn get_never_changes_state() {
     assert_eq!(b.get("/").await.status, 200, "still signed in");
 }
 
+/// Staff of one clinic share one address: one account's attempts are limited per account and
+/// address, and colleagues behind the same address are not locked out until the (larger)
+/// budget of the address is spent.
 #[tokio::test]
-async fn login_attempts_are_rate_limited_per_address() {
-    let app = spawn_app_with(|c| c.limits.login_per_minute = 3).await;
+async fn sign_in_attempts_are_limited_per_account_and_address() {
+    let app = spawn_app_with(|c| {
+        c.limits.login_per_minute = 3;
+        c.limits.login_per_minute_per_address = 6;
+    })
+    .await;
     let t = app.create_tenant("alpha").await;
     let doc = app.create_staff(&t, Role::Doctor).await;
+    let nurse = app.create_staff(&t, Role::Nurse).await;
     let mut b = Browser::new(&app, &host("alpha"));
     b.get("/login").await;
     let mut statuses = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..4 {
         statuses.push(
             b.post(
                 "/login",
                 &[("email", &doc.email), ("password", "nope nope nope")],
             )
-            .await
-            .status,
+            .await,
         );
     }
-    assert_eq!(&statuses[..3], &[StatusCode::UNPROCESSABLE_ENTITY; 3]);
-    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS);
+    let codes: Vec<_> = statuses.iter().map(|p| p.status).collect();
+    assert_eq!(&codes[..3], &[StatusCode::UNPROCESSABLE_ENTITY; 3]);
+    assert_eq!(codes[3], StatusCode::TOO_MANY_REQUESTS);
+    assert!(statuses[3].headers.contains_key("retry-after"));
+    // A colleague at the same address signs in as usual.
+    let mut colleague = Browser::new(&app, &host("alpha"));
+    colleague.get("/login").await;
+    let p = colleague
+        .post(
+            "/login",
+            &[("email", &nurse.email), ("password", &nurse.password)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    // The address's own budget (six attempts, whatever the account) still ends it.
+    let mut last = StatusCode::OK;
+    for i in 0..3 {
+        last = b
+            .post(
+                "/login",
+                &[("email", &format!("someone{i}@x.test")), ("password", "x")],
+            )
+            .await
+            .status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
     // Showing the page is not limited.
     assert_eq!(b.get("/login").await.status, 200);
 }
@@ -486,11 +517,14 @@ async fn a_role_change_ends_the_users_sessions() {
     assert_eq!(a.get("/").await.status, 200, "the admin stays signed in");
 }
 
+/// The API budget is per token or session (and, generously, per address): one busy
+/// integration does not stop the rest of the clinic's staff.
 #[tokio::test]
-async fn api_requests_are_rate_limited_per_address() {
+async fn api_requests_are_limited_per_credential() {
     let app = spawn_app_with(|c| c.limits.api_per_minute = 5).await;
     let t = app.create_tenant("alpha").await;
     let doc = app.create_staff(&t, Role::Doctor).await;
+    let nurse = app.create_staff(&t, Role::Nurse).await;
     let mut b = Browser::login_as(&app, &host("alpha"), &doc).await;
     let mut statuses = Vec::new();
     for _ in 0..7 {
@@ -500,6 +534,13 @@ async fn api_requests_are_rate_limited_per_address() {
     assert_eq!(statuses[6], StatusCode::TOO_MANY_REQUESTS);
     let p = b.api(reqwest::Method::GET, "/api/v1/me", None).await;
     assert_eq!(p.headers["content-type"], "application/problem+json");
+    assert!(p.headers.contains_key("retry-after"));
+    // A colleague's session from the same address has a budget of its own.
+    let mut n = Browser::login_as(&app, &host("alpha"), &nurse).await;
+    assert_eq!(
+        n.api(reqwest::Method::GET, "/api/v1/me", None).await.status,
+        StatusCode::OK
+    );
     // Pages are not limited by the API budget.
     assert_eq!(b.get("/").await.status, 200);
 }

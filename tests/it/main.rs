@@ -18,6 +18,7 @@ mod browser;
 mod cancel;
 mod check;
 mod config_cli;
+mod console;
 mod cross_clinic;
 mod http;
 mod isolation;

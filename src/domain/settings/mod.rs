@@ -266,3 +266,103 @@ impl Hsts {
         })
     }
 }
+
+/// Sign-in and API budgets per minute (system settings `limits.*`); see `web::limits`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RateLimits {
+    /// Sign-in attempts for one account from one address.
+    pub login_per_account: u32,
+    /// Sign-in attempts from one address, whatever the account (a clinic behind one NAT).
+    pub login_per_address: u32,
+    /// API requests with one token or one signed-in session.
+    pub api_per_credential: u32,
+    /// API requests from one address, whatever the credential.
+    pub api_per_address: u32,
+}
+
+impl RateLimits {
+    /// Accepted ranges, for the console's form and for values read back.
+    pub const LOGIN_PER_ACCOUNT: (u32, u32) = (3, 1_000);
+    pub const LOGIN_PER_ADDRESS: (u32, u32) = (10, 100_000);
+    pub const API_PER_CREDENTIAL: (u32, u32) = (10, 10_000_000);
+    pub const API_PER_ADDRESS: (u32, u32) = (10, 100_000_000);
+
+    /// The starting values from the config file.
+    pub fn from_config(c: &crate::config::LimitsConfig) -> Self {
+        Self {
+            login_per_account: c.login_per_minute,
+            login_per_address: c.login_per_minute_per_address,
+            api_per_credential: c.api_per_minute,
+            api_per_address: c.api_per_minute_per_address,
+        }
+    }
+
+    const KEYS: [&'static str; 4] = [
+        "limits.login_per_account",
+        "limits.login_per_address",
+        "limits.api_per_credential",
+        "limits.api_per_address",
+    ];
+
+    /// The stored values, each falling back to `defaults` when unset or out of range.
+    pub async fn load(pool: &PgPool, defaults: Self) -> sqlx::Result<Self> {
+        let rows: Vec<(String, serde_json::Value)> =
+            sqlx::query_as("SELECT key, value FROM clinicbox.system_settings WHERE key = ANY($1)")
+                .bind(&Self::KEYS[..])
+                .fetch_all(pool)
+                .await?;
+        let mut l = defaults;
+        for (k, v) in rows {
+            let n = v.as_u64().and_then(|n| u32::try_from(n).ok());
+            let within = |(lo, hi): (u32, u32)| n.filter(|n| (lo..=hi).contains(n));
+            match k.as_str() {
+                "limits.login_per_account" => {
+                    l.login_per_account =
+                        within(Self::LOGIN_PER_ACCOUNT).unwrap_or(l.login_per_account)
+                }
+                "limits.login_per_address" => {
+                    l.login_per_address =
+                        within(Self::LOGIN_PER_ADDRESS).unwrap_or(l.login_per_address)
+                }
+                "limits.api_per_credential" => {
+                    l.api_per_credential =
+                        within(Self::API_PER_CREDENTIAL).unwrap_or(l.api_per_credential)
+                }
+                _ => l.api_per_address = within(Self::API_PER_ADDRESS).unwrap_or(l.api_per_address),
+            }
+        }
+        Ok(l)
+    }
+
+    pub async fn save(&self, conn: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Result<()> {
+        let values = [
+            self.login_per_account,
+            self.login_per_address,
+            self.api_per_credential,
+            self.api_per_address,
+        ];
+        for (key, value) in Self::KEYS.iter().zip(values) {
+            put_system(conn, key, value.into(), now).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes one installation setting.
+pub async fn put_system(
+    conn: &mut PgConnection,
+    key: &str,
+    value: serde_json::Value,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO clinicbox.system_settings (key, value, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
+    )
+    .bind(key)
+    .bind(value)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -207,6 +207,8 @@ pub fn test_config(url: &str, data_dir: &std::path::Path) -> Config {
         limits: LimitsConfig {
             login_per_minute: 100_000,
             api_per_minute: 1_000_000,
+            login_per_minute_per_address: 1_000_000,
+            api_per_minute_per_address: 100_000_000,
         },
     }
 }

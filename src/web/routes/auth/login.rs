@@ -68,6 +68,7 @@ pub async fn submit(
     page: PageCtx,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
+    state.limits.sign_in(ctx.ip, &form.email)?;
     let mut tx = realm.begin(&state).await?;
     let check =
         service::check_password(&mut tx, realm.kind(), &form.email, &form.password, ctx.at).await?;

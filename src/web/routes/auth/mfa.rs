@@ -76,6 +76,7 @@ pub async fn submit(
         set_flash(&session, "expired").await;
         return Ok(Redirect::to("/login").into_response());
     };
+    state.limits.sign_in(ctx.ip, &format!("mfa:{account_id}"))?;
     let mut tx = realm.begin(&state).await?;
     let result = service::check_second_factor(
         &mut tx,

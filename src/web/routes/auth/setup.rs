@@ -67,6 +67,7 @@ pub async fn submit(
     Path(token): Path<String>,
     Form(form): Form<SetupForm>,
 ) -> Result<Response, AppError> {
+    state.limits.sign_in(ctx.ip, "setup")?;
     let mut errors = FormErrors::new();
     if form.password != form.confirm {
         errors.add("confirm", "the two passwords differ");

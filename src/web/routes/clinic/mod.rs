@@ -12,22 +12,11 @@ use crate::app::AppState;
 use crate::web::auth::{authenticate_staff, guard_staff};
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    let login_limit = state.limits.login_layer();
     Router::new()
         .route("/", get(home::show))
         .route("/theme.css", get(theme::css))
-        .route(
-            "/login",
-            get(auth::login::show)
-                .post(auth::login::submit)
-                .layer(login_limit.clone()),
-        )
-        .route(
-            "/login/mfa",
-            get(auth::mfa::show)
-                .post(auth::mfa::submit)
-                .layer(login_limit),
-        )
+        .route("/login", get(auth::login::show).post(auth::login::submit))
+        .route("/login/mfa", get(auth::mfa::show).post(auth::mfa::submit))
         .route("/logout", post(auth::logout::submit))
         .route("/account", get(account::show::show))
         .route(
@@ -147,7 +136,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(settings::scheduling::remove_absence),
         )
         .route("/api/v1/openapi.json", get(api::openapi::serve))
-        .nest("/api/v1", api::router().layer(state.limits.api_layer()))
+        .nest(
+            "/api/v1",
+            api::router().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::web::limits::api,
+            )),
+        )
         .layer(axum::middleware::from_fn(
             crate::web::middleware::label_route,
         ))

@@ -3,6 +3,7 @@
 mod backups;
 mod certificates;
 mod home;
+mod security;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -12,31 +13,20 @@ use crate::app::AppState;
 use crate::web::auth::{authenticate_operator, guard_operator};
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    let login_limit = state.limits.login_layer();
     Router::new()
         .route("/", get(home::show))
-        .route(
-            "/login",
-            get(auth::login::show)
-                .post(auth::login::submit)
-                .layer(login_limit.clone()),
-        )
-        .route(
-            "/login/mfa",
-            get(auth::mfa::show)
-                .post(auth::mfa::submit)
-                .layer(login_limit.clone()),
-        )
+        .route("/login", get(auth::login::show).post(auth::login::submit))
+        .route("/login/mfa", get(auth::mfa::show).post(auth::mfa::submit))
         .route("/logout", post(auth::logout::submit))
         .route(
             "/setup/{token}",
-            get(auth::setup::show)
-                .post(auth::setup::submit)
-                .layer(login_limit),
+            get(auth::setup::show).post(auth::setup::submit),
         )
         .route("/backups", get(backups::show))
         .route("/backups/run", post(backups::run_now))
         .route("/backups/settings", post(backups::save_settings))
+        .route("/security", get(security::show))
+        .route("/security/limits", post(security::save_limits))
         .route("/certificates", get(certificates::show))
         .route("/certificates/renew", post(certificates::renew))
         .route("/certificates/hsts", post(certificates::save_hsts))
