@@ -140,7 +140,13 @@ async fn main() -> Result<(), BoxError> {
         ms(percentile(&audited, 0.5)) - ms(percentile(&plain, 0.5)),
         ms(mean(&audited)) - ms(mean(&plain))
     );
-    let report = audit::verify_tenant(&b.db.pool, &t).await?;
+    let report = audit::verify_tenant(
+        &b.db.pool,
+        &clinicbox::ops::secrets::Secrets::from_bytes([3u8; 32]),
+        &t,
+        None,
+    )
+    .await?;
     println!(
         "audit chain after the run: {} rows, intact: {}",
         report.rows,

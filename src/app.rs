@@ -99,6 +99,7 @@ pub async fn serve_tls(
         tls.clone(),
         stop.clone(),
     ));
+    let sealer = tokio::spawn(crate::ops::audit_sealer::run(state.clone(), stop.clone()));
     let drain = server::drain_for(state.config.server.request_timeout());
     let opts = server::HttpsOptions {
         handshake_timeout: std::time::Duration::from_secs(state.config.tls.handshake_timeout_secs),
@@ -123,6 +124,7 @@ pub async fn serve_tls(
     housekeeping.abort();
     renewal.abort();
     backups.abort();
+    let _ = sealer.await;
     a.and(b)
 }
 
@@ -139,10 +141,12 @@ pub async fn serve(
         state.clone(),
         stop.clone(),
     ));
+    let sealer = tokio::spawn(crate::ops::audit_sealer::run(state.clone(), stop.clone()));
     let drain = crate::tls::server::drain_for(state.config.server.request_timeout());
     let app = crate::web::router(state);
     let result = crate::tls::server::serve_http(app, listener, stop, drain).await;
     housekeeping.abort();
     backups.abort();
+    let _ = sealer.await;
     result
 }

@@ -396,6 +396,14 @@ impl DatabaseUrl {
         Ok(url)
     }
 
+    /// The role it connects as.
+    pub fn user(&self) -> Option<String> {
+        sqlx::postgres::PgConnectOptions::from_str(&self.normalized())
+            .ok()
+            .map(|o| o.get_username().to_owned())
+            .filter(|u| !u.is_empty())
+    }
+
     /// libpq accepts `postgres://user@/db?host=/socket` (user, no host); the `url` crate does
     /// not. This moves the credentials into query parameters in that case, which both accept.
     pub fn normalized(&self) -> String {

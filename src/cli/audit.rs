@@ -24,6 +24,12 @@ pub enum AuditCommand {
         /// The system audit log (operators and CLI) instead of a clinic's.
         #[arg(long, conflicts_with = "tenant")]
         system: bool,
+        /// Also check that the log still reaches the head recorded in this backup's manifest
+        /// (rows removed since the backup are then named).
+        #[arg(long)]
+        backup: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        key: super::backup::KeyArgs,
         #[arg(long)]
         json: bool,
     },
@@ -63,18 +69,55 @@ fn print(report: &VerifyReport, what: &str, json: bool) -> CliResult {
 
 pub async fn run(cfg: &Config, cmd: AuditCommand) -> CliResult {
     let db = super::connect(cfg).await?;
+    // The chains are keyed with the installation's secret key: the right one, or every entry
+    // would look altered.
+    let secrets = crate::ops::secrets::Secrets::load_or_create(&cfg.storage.key_file)?;
+    if let crate::ops::keycheck::KeyMatch::Mismatch { why } =
+        crate::ops::keycheck::verify_or_record(&db.pool, &secrets, SystemClock.now()).await?
+    {
+        return Err(Failed(crate::ops::keycheck::mismatch_message(
+            &cfg.storage.key_file,
+            &why,
+        )));
+    }
     match cmd {
         AuditCommand::Verify {
             tenant,
             system,
+            backup,
+            key,
             json,
         } => {
+            let manifest = match &backup {
+                Some(file) => {
+                    let k = super::backup::key_for(file, &key, &db, &secrets).await?;
+                    let file = file.clone();
+                    Some(
+                        tokio::task::spawn_blocking(move || {
+                            crate::ops::backup::archive::read_manifest(&file, &k)
+                        })
+                        .await??,
+                    )
+                }
+                None => None,
+            };
             if system {
-                let r = audit::verify_system(&db.pool).await?;
+                let expected = manifest.as_ref().and_then(|m| m.system_audit.as_ref());
+                let r = audit::verify_system(&db.pool, &secrets, expected.map(|a| &a.head)).await?;
                 print(&r, "system audit log", json)
             } else if let Some(slug) = tenant {
                 let t = tenants::find(&db, &slug).await?;
-                let r = audit::verify_tenant(&db.pool, &t).await?;
+                let expected = manifest
+                    .as_ref()
+                    .and_then(|m| m.clinic(slug.as_str()))
+                    .and_then(|c| c.audit.as_ref());
+                if manifest.is_some() && expected.is_none() {
+                    return Err(Failed(format!(
+                        "the backup holds no audit log of clinic {slug}"
+                    )));
+                }
+                let r =
+                    audit::verify_tenant(&db.pool, &secrets, &t, expected.map(|a| &a.head)).await?;
                 print(&r, &format!("clinic {slug} audit log"), json)
             } else {
                 Err(Failed("give --tenant SLUG or --system".into()))
@@ -88,7 +131,7 @@ pub async fn run(cfg: &Config, cmd: AuditCommand) -> CliResult {
             tx.commit().await?;
             let removed = audit::prune(
                 &db.pool,
-                &db.login_role,
+                &secrets,
                 &t,
                 u32::try_from(years).unwrap_or(7),
                 now,

@@ -118,7 +118,7 @@ impl Progress for CliProgress {
 
 /// The key that opens `file`: an identity or passphrase file when given, otherwise the
 /// passphrase stored in the settings (a backup made here with a passphrase).
-async fn key_for(
+pub(crate) async fn key_for(
     file: &Path,
     args: &KeyArgs,
     db: &crate::db::Db,

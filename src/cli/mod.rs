@@ -12,6 +12,7 @@ mod audit;
 mod backup;
 mod cert;
 mod check;
+mod database;
 mod demo;
 mod dev;
 mod migrate;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Audit log integrity and retention.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The part of the database setup that needs a PostgreSQL superuser.
+    #[command(subcommand)]
+    Database(database::DatabaseCommand),
     /// HTTPS certificates: status per host, forced renewal.
     #[command(subcommand)]
     Cert(cert::CertCommand),
@@ -167,6 +171,7 @@ async fn run(cli: Cli) -> CliResult {
             crate::ops::telemetry::init_cli();
             audit::run(&load_config(&cli.config)?, cmd).await
         }
+        Command::Database(cmd) => database::run(&load_config(&cli.config)?, cmd),
         Command::Cert(cmd) => {
             crate::ops::telemetry::init_cli();
             cert::run(&load_config(&cli.config)?, cmd).await

@@ -6,6 +6,7 @@
 pub mod locks;
 pub mod migrate;
 pub mod pgenv;
+pub mod privileged;
 
 use std::time::Duration;
 
@@ -169,11 +170,13 @@ impl TenantDb {
     }
 
     /// The role and schema are validated identifiers (`[a-z0-9_]`), so they can appear as literals.
+    /// The clinic's audit log comes second on the search path.
     fn begin_sql(t: &TenantIdent) -> String {
         format!(
-            "BEGIN; SELECT set_config('role', '{}', true), set_config('search_path', '{}, extensions', true)",
+            "BEGIN; SELECT set_config('role', '{}', true), set_config('search_path', '{}, {}, extensions', true)",
             t.role.as_str(),
-            t.schema.quoted()
+            t.schema.quoted(),
+            t.audit_schema().quoted()
         )
     }
 }
@@ -192,8 +195,9 @@ pub async fn savepoint(
 }
 
 /// The login role must not be able to read clinic data by itself: not a superuser (that bypasses
-/// every privilege), NOINHERIT (clinic roles' rights only after switching), and CREATEROLE to
-/// provision clinics. See docs/database.md.
+/// every privilege), NOINHERIT (clinic roles' rights only after switching), and not CREATEROLE
+/// (with it, on PostgreSQL 15, it could grant itself the audit logs' owner); the superuser part
+/// of the setup must be in place. See docs/database.md.
 pub async fn check_login_role(db: &Db) -> Result<(), String> {
     let (superuser, inherit, createrole): (bool, bool, bool) = sqlx::query_as(
         "SELECT rolsuper, rolinherit, rolcreaterole FROM pg_roles WHERE rolname = current_user",
@@ -204,7 +208,7 @@ pub async fn check_login_role(db: &Db) -> Result<(), String> {
     let role = db.login_role.as_str();
     if superuser {
         return Err(format!(
-            "database role {role} is a superuser, which bypasses clinic isolation; connect as a NOINHERIT CREATEROLE role (see docs/database.md)"
+            "database role {role} is a superuser, which bypasses clinic isolation; connect as a NOINHERIT role without CREATEROLE (see docs/database.md)"
         ));
     }
     if inherit {
@@ -212,12 +216,13 @@ pub async fn check_login_role(db: &Db) -> Result<(), String> {
             "database role {role} has INHERIT; run `ALTER ROLE {role} NOINHERIT;` so it reaches clinic data only through clinic transactions (see docs/database.md)"
         ));
     }
-    if !createrole {
+    if createrole {
         return Err(format!(
-            "database role {role} lacks CREATEROLE, needed to create a role per clinic; run `ALTER ROLE {role} CREATEROLE;`"
+            "database role {role} has CREATEROLE, with which it could take over the audit logs' owner; {}",
+            privileged::instructions(&db.login_role)
         ));
     }
-    Ok(())
+    privileged::check(&db.pool, &db.login_role).await
 }
 
 #[cfg(test)]
@@ -246,7 +251,7 @@ mod tests {
         };
         assert_eq!(
             TenantDb::begin_sql(&t),
-            "BEGIN; SELECT set_config('role', 'clinicbox_t_city_clinic', true), set_config('search_path', '\"tenant_city_clinic\", extensions', true)"
+            "BEGIN; SELECT set_config('role', 'clinicbox_t_city_clinic', true), set_config('search_path', '\"tenant_city_clinic\", \"tenant_city_clinic_audit\", extensions', true)"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Operations: clock, logging, PostgreSQL tools and private clusters, shutdown.
 
+pub mod audit_sealer;
 pub mod backup;
 pub mod check;
 pub mod clock;

@@ -305,10 +305,11 @@ impl Drop for PgCluster {
     }
 }
 
-/// Creates the application's login role and database as the architecture requires: the role
-/// is NOINHERIT (it reaches clinic tables only by switching role) and CREATEROLE (it creates a
-/// role per clinic) and CREATEDB (`backup verify` restores into a scratch database). `role`
-/// and `db` must be plain identifiers.
+/// Creates the application's login role and database as the architecture requires, and runs
+/// the superuser part of the setup in it (`db::privileged`): the role is NOINHERIT (it reaches
+/// clinic tables only by switching role), CREATEDB (`backup verify` restores into a scratch
+/// database) and without CREATEROLE (clinic roles come from `clinicbox_priv`; the audit logs'
+/// owner stays out of its reach). `role` and `db` must be plain identifiers.
 pub async fn provision_app_database(
     superuser: &sqlx::PgPool,
     role: &crate::domain::tenants::Ident,
@@ -321,12 +322,12 @@ pub async fn provision_app_database(
             .await?;
     // An existing role (a demo cluster from an older release) gets the attributes too.
     let ddl = if exists {
-        format!("ALTER ROLE {} NOINHERIT CREATEROLE CREATEDB", role.quoted())
-    } else {
         format!(
-            "CREATE ROLE {} LOGIN NOINHERIT CREATEROLE CREATEDB",
+            "ALTER ROLE {} NOINHERIT NOCREATEROLE CREATEDB",
             role.quoted()
         )
+    } else {
+        format!("CREATE ROLE {} LOGIN NOINHERIT CREATEDB", role.quoted())
     };
     sqlx::raw_sql(&ddl).execute(superuser).await?;
     let exists: bool =
@@ -343,5 +344,16 @@ pub async fn provision_app_database(
         .execute(superuser)
         .await?;
     }
-    Ok(())
+    let in_db = crate::db::pool_options(1)
+        .connect_with(
+            superuser
+                .connect_options()
+                .as_ref()
+                .clone()
+                .database(db.as_str()),
+        )
+        .await?;
+    let result = crate::db::privileged::run(&in_db, role).await;
+    in_db.close().await;
+    result
 }

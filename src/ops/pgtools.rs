@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use crate::config::DatabaseUrl;
 use crate::db::pgenv::libpq_env;
-use crate::domain::tenants::Ident;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PgToolError {
@@ -94,8 +93,7 @@ pub fn create_private_file(path: &Path) -> std::io::Result<()> {
 /// clinic tables by itself).
 pub async fn dump_schema(
     url: &DatabaseUrl,
-    schema: &Ident,
-    role: &Ident,
+    clinic: &crate::domain::tenants::TenantIdent,
     out: &Path,
 ) -> Result<(), PgToolError> {
     let pg_dump = find("pg_dump")?;
@@ -103,8 +101,9 @@ pub async fn dump_schema(
     let output = tokio::process::Command::new(&pg_dump)
         .envs(libpq_env(url))
         .arg("--format=custom")
-        .arg(format!("--schema={}", schema.as_str()))
-        .arg(format!("--role={}", role.as_str()))
+        .arg(format!("--schema={}", clinic.schema.as_str()))
+        .arg(format!("--schema={}", clinic.audit_schema().as_str()))
+        .arg(format!("--role={}", clinic.role.as_str()))
         .arg(format!("--file={}", out.display()))
         .stdin(std::process::Stdio::null())
         .output()

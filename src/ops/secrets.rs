@@ -32,6 +32,8 @@ pub enum Purpose {
     AcmeAccount,
     /// The key's fingerprint in the database (`ops::keycheck`).
     KeyCheck,
+    /// The audit logs' chains (`domain::audit::chain`).
+    AuditChain,
 }
 
 impl Purpose {
@@ -43,6 +45,7 @@ impl Purpose {
             Self::BackupKey => b"clinicbox backup-passphrase v1",
             Self::AcmeAccount => b"clinicbox acme-account v1",
             Self::KeyCheck => b"clinicbox key-fingerprint v1",
+            Self::AuditChain => b"clinicbox audit-chain v1",
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The audit log: append-only for every role, tamper-evident, viewable and exportable.
+//! The audit log: out of the application's reach, tamper-evident with a keyed chain, viewable
+//! and exportable.
 
 use chrono::{Duration, TimeZone, Utc};
 use clinicbox::db::TenantDb;
@@ -9,6 +10,7 @@ use reqwest::StatusCode;
 use crate::helpers::browser::Browser;
 use crate::helpers::cli::{run, stderr, stdout, write_config};
 use crate::helpers::{TestApp, TestDb, cluster_root, spawn_app, sqlstate};
+use clinicbox::domain::tenants::Tenant;
 
 async fn some_events(t: &TestDb, tenant: &clinicbox::domain::tenants::Tenant, n: usize) {
     let mut tx = TenantDb::begin(&t.db.pool, &tenant.db).await.unwrap();
@@ -24,125 +26,201 @@ async fn some_events(t: &TestDb, tenant: &clinicbox::domain::tenants::Tenant, n:
     tx.commit().await.unwrap();
 }
 
+fn secrets() -> clinicbox::ops::secrets::Secrets {
+    crate::helpers::test_secrets()
+}
+
+async fn verify(t: &TestDb, tenant: &Tenant) -> audit::VerifyReport {
+    audit::verify_tenant(&t.db.pool, &secrets(), tenant, None)
+        .await
+        .unwrap()
+}
+
+/// What the login role can do in a clinic transaction (as the clinic's role): one statement,
+/// in a transaction of its own; the SQLSTATE if refused.
+async fn as_clinic(t: &TestDb, tenant: &Tenant, sql: &str) -> Result<(), String> {
+    let mut tx = TenantDb::begin(&t.db.pool, &tenant.db).await.unwrap();
+    match sqlx::raw_sql(sql).execute(&mut *tx).await {
+        Ok(_) => {
+            tx.commit().await.unwrap();
+            Ok(())
+        }
+        Err(e) => Err(sqlstate(&e).unwrap_or_else(|| e.to_string())),
+    }
+}
+
+/// The repro of the black-box finding, as the application's own login role: switch to the
+/// clinic's role and try to disable the trigger, grant itself UPDATE and DELETE, delete the
+/// patient.view rows, replace the functions, drop the trigger, rename or drop the table, or
+/// become the role that owns the log. Every step is refused and the log is unchanged.
 #[tokio::test]
-async fn update_delete_truncate_are_refused_for_the_clinic_role_and_the_login_role() {
+async fn the_login_role_cannot_rewrite_a_clinics_audit_log() {
     let t = TestDb::new().await;
     let a = t.create_tenant("alpha").await;
     some_events(&t, &a, 3).await;
-
+    assert!(verify(&t, &a).await.ok());
+    let auditor = format!("{}_auditor", t.db.login_role.as_str());
     for sql in [
-        "UPDATE audit_log SET outcome = 'failure'",
-        "DELETE FROM audit_log",
-        "TRUNCATE audit_log",
-        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change",
+        "UPDATE audit_log SET outcome = 'failure'".to_owned(),
+        "DELETE FROM audit_log WHERE action = 'patient.view'".to_owned(),
+        "TRUNCATE audit_log".to_owned(),
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_no_change".to_owned(),
+        // A GRANT without grant options is only a warning: what matters is what follows.
+        "GRANT UPDATE, DELETE ON audit_log TO CURRENT_USER; DELETE FROM audit_log".to_owned(),
+        "DROP TRIGGER audit_no_change ON audit_log".to_owned(),
+        "ALTER TABLE audit_log RENAME TO audit_log_old".to_owned(),
+        "DROP TABLE audit_log".to_owned(),
+        "DELETE FROM audit_chain".to_owned(),
+        "INSERT INTO audit_chain VALUES (99, 1, '', '')".to_owned(),
+        "UPDATE clinicbox_audit.heads SET seq = 0".to_owned(),
+        "CREATE OR REPLACE FUNCTION tenant_alpha_audit.audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$".to_owned(),
+        "CREATE OR REPLACE FUNCTION clinicbox_audit.legacy_hash(bytea, bigint, timestamptz, text, bigint, inet, text, text, text, bigint, text, jsonb, text) RETURNS bytea LANGUAGE sql AS $$ SELECT ''::bytea $$".to_owned(),
+        "DROP SCHEMA tenant_alpha_audit CASCADE".to_owned(),
+        format!("SET ROLE {auditor}"),
     ] {
-        let mut tx = TenantDb::begin(&t.db.pool, &a.db).await.unwrap();
-        let err = sqlx::raw_sql(sql).execute(&mut *tx).await;
-        // ALTER is allowed to the owner; it is the DML that must fail.
-        if sql.starts_with("ALTER") {
-            let err = sqlx::query("DELETE FROM audit_log")
-                .execute(&mut *tx)
-                .await
-                .unwrap_err();
-            assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{err}");
-            continue;
-        }
-        let err = err.unwrap_err();
-        assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{sql}: {err}");
+        let r = as_clinic(&t, &a, &sql).await;
+        assert!(r.is_err(), "allowed as the clinic role: {sql}");
     }
-    // The application's login role, outside any clinic transaction.
+    // And as the login role itself, outside any clinic transaction.
     for sql in [
-        "UPDATE tenant_alpha.audit_log SET outcome = 'failure'",
-        "DELETE FROM tenant_alpha.audit_log",
+        format!("GRANT {auditor} TO CURRENT_USER; SET ROLE {auditor}"),
+        format!("SET ROLE {auditor}"),
+        "ALTER ROLE CURRENT_USER CREATEROLE".to_owned(),
+        "DELETE FROM tenant_alpha_audit.audit_log".to_owned(),
+        "SELECT clinicbox_audit.drop_log('tenant_alpha_audit')".to_owned(),
+        "SELECT clinicbox_priv.create_clinic_role('postgres')".to_owned(),
     ] {
-        let err = sqlx::raw_sql(sql).execute(&t.db.pool).await.unwrap_err();
-        assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{sql}: {err}");
+        let r = sqlx::raw_sql(&sql).execute(&t.db.pool).await;
+        assert!(r.is_err(), "allowed as the login role: {sql}");
     }
-    // The system audit log, as the login role (its owner).
-    let mut conn = t.db.pool.acquire().await.unwrap();
-    audit::record_system(
-        &mut conn,
-        &Context::system(Utc::now()),
-        Event::new("tenant.create", Actor::System),
-        None,
-    )
-    .await
-    .unwrap();
-    for sql in [
-        "UPDATE clinicbox.system_audit SET outcome = 'failure'",
-        "DELETE FROM clinicbox.system_audit",
-        "TRUNCATE clinicbox.system_audit",
-    ] {
-        let err = sqlx::raw_sql(sql).execute(&t.db.pool).await.unwrap_err();
-        assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{sql}: {err}");
-    }
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_alpha.audit_log")
+    // Retention cannot reach rows younger than a year, whatever the cut-off asked for.
+    as_clinic(&t, &a, "SELECT audit_prune(now() + interval '1 day')")
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_alpha_audit.audit_log")
         .fetch_one(&t.admin)
         .await
         .unwrap();
     assert_eq!(n, 3);
+    let report = verify(&t, &a).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.rows, 3);
 }
 
+/// What only a superuser could still do — delete a row and re-chain the rest, edit a row, cut
+/// off the newest rows, empty the log — fails verification: the chain is keyed with a secret
+/// the database never sees, and its head is kept where the log's tables are not.
 #[tokio::test]
-async fn the_chain_verifies_and_a_superuser_edit_is_caught() {
+async fn verify_catches_a_rewritten_altered_truncated_or_emptied_log() {
     let t = TestDb::new().await;
     let a = t.create_tenant("alpha").await;
     some_events(&t, &a, 20).await;
-    let report = audit::verify_tenant(&t.db.pool, &a).await.unwrap();
+    let report = verify(&t, &a).await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.rows, 20);
 
-    // A superuser bypasses the triggers and edits row 7.
-    let mut c = t.admin.acquire().await.unwrap();
+    // Delete the row of patient 7, then re-chain what follows with the formula of the old,
+    // unkeyed design (sha256 of the previous link and the row), head included.
     sqlx::raw_sql(
         "SET session_replication_role = replica;
-         UPDATE tenant_alpha.audit_log SET patient_id = 999 WHERE seq = 7;
-         SET session_replication_role = origin;",
+         DELETE FROM tenant_alpha_audit.audit_chain c USING tenant_alpha_audit.audit_log l
+          WHERE c.row_id = l.id AND l.patient_id = 7;
+         DELETE FROM tenant_alpha_audit.audit_log WHERE patient_id = 7;
+         UPDATE tenant_alpha_audit.audit_chain SET seq = seq - 1 WHERE seq > 7;
+         UPDATE tenant_alpha_audit.audit_chain
+            SET hash = sha256(prev || convert_to(row_id::text, 'UTF8')) WHERE seq >= 7;
+         UPDATE tenant_alpha_audit.audit_chain c SET prev = p.hash
+           FROM tenant_alpha_audit.audit_chain p WHERE p.seq = c.seq - 1 AND c.seq >= 7;
+         UPDATE clinicbox_audit.heads h SET seq = c.seq, hash = c.hash
+           FROM (SELECT seq, hash FROM tenant_alpha_audit.audit_chain ORDER BY seq DESC LIMIT 1) c
+          WHERE h.log = 'tenant_alpha_audit';",
     )
-    .execute(&mut *c)
+    .execute(&t.admin)
     .await
     .unwrap();
-    let report = audit::verify_tenant(&t.db.pool, &a).await.unwrap();
-    let (seq, why) = report.broken.clone().unwrap();
-    assert_eq!(seq, 7);
-    assert!(why.contains("altered"), "{why}");
+    let report = verify(&t, &a).await;
+    let (seq, why) = report.broken.clone().expect("a re-chained log must fail");
+    assert_eq!(seq, 7, "{why}");
+    assert!(why.contains("does not match its hash"), "{why}");
 
-    // The CLI names the row and fails.
-    let cfg = write_config(
-        &cluster_root().join(format!("audit-{}", t.name)),
-        &t.url,
-        "",
-    );
+    // The CLI names the entry and fails.
+    let dir = cluster_root().join(format!("audit-{}", t.name));
+    let cfg = write_config(&dir, &t.url, "");
+    std::fs::write(
+        dir.join("secret.key"),
+        format!("{}\n", hex::encode([42u8; 32])),
+    )
+    .unwrap();
     let o = run(&cfg, &["audit", "verify", "--tenant", "alpha"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("BROKEN at row 7"), "{}", stdout(&o));
 
-    // Deleting a row (and recomputing nothing) is caught as a gap.
+    // An edited row.
     let t2 = TestDb::new().await;
     let b = t2.create_tenant("bravo").await;
     some_events(&t2, &b, 5).await;
+    verify(&t2, &b).await;
     sqlx::raw_sql(
-        "SET session_replication_role = replica; DELETE FROM tenant_bravo.audit_log WHERE seq = 3;",
+        "SET session_replication_role = replica;
+         UPDATE tenant_bravo_audit.audit_log SET patient_id = 999 WHERE patient_id = 3;",
     )
     .execute(&t2.admin)
     .await
     .unwrap();
-    let report = audit::verify_tenant(&t2.db.pool, &b).await.unwrap();
-    assert_eq!(report.broken.unwrap().0, 4);
-    let cfg = write_config(
-        &cluster_root().join(format!("audit-{}", t2.name)),
-        &t2.url,
-        "",
-    );
-    assert!(
-        run(&cfg, &["audit", "verify", "--system"]).status.success(),
-        "{}",
-        stderr(&run(&cfg, &["audit", "verify", "--system"]))
-    );
+    let (seq, why) = verify(&t2, &b).await.broken.unwrap();
+    assert_eq!(seq, 3);
+    assert!(why.contains("altered"), "{why}");
+
+    // The newest rows removed, chain and all: the head says they existed.
+    let t3 = TestDb::new().await;
+    let c = t3.create_tenant("charlie").await;
+    some_events(&t3, &c, 6).await;
+    assert!(verify(&t3, &c).await.ok());
+    sqlx::raw_sql(
+        "SET session_replication_role = replica;
+         DELETE FROM tenant_charlie_audit.audit_log WHERE id IN
+             (SELECT row_id FROM tenant_charlie_audit.audit_chain WHERE seq > 4);
+         DELETE FROM tenant_charlie_audit.audit_chain WHERE seq > 4;",
+    )
+    .execute(&t3.admin)
+    .await
+    .unwrap();
+    let (seq, why) = verify(&t3, &c).await.broken.unwrap();
+    assert_eq!(seq, 5);
+    assert!(why.contains("missing from the end"), "{why}");
+    // And emptied altogether.
+    sqlx::raw_sql(
+        "SET session_replication_role = replica;
+         TRUNCATE tenant_charlie_audit.audit_log, tenant_charlie_audit.audit_chain;",
+    )
+    .execute(&t3.admin)
+    .await
+    .unwrap();
+    let (_, why) = verify(&t3, &c).await.broken.unwrap();
+    assert!(why.contains("entries 1-6 are missing"), "{why}");
+    // A backup's head catches it too, even when the recorded head is rewound as well.
+    sqlx::raw_sql(
+        "UPDATE clinicbox_audit.heads SET seq = 0, hash = '' WHERE log = 'tenant_charlie_audit'",
+    )
+    .execute(&t3.admin)
+    .await
+    .unwrap();
+    let expected = audit::Head {
+        seq: 6,
+        hash: vec![1; 32],
+    };
+    let r = audit::verify_tenant(&t3.db.pool, &secrets(), &c, Some(&expected))
+        .await
+        .unwrap();
+    assert!(r.broken.unwrap().1.contains("expected head"));
+
+    // The system log is checked the same way.
+    let o = run(&cfg, &["audit", "verify", "--system"]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[tokio::test]
-async fn concurrent_writers_keep_one_chain() {
+async fn concurrent_writers_never_wait_for_each_other_and_the_chain_takes_every_row() {
     let t = TestDb::new().await;
     let a = t.create_tenant("alpha").await;
     let mut tasks = Vec::new();
@@ -163,10 +241,22 @@ async fn concurrent_writers_keep_one_chain() {
             }
         }));
     }
+    // Sealing runs while they write.
+    let sealer = {
+        let pool = t.db.pool.clone();
+        let ident = a.db.clone();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                audit::seal_clinic(&pool, &secrets(), &ident).await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+    };
     for task in tasks {
         task.await.unwrap();
     }
-    let report = audit::verify_tenant(&t.db.pool, &a).await.unwrap();
+    sealer.await.unwrap();
+    let report = verify(&t, &a).await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.rows, 80);
 }
@@ -189,18 +279,18 @@ async fn retention_prunes_only_old_rows_and_the_chain_still_verifies() {
     tx.commit().await.unwrap();
     some_events(&t, &a, 3).await;
 
-    let removed = audit::prune(&t.db.pool, &t.db.login_role, &a, 7, Utc::now())
+    let removed = audit::prune(&t.db.pool, &secrets(), &a, 7, Utc::now())
         .await
         .unwrap();
     assert_eq!(removed, 5);
-    let report = audit::verify_tenant(&t.db.pool, &a).await.unwrap();
+    let report = verify(&t, &a).await;
     assert!(report.ok(), "{report:?}");
     assert_eq!((report.rows, report.first_seq), (3, Some(6)));
     // New rows continue the chain.
     some_events(&t, &a, 1).await;
-    assert!(audit::verify_tenant(&t.db.pool, &a).await.unwrap().ok());
-    // Recent rows cannot be pruned, not even by the pruning role.
-    let removed = audit::prune(&t.db.pool, &t.db.login_role, &a, 1, Utc::now())
+    assert!(verify(&t, &a).await.ok());
+    // Recent rows cannot be pruned.
+    let removed = audit::prune(&t.db.pool, &secrets(), &a, 1, Utc::now())
         .await
         .unwrap();
     assert_eq!(removed, 0);

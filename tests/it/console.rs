@@ -59,7 +59,7 @@ async fn rate_limits_are_set_on_the_console_and_apply_at_once() {
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
     let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
-        "SELECT action, details FROM clinicbox.system_audit WHERE resource_id = 'rate_limits'",
+        "SELECT action, details FROM clinicbox_audit.audit_log WHERE resource_id = 'rate_limits'",
     )
     .fetch_all(&app.admin)
     .await

@@ -97,7 +97,7 @@ async fn remote_clients_need_the_metrics_token_and_forwarded_for_is_believed_onl
         .unwrap();
     assert_eq!(r.status(), 401);
     let ip: String = sqlx::query_scalar(&format!(
-        "SELECT host(ip) FROM {}.audit_log WHERE action = 'auth.token_refused'",
+        "SELECT host(ip) FROM {}_audit.audit_log WHERE action = 'auth.token_refused'",
         t.db.schema.as_str()
     ))
     .fetch_one(&app.admin)
@@ -119,7 +119,7 @@ async fn forwarded_for_is_ignored_without_trusted_proxies() {
         .unwrap();
     assert_eq!(r.status(), 401);
     let ip: String = sqlx::query_scalar(&format!(
-        "SELECT host(ip) FROM {}.audit_log WHERE action = 'auth.token_refused'",
+        "SELECT host(ip) FROM {}_audit.audit_log WHERE action = 'auth.token_refused'",
         t.db.schema.as_str()
     ))
     .fetch_one(&app.admin)

@@ -217,10 +217,53 @@ async fn upgrade_from_the_previous_schema_keeps_every_row() {
         .await;
     crate::helpers::clinic::patient(&t, &a, "Amara", "Okafor", Some("1990-05-01"), None).await;
     crate::helpers::clinic::patient(&t, &a, "José", "Núñez", None, Some("+34600111222")).await;
+    // Audit rows of the earlier design, chained by its own triggers.
+    let mut tx = clinicbox::db::TenantDb::begin(&t.db.pool, &a.db)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO tenant_olda.audit_log (at, actor_type, actor_id, action, patient_id, outcome, details, prev_hash, hash)
+         SELECT now() - make_interval(mins => 10 - i), 'user', 1, 'patient.view', i, 'success',
+                jsonb_build_object('via', 'web', 'n', i), '', ''
+           FROM generate_series(1, 4) i",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO clinicbox.system_audit (at, actor_type, action, tenant_id, outcome, details, prev_hash, hash)
+         VALUES (now(), 'system', 'tenant.create', 1, 'success', '{}', '', '')",
+    )
+    .execute(&t.db.pool)
+    .await
+    .unwrap();
+    let legacy = |sql: &'static str| {
+        let admin = t.admin.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(sql)
+                .fetch_all(&admin)
+                .await
+                .unwrap()
+        }
+    };
+    let legacy_before = legacy(
+        "SELECT concat_ws('|', seq, at, action, patient_id, details, encode(hash, 'hex'))
+           FROM tenant_olda.audit_log ORDER BY seq",
+    )
+    .await;
+    let system_before = legacy(
+        "SELECT concat_ws('|', seq, at, action, tenant_id, details, encode(hash, 'hex'))
+           FROM clinicbox.system_audit ORDER BY seq",
+    )
+    .await;
+    assert_eq!(legacy_before.len(), 4);
+    // The audit logs move (migration 0006); they are compared in their new place below.
     let old_tables: Vec<(String, String)> = sqlx::query_as(
         "SELECT table_schema::text, table_name::text FROM information_schema.tables
           WHERE table_schema IN ('clinicbox', 'tenant_olda', 'tenant_oldb')
-            AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'",
+            AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations'
+            AND table_name NOT IN ('audit_log', 'audit_log_anchor', 'system_audit')",
     )
     .fetch_all(&t.admin)
     .await
@@ -277,6 +320,46 @@ async fn upgrade_from_the_previous_schema_keeps_every_row() {
             .await
             .unwrap();
     assert_eq!(versions, vec![Migrations::embedded().latest_tenant(); 2]);
+    // Every audit row is in the log that replaced the old one, with its old position and hash.
+    assert_eq!(
+        legacy(
+            "SELECT concat_ws('|', legacy_seq, at, action, patient_id, details, encode(legacy_hash, 'hex'))
+               FROM tenant_olda_audit.audit_log WHERE legacy_hash IS NOT NULL ORDER BY id",
+        )
+        .await,
+        legacy_before
+    );
+    assert_eq!(
+        legacy(
+            "SELECT concat_ws('|', legacy_seq, at, action, tenant_id, details, encode(legacy_hash, 'hex'))
+               FROM clinicbox_audit.audit_log WHERE legacy_hash IS NOT NULL ORDER BY id",
+        )
+        .await,
+        system_before
+    );
+    // The old chain still verifies up to the switch, and the keyed chain covers both.
+    let secrets = crate::helpers::test_secrets();
+    let r = clinicbox::domain::audit::verify_tenant(&t.db.pool, &secrets, &a, None)
+        .await
+        .unwrap();
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(r.rows, 4);
+    let r = clinicbox::domain::audit::verify_system(&t.db.pool, &secrets, None)
+        .await
+        .unwrap();
+    assert!(r.ok(), "{r:?}");
+    // A row of the old chain changed by a superuser after the switch is caught.
+    sqlx::raw_sql(
+        "SET session_replication_role = replica;
+         UPDATE tenant_olda_audit.audit_log SET details = '{}' WHERE legacy_seq = 2;",
+    )
+    .execute(&t.admin)
+    .await
+    .unwrap();
+    let r = clinicbox::domain::audit::verify_tenant(&t.db.pool, &secrets, &a, None)
+        .await
+        .unwrap();
+    assert_eq!(r.broken.map(|b| b.0), Some(2));
     // The new release's tables are there and usable.
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_olda.appointments")
         .fetch_one(&t.admin)

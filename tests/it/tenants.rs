@@ -115,7 +115,7 @@ async fn duplicate_slug_and_reserved_hosts_are_refused() {
     assert_eq!(
         count(
             &t,
-            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant_%'"
+            "SELECT count(*) FROM pg_namespace WHERE nspname ~ '^tenant_' AND nspname !~ '_audit$'"
         )
         .await,
         1

@@ -180,7 +180,7 @@ async fn http01_certificates_for_console_and_clinics_renewal_and_restart() {
         "key is not stored in clear"
     );
     let issued_audit: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM clinicbox.system_audit WHERE action = 'cert.issue'",
+        "SELECT count(*) FROM clinicbox_audit.audit_log WHERE action = 'cert.issue'",
     )
     .fetch_one(&tdb.admin)
     .await
@@ -267,7 +267,7 @@ async fn http01_certificates_for_console_and_clinics_renewal_and_restart() {
     );
     assert_eq!(open.leaf(), old_leaf);
     let renew_audit: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM clinicbox.system_audit WHERE action = 'cert.renew'",
+        "SELECT count(*) FROM clinicbox_audit.audit_log WHERE action = 'cert.renew'",
     )
     .fetch_one(&tdb.admin)
     .await
@@ -930,8 +930,8 @@ async fn console_shows_certificate_status_renews_and_sets_hsts() {
     assert!(hsts.include_subdomains);
 
     let audit: Vec<(String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT action, actor_type, actor_id FROM clinicbox.system_audit
-          WHERE action IN ('cert.renew', 'settings.update') ORDER BY seq",
+        "SELECT action, actor_type, actor_id FROM clinicbox_audit.audit_log
+          WHERE action IN ('cert.renew', 'settings.update') ORDER BY id",
     )
     .fetch_all(&tdb.admin)
     .await

@@ -25,8 +25,8 @@ grep -q '^console_host = "admin.clinics.test"' /etc/clinicbox/clinicbox.toml || 
 grep -q '^base_domain = "clinics.test"' /etc/clinicbox/clinicbox.toml || fail "base_domain not written"
 grep -Eq '^metrics_token = "[0-9a-f]{48}"' /etc/clinicbox/clinicbox.toml || fail "no generated metrics token"
 ok "config 0640 root:clinicbox with generated secrets"
-[ "$(psql_su -c "SELECT rolinherit::text || rolcreaterole::text || rolcreatedb::text || rolsuper::text FROM pg_roles WHERE rolname = 'clinicbox'")" = "falsetruetruefalse" ] || fail "role attributes"
-ok "role clinicbox NOINHERIT CREATEROLE CREATEDB, not superuser"
+[ "$(psql_su -c "SELECT rolinherit::text || rolcreaterole::text || rolcreatedb::text || rolsuper::text FROM pg_roles WHERE rolname = 'clinicbox'")" = "falsefalsetruefalse" ] || fail "role attributes"
+ok "role clinicbox NOINHERIT CREATEDB, neither CREATEROLE nor superuser"
 cb() { runuser -u clinicbox -- clinicbox --config /etc/clinicbox/clinicbox.toml "$@"; }
 cb migrate | grep -q "up to date\|nothing to do\|0 clinic" || true
 cb tenant create north --name "North Clinic" >/dev/null

@@ -29,7 +29,7 @@ cleanup() {
     dpkg --purge clinicbox >/dev/null 2>&1 || true
     cluster_up >/dev/null 2>&1 || true
     psql_su -c 'DROP DATABASE IF EXISTS clinicbox WITH (FORCE)' >/dev/null 2>&1 || true
-    for r in $(psql_su -c "SELECT rolname FROM pg_roles WHERE rolname LIKE 'clinicbox_t_%'" 2>/dev/null); do
+    for r in $(psql_su -c "SELECT rolname FROM pg_roles WHERE rolname LIKE 'clinicbox\_t\_%' OR rolname IN ('clinicbox_auditor', 'clinicbox_provisioner', 'clinicbox_audit')" 2>/dev/null); do
         psql_su -c "DROP ROLE \"$r\"" >/dev/null 2>&1 || true
     done
     psql_su -c 'DROP ROLE IF EXISTS clinicbox' >/dev/null 2>&1 || true

@@ -1,19 +1,23 @@
-//! Audit logs: one per clinic (`audit_log` in its schema) and one for the installation
-//! (`clinicbox.system_audit`). Rows are appended inside the transaction of the action they
-//! describe; the database chains their hashes and refuses changes.
+//! Audit logs: one per clinic (`tenant_<slug>_audit.audit_log`) and one for the installation
+//! (`clinicbox_audit.audit_log`), both owned by a role the application cannot become. Rows
+//! are appended inside the transaction of the action they describe; a keyed chain over them
+//! (`chain`) shows any later change.
 //!
 //! Details never hold patient data: field names that changed, counts, reasons — not values.
 
+pub mod chain;
 mod repo;
+pub mod transfer;
 
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use chain::{Head, LogId, VerifyReport};
 pub use repo::{
-    AuditFilter, AuditRow, VerifyReport, prune, query, record, record_system, verify_system,
-    verify_tenant,
+    AuditFilter, AuditRow, prune, query, record, record_system, seal_clinic, seal_system,
+    take_written, verify_system, verify_tenant,
 };
 
 /// Action names, so that the same event is always spelt the same way.

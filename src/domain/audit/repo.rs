@@ -1,21 +1,50 @@
-//! SQL for both audit logs. The hash chain itself is computed by the database triggers
-//! (migrations tenant/0003 and control/0002); here we only append, read and re-check.
+//! SQL for the audit logs: append, read, prune, and seal/verify through `chain`.
+//!
+//! The logs belong to the auditor role (migrations/privileged/setup.sql): the application may
+//! only add rows, read them and append to their chain.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
+use super::chain::{self, Head, LogId, VerifyReport};
 use super::{Context, Event};
 use crate::db::TenantDb;
-use crate::domain::tenants::{Ident, Tenant};
+use crate::domain::tenants::{Tenant, TenantIdent};
+use crate::ops::secrets::Secrets;
 
-/// Appends to the clinic's audit log; `conn` must be inside the clinic's transaction.
+/// Logs written since the sealer last looked, by the OID of their table.
+fn written() -> &'static std::sync::Mutex<std::collections::HashSet<u32>> {
+    static W: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<u32>>> =
+        std::sync::OnceLock::new();
+    W.get_or_init(Default::default)
+}
+
+fn note_written(table: sqlx::postgres::types::Oid) {
+    written()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(table.0);
+}
+
+/// The tables written to since the last call (for the sealer).
+pub fn take_written() -> Vec<u32> {
+    written()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .drain()
+        .collect()
+}
+
+/// Appends to the clinic's audit log; `conn` must be inside the clinic's transaction. One
+/// INSERT, no lock: the chain is added by the sealer shortly after.
 pub async fn record(conn: &mut PgConnection, ctx: &Context, ev: Event) -> sqlx::Result<()> {
     let (actor_type, actor_id) = ev.actor.parts();
-    sqlx::query(
+    let table: sqlx::postgres::types::Oid = sqlx::query_scalar(
         "INSERT INTO audit_log (at, actor_type, actor_id, ip, action, resource_type, resource_id,
-                                patient_id, outcome, details, request_id, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '', '')",
+                                patient_id, outcome, details, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         RETURNING tableoid",
     )
     .bind(ctx.at)
     .bind(actor_type)
@@ -28,8 +57,9 @@ pub async fn record(conn: &mut PgConnection, ctx: &Context, ev: Event) -> sqlx::
     .bind(ev.outcome.as_str())
     .bind(ev.details)
     .bind(ctx.request_id.as_deref())
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
+    note_written(table);
     Ok(())
 }
 
@@ -41,10 +71,11 @@ pub async fn record_system(
     tenant_id: Option<i64>,
 ) -> sqlx::Result<()> {
     let (actor_type, actor_id) = ev.actor.parts();
-    sqlx::query(
-        "INSERT INTO clinicbox.system_audit (at, actor_type, actor_id, ip, action, resource_type,
-                                resource_id, tenant_id, outcome, details, request_id, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '', '')",
+    let table: sqlx::postgres::types::Oid = sqlx::query_scalar(
+        "INSERT INTO clinicbox_audit.audit_log (at, actor_type, actor_id, ip, action,
+                                resource_type, resource_id, tenant_id, outcome, details, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         RETURNING tableoid",
     )
     .bind(ctx.at)
     .bind(actor_type)
@@ -57,108 +88,53 @@ pub async fn record_system(
     .bind(ev.outcome.as_str())
     .bind(ev.details)
     .bind(ctx.request_id.as_deref())
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
+    note_written(table);
     Ok(())
 }
 
-/// What `audit verify` found.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct VerifyReport {
-    pub rows: i64,
-    pub first_seq: Option<i64>,
-    pub last_seq: Option<i64>,
-    /// The first row that does not verify, and why.
-    pub broken: Option<(i64, String)>,
-}
-
-impl VerifyReport {
-    pub fn ok(&self) -> bool {
-        self.broken.is_none()
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ChainRow {
-    seq: i64,
-    prev_hash: Vec<u8>,
-    hash: Vec<u8>,
-    expected: Vec<u8>,
-}
-
-/// Walks the chain in order. Each row must hash to its stored hash, link to its predecessor,
-/// and leave no gap; the first row links to zero (or to the retention anchor).
-async fn verify_chain(
-    conn: &mut PgConnection,
-    sql: &str,
-    anchor: Option<(i64, Vec<u8>)>,
-) -> sqlx::Result<VerifyReport> {
-    use futures::TryStreamExt;
-    let mut rows = sqlx::query_as::<_, ChainRow>(sql).fetch(&mut *conn);
-    let mut report = VerifyReport {
-        rows: 0,
-        first_seq: None,
-        last_seq: None,
-        broken: None,
-    };
-    let (mut expect_seq, mut expect_prev) = match anchor {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, vec![0u8; 32]),
-    };
-    while let Some(r) = rows.try_next().await? {
-        report.rows += 1;
-        report.first_seq.get_or_insert(r.seq);
-        report.last_seq = Some(r.seq);
-        if report.broken.is_some() {
-            continue;
-        }
-        let why = if r.seq != expect_seq {
-            Some(format!(
-                "row {expect_seq} is missing (next row is {})",
-                r.seq
-            ))
-        } else if r.prev_hash != expect_prev {
-            Some("does not link to the previous row's hash".to_owned())
-        } else if r.hash != r.expected {
-            Some("content does not match its hash (the row was altered)".to_owned())
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            report.broken = Some((r.seq, why));
-        }
-        expect_seq = r.seq + 1;
-        expect_prev = r.hash;
-    }
-    Ok(report)
-}
-
-pub async fn verify_tenant(pool: &PgPool, tenant: &Tenant) -> sqlx::Result<VerifyReport> {
-    let mut tx = TenantDb::begin(pool, &tenant.db).await?;
-    let anchor: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT seq, hash FROM audit_log_anchor ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-    let report = verify_chain(
-        &mut tx,
-        "SELECT seq, prev_hash, hash, audit_row_hash(prev_hash, a) AS expected
-           FROM audit_log a ORDER BY seq",
-        anchor,
-    )
-    .await?;
+/// Seals a clinic's pending audit rows (in a clinic transaction). Returns rows sealed.
+pub async fn seal_clinic(pool: &PgPool, secrets: &Secrets, t: &TenantIdent) -> sqlx::Result<u64> {
+    let mut tx = TenantDb::begin(pool, t).await?;
+    let n = chain::seal(&mut tx, secrets, &LogId::clinic(t)).await?;
     tx.commit().await?;
-    Ok(report)
+    Ok(n)
 }
 
-pub async fn verify_system(pool: &PgPool) -> sqlx::Result<VerifyReport> {
-    let mut conn = pool.acquire().await?;
-    verify_chain(
-        &mut conn,
-        "SELECT seq, prev_hash, hash, clinicbox.system_audit_hash(prev_hash, a) AS expected
-           FROM clinicbox.system_audit a ORDER BY seq",
-        None,
-    )
-    .await
+/// Seals the installation log's pending rows.
+pub async fn seal_system(pool: &PgPool, secrets: &Secrets) -> sqlx::Result<u64> {
+    let mut tx = crate::db::begin(pool).await?;
+    let n = chain::seal(&mut tx, secrets, &LogId::system()).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Seals, then verifies a clinic's log (against `expected` too, e.g. a backup's head).
+pub async fn verify_tenant(
+    pool: &PgPool,
+    secrets: &Secrets,
+    tenant: &Tenant,
+    expected: Option<&Head>,
+) -> sqlx::Result<VerifyReport> {
+    seal_clinic(pool, secrets, &tenant.db).await?;
+    let mut tx = TenantDb::begin(pool, &tenant.db).await?;
+    let r = chain::verify(&mut tx, secrets, &LogId::clinic(&tenant.db), expected).await?;
+    tx.commit().await?;
+    Ok(r)
+}
+
+/// Seals, then verifies the installation's log.
+pub async fn verify_system(
+    pool: &PgPool,
+    secrets: &Secrets,
+    expected: Option<&Head>,
+) -> sqlx::Result<VerifyReport> {
+    seal_system(pool, secrets).await?;
+    let mut tx = crate::db::begin(pool).await?;
+    let r = chain::verify(&mut tx, secrets, &LogId::system(), expected).await?;
+    tx.commit().await?;
+    Ok(r)
 }
 
 /// Filters of the audit viewer and `/api/v1/audit`; `before` pages backwards by `seq`.
@@ -198,7 +174,7 @@ pub async fn query(
     limit: i64,
 ) -> sqlx::Result<Vec<AuditRow>> {
     sqlx::query_as(
-        "SELECT a.seq, a.at, a.actor_type, a.actor_id,
+        "SELECT a.id AS seq, a.at, a.actor_type, a.actor_id,
                 CASE WHEN a.actor_type = 'user' THEN u.email END AS actor_email,
                 host(a.ip) AS ip, a.action, a.resource_type, a.resource_id, a.patient_id,
                 a.outcome, a.details, a.request_id
@@ -209,8 +185,8 @@ pub async fn query(
             AND ($3::text IS NULL OR a.action = $3 OR a.action LIKE $3 || '.%')
             AND ($4::timestamptz IS NULL OR a.at >= $4)
             AND ($5::timestamptz IS NULL OR a.at < $5)
-            AND ($6::bigint IS NULL OR a.seq < $6)
-          ORDER BY a.seq DESC
+            AND ($6::bigint IS NULL OR a.id < $6)
+          ORDER BY a.id DESC
           LIMIT $7",
     )
     .bind(f.user)
@@ -224,52 +200,25 @@ pub async fn query(
     .await
 }
 
-/// Removes rows older than the clinic's retention period from the start of the chain, keeping
-/// the last removed row's hash as the anchor the remaining chain starts from. Runs as the
-/// `<login>_audit` role: the clinic role itself cannot delete audit rows. Returns rows removed.
+/// Removes rows older than the clinic's retention period from the start of the chain (never
+/// rows younger than a year: the auditor's function refuses), keeping the last removed link
+/// as the anchor the remaining chain verifies from. Seals first, so that the old rows are in
+/// the chain. Returns rows removed.
 pub async fn prune(
     pool: &PgPool,
-    login_role: &Ident,
+    secrets: &Secrets,
     tenant: &Tenant,
     retention_years: u32,
     now: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
     let years = retention_years.max(1);
     let cutoff = now - chrono::Duration::days(365 * i64::from(years));
-    let pruner = format!("{}_audit", login_role.as_str());
-    let mut tx = crate::db::begin(pool).await?;
-    sqlx::query(
-        "SELECT set_config('role', $1, true), set_config('search_path', $2, true),
-                set_config('clinicbox.audit_prune', 'on', true)",
-    )
-    .bind(&pruner)
-    .bind(tenant.db.schema.quoted())
-    .execute(&mut *tx)
-    .await?;
-    // Only a prefix of the chain: everything up to the last row older than the cutoff.
-    let last: Option<(i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT seq, hash FROM audit_log
-          WHERE seq <= (SELECT max(seq) FROM audit_log WHERE at < $1)
-          ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(cutoff)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((seq, hash)) = last else {
-        tx.rollback().await?;
-        return Ok(0);
-    };
-    let removed = sqlx::query("DELETE FROM audit_log WHERE seq <= $1")
-        .bind(seq)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    sqlx::query("INSERT INTO audit_log_anchor (seq, hash, pruned_at) VALUES ($1, $2, $3)")
-        .bind(seq)
-        .bind(hash)
-        .bind(now)
-        .execute(&mut *tx)
+    seal_clinic(pool, secrets, &tenant.db).await?;
+    let mut tx = TenantDb::begin(pool, &tenant.db).await?;
+    let removed: i64 = sqlx::query_scalar("SELECT audit_prune($1)")
+        .bind(cutoff)
+        .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(removed)
+    Ok(u64::try_from(removed).unwrap_or(0))
 }

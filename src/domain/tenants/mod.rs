@@ -8,6 +8,6 @@ pub use model::{
     Branding, DisplayName, Hostname, Ident, NameError, Slug, Tenant, TenantIdent, TenantStatus,
 };
 pub use service::{
-    HostRules, NewTenant, Site, TenantError, TenantSummary, clinic_role_sql, create, delete, find,
-    finish_restore, list, prepare_restore, resolve_host, set_status,
+    HostRules, NewTenant, Site, TenantError, TenantSummary, create, create_clinic_role, delete,
+    drop_clinic_role, find, finish_restore, list, prepare_restore, resolve_host, set_status,
 };

@@ -122,6 +122,11 @@ impl Ident {
     pub fn quoted(&self) -> String {
         format!("\"{}\"", self.0)
     }
+
+    /// `clinicbox_audit`: the installation's audit log (and the logs' heads).
+    pub fn system_audit() -> Self {
+        Self("clinicbox_audit".to_owned())
+    }
 }
 
 impl fmt::Display for Ident {
@@ -298,6 +303,14 @@ pub struct Tenant {
 pub struct TenantIdent {
     pub schema: Ident,
     pub role: Ident,
+}
+
+impl TenantIdent {
+    /// `tenant_<slug>_audit`: the clinic's audit log, owned by the auditor role (see
+    /// `migrations/privileged/setup.sql`), written and read by the clinic's role.
+    pub fn audit_schema(&self) -> Ident {
+        Ident(format!("{}_audit", self.schema.0))
+    }
 }
 
 #[cfg(test)]

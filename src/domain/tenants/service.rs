@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use sqlx::PgConnection;
 
 use super::model::{DisplayName, Hostname, Ident, Slug, Tenant, TenantIdent, TenantStatus};
 use super::repo;
@@ -111,8 +112,7 @@ pub async fn create(
     }
 
     let mut tx = crate::db::begin(&db.pool).await?;
-    let ddl = provision_sql(&ident, &db.login_role, db.server_version);
-    sqlx::raw_sql(&ddl).execute(&mut *tx).await?;
+    create_role_and_schema(&mut tx, &ident).await?;
     let mut tenant = repo::insert(&mut tx, &new.slug, new.name.as_str(), &ident, now)
         .await
         .map_err(|e| map_unique(e, &new.slug, None))?;
@@ -139,30 +139,36 @@ pub async fn create(
     Ok(tenant)
 }
 
-/// DDL for a clinic's role and schema. Identifiers come only from validated [`Ident`]s.
-/// A clinic's role and the login role's membership in it (also used when a backup brings
-/// back a clinic whose role is gone).
-pub fn clinic_role_sql(role: &Ident, login: &Ident, server_version: i32) -> String {
-    let role = role.quoted();
-    let login = login.quoted();
-    // From PostgreSQL 16 on, membership options are explicit: we may SET ROLE to the clinic
-    // role but never inherit its privileges.
-    let grant = if server_version >= 160_000 {
-        format!("GRANT {role} TO {login} WITH INHERIT FALSE, SET TRUE;")
-    } else {
-        format!("GRANT {role} TO {login};")
-    };
-    format!("CREATE ROLE {role} NOLOGIN NOINHERIT;\n         {grant}")
+/// A clinic's role, made by the provisioner (`db::privileged`): the login role has no
+/// CREATEROLE of its own. It may switch to the role but never inherits it.
+pub async fn create_clinic_role(conn: &mut PgConnection, role: &Ident) -> sqlx::Result<()> {
+    sqlx::query("SELECT clinicbox_priv.create_clinic_role($1)")
+        .bind(role.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
-fn provision_sql(ident: &TenantIdent, login: &Ident, server_version: i32) -> String {
-    // A new schema grants nothing to PUBLIC, so other clinic roles cannot even look into it.
-    format!(
-        "{}\n         CREATE SCHEMA {} AUTHORIZATION {};",
-        clinic_role_sql(&ident.role, login, server_version),
+pub async fn drop_clinic_role(conn: &mut PgConnection, role: &Ident) -> sqlx::Result<()> {
+    sqlx::query("SELECT clinicbox_priv.drop_clinic_role($1)")
+        .bind(role.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The clinic's role and its schema. A new schema grants nothing to PUBLIC, so other clinic
+/// roles cannot even look into it. Identifiers come only from validated [`Ident`]s.
+async fn create_role_and_schema(conn: &mut PgConnection, ident: &TenantIdent) -> sqlx::Result<()> {
+    create_clinic_role(conn, &ident.role).await?;
+    sqlx::raw_sql(&format!(
+        "CREATE SCHEMA {} AUTHORIZATION {}",
         ident.schema.quoted(),
         ident.role.quoted()
-    )
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 fn map_unique(e: sqlx::Error, slug: &Slug, host: Option<&Hostname>) -> TenantError {
@@ -263,7 +269,7 @@ pub async fn delete(
         tenant.slug,
         now.format("%Y%m%dT%H%M%SZ")
     ));
-    crate::ops::pgtools::dump_schema(db_url, &tenant.db.schema, &tenant.db.role, &file)
+    crate::ops::pgtools::dump_schema(db_url, &tenant.db, &file)
         .await
         .map_err(|e| TenantError::Dump(format!("not deleted: the safety dump failed: {e}")))?;
 
@@ -277,9 +283,12 @@ pub async fn delete(
     .execute(&mut *tx)
     .await?;
     repo::delete(&mut tx, tenant.id).await?;
-    sqlx::raw_sql(&format!("DROP ROLE {}", tenant.db.role.quoted()))
+    // The audit log goes with the clinic (it is in the dump), once the clinic is gone.
+    sqlx::query("SELECT clinicbox_audit.drop_log($1)")
+        .bind(tenant.db.audit_schema().as_str())
         .execute(&mut *tx)
         .await?;
+    drop_clinic_role(&mut tx, &tenant.db.role).await?;
     tx.commit().await?;
     tracing::info!(tenant = %slug, dump = %file.display(), "clinic deleted");
     Ok(file)
@@ -321,9 +330,7 @@ pub async fn prepare_restore(
         ));
         sqlx::raw_sql(&ddl).execute(&mut *tx).await?;
     } else {
-        sqlx::raw_sql(&provision_sql(&ident, &db.login_role, db.server_version))
-            .execute(&mut *tx)
-            .await?;
+        create_role_and_schema(&mut tx, &ident).await?;
     }
     let mut skipped = Vec::new();
     let tenant = match existing {
@@ -404,20 +411,5 @@ mod tests {
             r.check_custom_host(&Hostname::parse("portal.cityclinic.org").unwrap())
                 .is_ok()
         );
-    }
-
-    #[test]
-    fn provisioning_grants_by_server_version() {
-        let slug = Slug::parse("demo").unwrap();
-        let login = Ident::parse_login_role("clinicbox").unwrap();
-        let ident = TenantIdent {
-            schema: slug.schema_name(),
-            role: slug.role_name(&login),
-        };
-        assert!(
-            provision_sql(&ident, &login, 150_000)
-                .contains("GRANT \"clinicbox_t_demo\" TO \"clinicbox\";")
-        );
-        assert!(provision_sql(&ident, &login, 160_000).contains("WITH INHERIT FALSE, SET TRUE"));
     }
 }

@@ -5,12 +5,13 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::manifest::{ClinicEntry, FileEntry, Kind, Manifest, hash_file};
+use super::manifest::{AuditEntry, ClinicEntry, FileEntry, Kind, Manifest, hash_file};
 use super::settings::{BackupSettings, Encryption};
 use super::snapshot::{Snapshot, table_stats};
 use super::{At, BackupError, Ctx, Progress, archive, backups_dir, documents_dir};
 use crate::db::pgenv::libpq_env;
-use crate::domain::tenants::Slug;
+use crate::domain::audit::{LogId, transfer};
+use crate::domain::tenants::{Ident, Slug, TenantIdent};
 
 pub struct Created {
     pub path: PathBuf,
@@ -77,6 +78,8 @@ async fn take(
     started: Instant,
     progress: &dyn Progress,
 ) -> Result<Created, BackupError> {
+    // The chains first, so that the heads in the manifest cover every row written so far.
+    seal_audit_logs(ctx, clinic).await?;
     let mut snap = Snapshot::begin(&ctx.db.pool).await?;
     let control_version: i64 =
         sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM clinicbox.schema_migrations")
@@ -129,7 +132,7 @@ async fn take(
             _ => {}
         }
     }
-    let mut clinics = Vec::new();
+    let mut clinics: Vec<ClinicEntry> = Vec::new();
     for (r, dump) in rows.iter().zip(dumps) {
         let rel = dump?;
         let custom_hosts = hosts
@@ -147,6 +150,7 @@ async fn take(
             custom_hosts,
             branding: r.branding.clone(),
             dump: entry(staging, &rel)?,
+            audit: None,
         });
     }
 
@@ -157,6 +161,25 @@ async fn take(
     }
     for r in &rows {
         tables.extend(table_stats(snap.conn(), &r.db_schema, Some(&r.db_role)).await?);
+    }
+    // The audit logs, in the same snapshot, with the heads of their chains.
+    let system_audit = if clinic.is_none() {
+        Some(export_audit(snap.conn(), staging, &LogId::system(), "control", None).await?)
+    } else {
+        None
+    };
+    for (r, c) in rows.iter().zip(clinics.iter_mut()) {
+        let ident = clinic_ident(r)?;
+        c.audit = Some(
+            export_audit(
+                snap.conn(),
+                staging,
+                &LogId::clinic(&ident),
+                &format!("clinics/{}", r.slug),
+                Some(&r.db_role),
+            )
+            .await?,
+        );
     }
     snap.end().await?;
 
@@ -189,6 +212,7 @@ async fn take(
         documents,
         tables,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        system_audit,
     };
     let encrypted = *enc != Encryption::None;
     let path = match out {
@@ -257,6 +281,76 @@ async fn dump_clinic(
     .await?;
     progress.step(&format!("database: clinic {}", r.slug));
     Ok(rel)
+}
+
+async fn seal_audit_logs(ctx: &Ctx<'_>, clinic: Option<&Slug>) -> Result<(), BackupError> {
+    let pool = &ctx.db.pool;
+    if clinic.is_none() {
+        crate::domain::audit::seal_system(pool, ctx.secrets).await?;
+    }
+    for t in crate::domain::tenants::list(ctx.db, &ctx.config.server.host_rules())
+        .await
+        .map_err(|e| BackupError::Other(e.to_string()))?
+    {
+        if clinic.is_none_or(|s| *s == t.tenant.slug) {
+            crate::domain::audit::seal_clinic(pool, ctx.secrets, &t.tenant.db).await?;
+        }
+    }
+    Ok(())
+}
+
+fn clinic_ident(r: &ClinicRow) -> Result<TenantIdent, BackupError> {
+    let bad = |e: crate::domain::tenants::NameError| BackupError::Other(e.to_string());
+    Ok(TenantIdent {
+        schema: Ident::parse(&r.db_schema).map_err(bad)?,
+        role: Ident::parse(&r.db_role).map_err(bad)?,
+    })
+}
+
+/// Exports one audit log into `<prefix>.audit.{rows,chain,anchors}` of the staging directory,
+/// reading it as `role` (a clinic's log is readable only by its clinic's role).
+async fn export_audit(
+    conn: &mut sqlx::PgConnection,
+    staging: &Path,
+    log: &LogId,
+    prefix: &str,
+    role: Option<&str>,
+) -> Result<AuditEntry, BackupError> {
+    if let Some(r) = role {
+        sqlx::query("SELECT set_config('role', $1, true)")
+            .bind(r)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let rel = |what: &str| format!("{prefix}.audit.{what}");
+    let (rows, chain, anchors) = (
+        staging.join(rel("rows")),
+        staging.join(rel("chain")),
+        staging.join(rel("anchors")),
+    );
+    let exported = transfer::export(
+        conn,
+        log,
+        &transfer::Files {
+            rows: &rows,
+            chain: &chain,
+            anchors: &anchors,
+        },
+    )
+    .await
+    .map_err(|e| BackupError::Other(format!("audit log {}: {e}", log.as_str())))?;
+    if role.is_some() {
+        sqlx::query("SELECT set_config('role', 'none', true)")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(AuditEntry {
+        rows: entry(staging, &rel("rows"))?,
+        chain: entry(staging, &rel("chain"))?,
+        anchors: entry(staging, &rel("anchors"))?,
+        head: exported.head,
+        legacy_anchor: exported.legacy_anchor,
+    })
 }
 
 fn entry(staging: &Path, rel: &str) -> Result<FileEntry, BackupError> {

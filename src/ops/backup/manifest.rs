@@ -38,6 +38,28 @@ pub struct ClinicEntry {
     pub custom_hosts: Vec<String>,
     pub branding: serde_json::Value,
     pub dump: FileEntry,
+    /// The clinic's audit log (backups from before release 0.2 have it inside the dump).
+    #[serde(default)]
+    pub audit: Option<AuditEntry>,
+}
+
+/// An audit log, exported as CSV in the snapshot of the dumps, with the head of its chain so
+/// that a log cut short later is noticed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub rows: FileEntry,
+    pub chain: FileEntry,
+    pub anchors: FileEntry,
+    pub head: crate::domain::audit::Head,
+    /// Where an earlier release's chain resumed after pruning (see `clinicbox_audit.legacy_anchors`).
+    #[serde(default)]
+    pub legacy_anchor: Option<crate::domain::audit::Head>,
+}
+
+impl AuditEntry {
+    pub fn files(&self) -> [&FileEntry; 3] {
+        [&self.rows, &self.chain, &self.anchors]
+    }
 }
 
 /// Rows and a checksum of one table, taken in the same snapshot as the dumps.
@@ -65,6 +87,9 @@ pub struct Manifest {
     pub documents: Vec<FileEntry>,
     pub tables: Vec<TableStat>,
     pub duration_ms: u64,
+    /// The installation's audit log (full backups).
+    #[serde(default)]
+    pub system_audit: Option<AuditEntry>,
 }
 
 impl Manifest {
@@ -73,6 +98,13 @@ impl Manifest {
         self.control
             .iter()
             .chain(self.clinics.iter().map(|c| &c.dump))
+            .chain(
+                self.clinics
+                    .iter()
+                    .filter_map(|c| c.audit.as_ref())
+                    .chain(self.system_audit.iter())
+                    .flat_map(AuditEntry::files),
+            )
             .chain(self.documents.iter())
     }
 

@@ -7,12 +7,14 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 
 use super::archive::{self, Key};
-use super::manifest::{ClinicEntry, Kind, Manifest, TableStat};
+use super::manifest::{AuditEntry, ClinicEntry, Kind, Manifest, TableStat};
 use super::snapshot::{quote_ident, stable_settings, table_stats};
 use super::{BackupError, Ctx, Progress, WorkDir, documents_dir};
+use crate::db::TenantDb;
 use crate::db::migrate::Migrations;
 use crate::db::pgenv::libpq_env;
-use crate::domain::tenants::{self, DisplayName, Hostname, Ident, Slug};
+use crate::domain::audit::{LogId, transfer};
+use crate::domain::tenants::{self, DisplayName, Hostname, Ident, Slug, TenantIdent};
 
 /// The result of comparing a restored database with a manifest.
 #[derive(Debug, Default, serde::Serialize)]
@@ -232,13 +234,14 @@ pub async fn verify(
     .execute(&ctx.db.pool)
     .await;
     for r in created_roles {
-        let _ = sqlx::raw_sql(&format!("DROP ROLE IF EXISTS {}", quote_ident(&r)))
-            .execute(&ctx.db.pool)
-            .await;
+        if let (Ok(role), Ok(mut conn)) = (Ident::parse(&r), ctx.db.pool.acquire().await) {
+            let _ = tenants::drop_clinic_role(&mut conn, &role).await;
+        }
     }
     let mut c = result?;
     drop_db?;
     c.documents = m.documents.len();
+    c.problems.extend(audit_problems(ctx, &m, &work.0));
     progress.finish(if c.ok() {
         "the backup restores and matches its manifest"
     } else {
@@ -303,6 +306,79 @@ async fn verify_in(
     result
 }
 
+/// The audit logs in the backup, checked from their files with this installation's key: every
+/// link of each chain, up to the head the manifest recorded.
+fn audit_problems(ctx: &Ctx<'_>, m: &Manifest, work: &Path) -> Vec<String> {
+    let mut logs: Vec<(String, LogId, &AuditEntry)> = Vec::new();
+    if let Some(a) = &m.system_audit {
+        logs.push(("the installation's audit log".into(), LogId::system(), a));
+    }
+    for c in &m.clinics {
+        if let (Some(a), Some(ident)) = (&c.audit, clinic_ident(c)) {
+            logs.push((
+                format!("clinic {}'s audit log", c.slug),
+                LogId::clinic(&ident),
+                a,
+            ));
+        }
+    }
+    let mut problems = Vec::new();
+    for (what, log, a) in logs {
+        let files = transfer::Files {
+            rows: &work.join(&a.rows.path),
+            chain: &work.join(&a.chain.path),
+            anchors: &work.join(&a.anchors.path),
+        };
+        match transfer::verify_files(ctx.secrets, &log, &files, &a.head) {
+            Ok(r) => {
+                if let Some((seq, why)) = r.broken {
+                    problems.push(format!("{what}: broken at entry {seq}: {why}"));
+                }
+            }
+            Err(e) => problems.push(format!("{what}: {e}")),
+        }
+    }
+    problems
+}
+
+fn clinic_ident(c: &ClinicEntry) -> Option<TenantIdent> {
+    Some(TenantIdent {
+        schema: Ident::parse(&c.db_schema).ok()?,
+        role: Ident::parse(&c.db_role).ok()?,
+    })
+}
+
+/// A clinic's audit log from the backup, when the clinic has none here (it was deleted, or this
+/// is another server). A log that exists is the record of what happened and stays as it is.
+async fn import_audit(ctx: &Ctx<'_>, c: &ClinicEntry, work: &Path) -> Result<bool, BackupError> {
+    let (Some(a), Some(ident)) = (&c.audit, clinic_ident(c)) else {
+        return Ok(false);
+    };
+    let log = LogId::clinic(&ident);
+    let mut tx = TenantDb::begin(&ctx.db.pool, &ident).await?;
+    if transfer::exists(&mut tx, &log).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let files = transfer::Files {
+        rows: &work.join(&a.rows.path),
+        chain: &work.join(&a.chain.path),
+        anchors: &work.join(&a.anchors.path),
+    };
+    transfer::import(
+        &mut tx,
+        &log,
+        &ident.role,
+        &crate::db::privileged::auditor_role(&ctx.db.login_role),
+        &files,
+        a.legacy_anchor.as_ref(),
+    )
+    .await
+    .map_err(|e| BackupError::Other(format!("importing clinic {}'s audit log: {e}", c.slug)))?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Creates a clinic role (as clinic creation does) unless it exists; true when it created it.
 async fn ensure_clinic_role(ctx: &Ctx<'_>, pool: &PgPool, role: &str) -> Result<bool, BackupError> {
     let exists: bool =
@@ -314,13 +390,9 @@ async fn ensure_clinic_role(ctx: &Ctx<'_>, pool: &PgPool, role: &str) -> Result<
         return Ok(false);
     }
     let role = Ident::parse(role).map_err(|e| BackupError::Other(e.to_string()))?;
-    sqlx::raw_sql(&tenants::clinic_role_sql(
-        &role,
-        &ctx.db.login_role,
-        ctx.db.server_version,
-    ))
-    .execute(pool)
-    .await?;
+    // Roles belong to the cluster: made through the application database's provisioner.
+    let mut conn = ctx.db.pool.acquire().await?;
+    tenants::create_clinic_role(&mut conn, &role).await?;
     Ok(true)
 }
 
@@ -427,6 +499,7 @@ async fn restore_clinic(
         let one = Manifest {
             kind: Kind::Clinic,
             clinics: vec![entry.clone()],
+            system_audit: None,
             ..m.clone()
         };
         let comparison = compare(&expected, &stats_of(&ctx.db.pool, &one).await?);
@@ -436,6 +509,8 @@ async fn restore_clinic(
         tenants::finish_restore(ctx.db, Migrations::embedded(), &tenant)
             .await
             .map_err(|e| BackupError::Other(e.to_string()))?;
+        c.problems.extend(audit_problems(ctx, &one, work));
+        import_audit(ctx, &entry, work).await?;
         Ok::<_, BackupError>((c, skipped))
     }
     .await;
@@ -504,13 +579,6 @@ async fn restore_all(
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            if !m.clinics.iter().any(|c| &c.db_role == role)
-                && let Err(e) = sqlx::raw_sql(&format!("DROP ROLE {}", quote_ident(role)))
-                    .execute(&ctx.db.pool)
-                    .await
-            {
-                tracing::warn!(role, error = %e, "could not drop the role of a clinic not in the backup");
-            }
         }
         sqlx::raw_sql("DROP SCHEMA clinicbox CASCADE")
             .execute(&ctx.db.pool)
@@ -531,12 +599,38 @@ async fn restore_all(
         }
         progress.step("comparing every table with the manifest");
         let mut comparison = compare(&m.tables, &stats_of(&ctx.db.pool, m).await?);
+        comparison.problems.extend(audit_problems(ctx, m, work));
         progress.step("documents");
         comparison.documents = replace_documents(ctx, m, work, None)?;
         // A backup from an older release: bring it to this binary's schema.
-        crate::db::migrate::run(ctx.db, Migrations::embedded(), 2, &crate::db::migrate::NoProgress)
-            .await
-            .map_err(|e| BackupError::Other(format!("restored, but migrating it failed: {e}")))?;
+        crate::db::migrate::run(
+            ctx.db,
+            Migrations::embedded(),
+            2,
+            &crate::db::migrate::NoProgress,
+        )
+        .await
+        .map_err(|e| BackupError::Other(format!("restored, but migrating it failed: {e}")))?;
+        // Audit logs: a clinic's log here stays as it is; one that is not here comes from the
+        // backup; the logs and roles of clinics the backup does not have go with them. The
+        // installation's own log is never replaced.
+        for c in &m.clinics {
+            import_audit(ctx, c, work).await?;
+        }
+        for (schema, role) in &current {
+            if m.clinics.iter().any(|c| &c.db_role == role) {
+                continue;
+            }
+            let mut tx = crate::db::begin(&ctx.db.pool).await?;
+            sqlx::query("SELECT clinicbox_audit.drop_log($1)")
+                .bind(format!("{schema}_audit"))
+                .execute(&mut *tx)
+                .await?;
+            if let Ok(r) = Ident::parse(role) {
+                tenants::drop_clinic_role(&mut tx, &r).await?;
+            }
+            tx.commit().await?;
+        }
         Ok::<_, BackupError>((safety, comparison))
     }
     .await;

@@ -143,7 +143,7 @@ async fn role(r: &mut Report, db: &Db) {
     if createdb {
         r.ok(
             "database role",
-            format!("{role}: NOINHERIT, CREATEROLE, CREATEDB, not superuser"),
+            format!("{role}: NOINHERIT, CREATEDB, neither CREATEROLE nor superuser; database setup in place"),
         );
     } else {
         r.warn(

@@ -392,9 +392,9 @@ impl TestDb {
     /// The clinic's audit rows, oldest first: (action, actor_type, actor_id, outcome, details).
     pub async fn audit_rows(&self, t: &Tenant) -> Vec<AuditRow> {
         sqlx::query_as(&format!(
-            "SELECT seq, action, actor_type, actor_id, outcome, details, resource_type, resource_id, patient_id
-               FROM {}.audit_log ORDER BY seq",
-            t.db.schema.as_str()
+            "SELECT id AS seq, action, actor_type, actor_id, outcome, details, resource_type, resource_id, patient_id
+               FROM {}.audit_log ORDER BY id",
+            t.db.audit_schema().as_str()
         ))
         .fetch_all(&self.admin)
         .await
@@ -411,7 +411,7 @@ impl TestDb {
 
     pub async fn system_audit_rows(&self) -> Vec<(String, String, Option<i64>, String)> {
         sqlx::query_as(
-            "SELECT action, actor_type, actor_id, outcome FROM clinicbox.system_audit ORDER BY seq",
+            "SELECT action, actor_type, actor_id, outcome FROM clinicbox_audit.audit_log ORDER BY id",
         )
         .fetch_all(&self.admin)
         .await

@@ -174,18 +174,20 @@ impl Pebble {
                 return;
             }
             // Generous: on two busy cores, several pebbles start at once with the whole suite.
-            if started.elapsed() > Duration::from_secs(60) {
-                let err = std::fs::read_to_string(self._dir.path().join("pebble.err"))
-                    .unwrap_or_default();
-                let tail: Vec<&str> = err.lines().rev().take(15).collect();
-                panic!(
-                    "pebble did not start within 60 s (directory {}): {}",
-                    self.directory,
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                );
-            }
+            assert!(
+                started.elapsed() <= Duration::from_secs(60),
+                "pebble did not start within 60 s (directory {}): {}",
+                self.directory,
+                self.err_tail()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    fn err_tail(&self) -> String {
+        let err = std::fs::read_to_string(self._dir.path().join("pebble.err")).unwrap_or_default();
+        let tail: Vec<&str> = err.lines().rev().take(15).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
 
     /// The root that signs the certificates pebble issues.
