@@ -2,9 +2,10 @@
 //! oldest removed beyond `keep_days`.
 //!
 //! Written line by line. A line that does not fit (a full disk) is cut back off the file, so
-//! that every line left is whole JSON; lines that could not be written are counted, said once
-//! on stderr (journald still has every line), and reported in the file when writing works
-//! again.
+//! that every line left is whole JSON; lines that could not be written are counted, said on
+//! stderr at most once every ten minutes (journald still has every line; a disk that is nearly
+//! full lets a short line through now and then, which must not make every failure a new
+//! message), and reported in the file when writing works again.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -30,8 +31,13 @@ pub struct LogFiles {
     /// Lines lost since writing last worked, and why.
     lost: u64,
     why: Option<String>,
+    /// When the failure was last said on stderr.
+    said: Option<chrono::DateTime<chrono::Utc>>,
     clock: Arc<dyn Clock>,
 }
+
+/// How often a failure to write is said again on stderr while it lasts.
+const SAY_AGAIN_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 
 impl LogFiles {
     pub fn new(dir: PathBuf, keep_days: u16) -> std::io::Result<Self> {
@@ -42,6 +48,7 @@ impl LogFiles {
             current: None,
             lost: 0,
             why: None,
+            said: None,
             clock: Arc::new(SystemClock),
         };
         f.file()?;
@@ -135,11 +142,15 @@ impl Write for LogFiles {
             match self.append(line) {
                 Ok(()) => return Ok(line.len()),
                 Err(e) => {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "clinicbox: cannot write the log file in {} ({e}); log lines are kept by journald only until it works again",
-                        self.dir.display()
-                    );
+                    let now = self.clock.now();
+                    if self.said.is_none_or(|at| now - at >= SAY_AGAIN_AFTER) {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "clinicbox: cannot write the log file in {} ({e}); log lines are kept by journald only until it works again",
+                            self.dir.display()
+                        );
+                        self.said = Some(now);
+                    }
                     self.why = Some(e.to_string());
                 }
             }
