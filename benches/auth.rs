@@ -67,6 +67,7 @@ async fn main() -> Result<(), BoxError> {
             "Bench User",
             Some(Role::Doctor),
             Some(PASSWORD),
+            &[],
             Utc::now(),
         )
         .await?;

@@ -51,6 +51,7 @@ async fn staff(
         "Fault Reception",
         Some(Role::Receptionist),
         Some(PASSWORD),
+        &[],
         Utc::now(),
     )
     .await?;

@@ -339,6 +339,7 @@ async fn main() -> Result<(), BoxError> {
         "Bench Doctor",
         Some(Role::Doctor),
         Some(PASSWORD),
+        &[],
         Utc::now(),
     )
     .await?;

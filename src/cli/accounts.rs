@@ -185,6 +185,7 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
                 &name,
                 Some(role),
                 pw.as_deref(),
+                &[t.display_name.as_str(), t.slug.as_str()],
                 ctx.at,
             )
             .await?;
@@ -325,6 +326,7 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
                 &name,
                 None,
                 Some(&pw),
+                &[],
                 ctx.at,
             )
             .await?;
@@ -354,7 +356,7 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
             let acc = repo::by_email(&mut tx, Accounts::Operators, e.as_str(), true)
                 .await?
                 .ok_or_else(|| Failed(format!("no operator with email {e}")))?;
-            service::set_password(&mut tx, Accounts::Operators, acc.id, &pw, ctx.at).await?;
+            service::set_password(&mut tx, Accounts::Operators, acc.id, &pw, &[], ctx.at).await?;
             audit::record_system(
                 &mut tx,
                 &ctx,
@@ -406,6 +408,15 @@ pub async fn token(cfg: &Config, cmd: TokenCommand) -> CliResult {
     let acc = staff_by_email(&mut tx, &user).await?;
     if acc.status() != AccountStatus::Active {
         return Err(Failed(format!("{} is disabled", acc.email)));
+    }
+    let policy = crate::domain::settings::Security::load(&mut tx)
+        .await?
+        .mfa_policy;
+    if !acc.mfa_enabled() && acc.role().is_some_and(|r| policy.requires(r)) {
+        return Err(Failed(format!(
+            "clinic {slug} requires two-step sign-in for {}, who has not set it up: a token would not work until they do. They turn it on under Account → Two-step sign-in; then create the token",
+            acc.email
+        )));
     }
     let (secret, row) = service::create_token(&mut tx, acc.id, &name, scope, Some(days), ctx.at)
         .await

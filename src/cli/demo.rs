@@ -229,6 +229,7 @@ async fn seed_accounts(db: &crate::db::Db, now: chrono::DateTime<chrono::Utc>) -
             "Demo Operator",
             None,
             Some(DEMO_PASSWORD),
+            &[],
             now,
         )
         .await?;
@@ -254,6 +255,7 @@ async fn seed_accounts(db: &crate::db::Db, now: chrono::DateTime<chrono::Utc>) -
                     name,
                     Role::parse(role),
                     Some(DEMO_PASSWORD),
+                    &[t.display_name.as_str(), t.slug.as_str()],
                     now,
                 )
                 .await?;

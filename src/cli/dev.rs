@@ -6,7 +6,6 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{CliResult, Failed};
-use crate::config::Config;
 use crate::domain::tenants::{self, Slug};
 
 fn parse_slug(s: &str) -> Result<Slug, String> {
@@ -22,10 +21,23 @@ pub enum DevCommand {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         patients: u64,
     },
+    /// Build the breached-password filter (src/domain/auth/breached.bloom) from a list, one
+    /// password per line; only those of 12 characters or more are kept (shorter ones are
+    /// refused by length).
+    BreachedFilter {
+        #[arg(long)]
+        list: std::path::PathBuf,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
-pub async fn run(cfg: &Config, cmd: DevCommand) -> CliResult {
-    let DevCommand::Seed { tenant, patients } = cmd;
+pub async fn run(config: &std::path::Path, cmd: DevCommand) -> CliResult {
+    let (tenant, patients) = match cmd {
+        DevCommand::BreachedFilter { list, out } => return breached_filter(&list, &out),
+        DevCommand::Seed { tenant, patients } => (tenant, patients),
+    };
+    let cfg = &super::load_config(config)?;
     let db = super::connect(cfg).await?;
     let t = tenants::find(&db, &tenant).await?;
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -48,6 +60,28 @@ pub async fn run(cfg: &Config, cmd: DevCommand) -> CliResult {
     say!(
         "added {patients} patients to {tenant} in {:.1} s",
         took.as_secs_f64()
+    );
+    Ok(())
+}
+
+fn breached_filter(list: &std::path::Path, out: &std::path::Path) -> CliResult {
+    let text =
+        std::fs::read_to_string(list).map_err(|e| Failed(format!("{}: {e}", list.display())))?;
+    let mut words: Vec<String> = text
+        .lines()
+        .map(|l| l.trim().to_lowercase())
+        .filter(|l| l.chars().count() >= crate::domain::auth::password::MIN_LEN)
+        .collect();
+    words.sort();
+    words.dedup();
+    let filter = crate::domain::auth::breached::build(words.iter().map(String::as_str), 1e-6);
+    std::fs::write(out, &filter).map_err(|e| Failed(format!("{}: {e}", out.display())))?;
+    say!(
+        "{} passwords of {}+ characters -> {} ({} bytes)",
+        words.len(),
+        crate::domain::auth::password::MIN_LEN,
+        out.display(),
+        filter.len()
     );
     Ok(())
 }

@@ -187,7 +187,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Manpage { out } => manpages(&out),
         Command::Dev(cmd) => {
             crate::ops::telemetry::init_cli();
-            dev::run(&load_config(&cli.config)?, cmd).await
+            dev::run(&cli.config, cmd).await
         }
     }
 }

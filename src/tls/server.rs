@@ -226,6 +226,17 @@ async fn redirect(State(r): State<Redirect>, req: Request) -> Response {
     else {
         return (StatusCode::BAD_REQUEST, "Missing or invalid Host header.\n").into_response();
     };
+    // Only the console and the clinics' hosts are sent on to HTTPS; anything else is not here.
+    match crate::domain::tenants::resolve_host(&r.state.db, &r.state.hosts, &host).await {
+        Ok(crate::domain::tenants::Site::Unknown) => {
+            return (StatusCode::NOT_FOUND, "Not found.\n").into_response();
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look up a host for the redirect");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    }
     let port = if r.https_port == 443 {
         String::new()
     } else {

@@ -203,10 +203,11 @@ pub async fn authenticate_staff(
     };
     let now = state.clock.now();
     let ctx = audit_context(req.extensions(), now);
+    let host = crate::web::site::request_host(&req).unwrap_or_default();
     let result = if let Some(token) = bearer(req.headers()) {
         staff_from_token(&state, &tenant, &token, &ctx).await
     } else {
-        staff_from_session(&state, &tenant, &session, &ctx).await
+        staff_from_session(&state, &tenant, &session, &ctx, &host).await
     };
     match result {
         Ok((identity, security)) => {
@@ -236,6 +237,21 @@ async fn staff_from_token(
             .details(serde_json::json!({ "reason": reason }))
     };
     let (identity, event) = match check {
+        // The clinic's two-step sign-in policy covers tokens: a token of someone who must use
+        // it and has not set it up does not work until they have.
+        TokenCheck::Valid { account, token }
+            if !account.mfa_enabled()
+                && account
+                    .role()
+                    .is_some_and(|r| security.mfa_policy.requires(r)) =>
+        {
+            let ev = refused("mfa_required", token.id, account.id);
+            audit::record(&mut tx, ctx, ev).await?;
+            tx.commit().await?;
+            return Err(AppError::Forbidden(
+                "This clinic requires two-step sign-in for this token's owner, who has not set it up yet: the token works once they have (Account → Two-step sign-in).".into(),
+            ));
+        }
         TokenCheck::Valid { account, token } => (
             StaffIdentity::from_row(
                 &account,
@@ -279,6 +295,7 @@ async fn staff_from_session(
     tenant: &CurrentTenant,
     session: &Session,
     ctx: &audit::Context,
+    host: &str,
 ) -> Result<(Option<StaffIdentity>, Security), AppError> {
     let Some(mut st) = session::load(session).await else {
         let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
@@ -288,15 +305,19 @@ async fn staff_from_session(
     };
     let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
     let security = Security::load(&mut tx).await?;
-    if st.tenant != Some(tenant.id) {
-        // A session of another clinic (or the console) replayed on this host: refuse it, and
-        // end it, since its cookie has evidently leaked.
+    let other_host = st.account.is_some() && st.host.as_deref() != Some(host);
+    if st.tenant != Some(tenant.id) || other_host {
+        // A session of another clinic (or the console), or of this clinic but made on another
+        // host (the console host naming this clinic in X-Tenant-ID): refuse it, and end it,
+        // since its cookie has evidently leaked.
         audit::record(
             &mut tx,
             ctx,
             Event::new(action::SESSION_REFUSED, Actor::Anonymous)
                 .outcome(Outcome::Denied)
-                .details(serde_json::json!({ "reason": "session of another site" })),
+                .details(serde_json::json!({
+                    "reason": if other_host { "session of another host" } else { "session of another site" },
+                })),
         )
         .await?;
         tx.commit().await?;
@@ -365,8 +386,10 @@ pub async fn authenticate_operator(
     next: Next,
 ) -> Response {
     let now = state.clock.now();
+    let host = crate::web::site::request_host(&req).unwrap_or_default();
     if let Some(mut st) = session::load(&session).await {
-        if st.tenant.is_some() {
+        let other_host = st.account.is_some() && st.host.as_deref() != Some(host.as_str());
+        if st.tenant.is_some() || other_host {
             let ctx = audit_context(req.extensions(), now);
             let mut conn = match state.db.pool.acquire().await {
                 Ok(c) => c,
@@ -377,7 +400,9 @@ pub async fn authenticate_operator(
                 &ctx,
                 Event::new(action::SESSION_REFUSED, Actor::Anonymous)
                     .outcome(Outcome::Denied)
-                    .details(serde_json::json!({ "reason": "session of a clinic" })),
+                    .details(serde_json::json!({
+                        "reason": if st.tenant.is_some() { "session of a clinic" } else { "session of another host" },
+                    })),
                 st.tenant,
             )
             .await;
@@ -448,7 +473,8 @@ fn cross_site(req: &Request) -> bool {
 pub const CSRF_FIELD: &str = "_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// Reads the CSRF token from the header or, for urlencoded forms, the `_csrf` field; the body
+/// Reads the CSRF token from the header or, for urlencoded forms, the `_csrf` field of the
+/// body (never the query string, which ends up in logs, history and Referer headers); the body
 /// is buffered (within the body limit) and handed on unchanged.
 async fn csrf_token_of(req: Request) -> (Request, Option<String>) {
     if let Some(v) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
@@ -460,13 +486,8 @@ async fn csrf_token_of(req: Request) -> (Request, Option<String>) {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let from_query = req.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == CSRF_FIELD)
-            .map(|(_, v)| v.into_owned())
-    });
     if !is_form {
-        return (req, from_query);
+        return (req, None);
     }
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 4 * 1024 * 1024)
@@ -477,7 +498,7 @@ async fn csrf_token_of(req: Request) -> (Request, Option<String>) {
         .map(|(_, v)| v.into_owned());
     (
         Request::from_parts(parts, axum::body::Body::from(bytes)),
-        token.or(from_query),
+        token,
     )
 }
 

@@ -39,6 +39,9 @@ pub enum AppError {
     Conflict(String, Option<serde_json::Value>),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A JSON route was sent something else.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     /// A rate limit: try again after this long.
     #[error("too many requests")]
     TooMany(std::time::Duration),
@@ -108,6 +111,12 @@ impl IntoResponse for AppError {
                 Some(cause),
             ),
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", None, None),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                Some("Send the body as JSON, with Content-Type: application/json.".to_owned()),
+                None,
+            ),
             Self::TooMany(wait) => {
                 let mut resp = StatusCode::TOO_MANY_REQUESTS.into_response();
                 let secs = wait.as_secs().max(1);

@@ -43,6 +43,25 @@ impl Pairs {
     }
 }
 
+/// JSON routes accept JSON only: `application/json` (or a `+json` type), else 415, as axum's
+/// own `Json` extractor answers.
+pub fn require_json(headers: &axum::http::HeaderMap) -> Result<(), crate::web::AppError> {
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json")) {
+        Ok(())
+    } else {
+        Err(crate::web::AppError::UnsupportedMediaType)
+    }
+}
+
 /// A redirect target from a `next` parameter: only same-site absolute paths.
 pub fn safe_next(next: &str) -> String {
     let ok = next.starts_with('/')

@@ -139,6 +139,132 @@ pub async fn request_context(
     resp
 }
 
+/// Control characters (C0 and C1, DEL) are refused in every path, query string and form or JSON
+/// body: PostgreSQL rejects NUL in text, and none of them belongs in a clinic record, an export
+/// or a log. TAB, LF and CR are fine inside bodies (multi-line notes).
+fn control_char(s: &str, in_body: bool) -> Option<char> {
+    s.chars()
+        .find(|c| c.is_control() && !(in_body && matches!(c, '\t' | '\n' | '\r')))
+}
+
+fn refused(status: axum::http::StatusCode, field: &str, c: char) -> Response {
+    use axum::response::IntoResponse;
+    let msg = format!(
+        "contains a control character (U+{:04X}), which is not allowed",
+        u32::from(c)
+    );
+    let mut resp = status.into_response();
+    resp.extensions_mut().insert(crate::web::error::ErrorInfo {
+        code: if status == axum::http::StatusCode::BAD_REQUEST {
+            "bad_request"
+        } else {
+            "validation"
+        },
+        detail: Some(format!("{field}: {msg}")),
+        cause: None,
+        fields: Some(std::collections::BTreeMap::from([(field.to_owned(), msg)])),
+        extra: None,
+    });
+    resp
+}
+
+/// Walks a JSON value for a string holding a control character; returns the field's path.
+fn json_control(v: &serde_json::Value, path: &mut String) -> Option<(String, char)> {
+    match v {
+        serde_json::Value::String(s) => control_char(s, true).map(|c| (path.clone(), c)),
+        serde_json::Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = json_control(x, path);
+            path.truncate(len);
+            found
+        }),
+        serde_json::Value::Object(o) => o.iter().find_map(|(k, x)| {
+            // A key that is itself unprintable is not repeated back.
+            if let Some(c) = control_char(k, false) {
+                return Some((
+                    if path.is_empty() {
+                        "body".to_owned()
+                    } else {
+                        path.clone()
+                    },
+                    c,
+                ));
+            }
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(k);
+            let found = json_control(x, path);
+            path.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
+
+/// The one place that refuses control characters (see [`control_char`]): 400 for the address,
+/// 422 naming the field for a form or JSON body, before any handler sees them.
+pub async fn reject_control_characters(req: Request, next: Next) -> Response {
+    use axum::http::StatusCode;
+    let path = percent_encoding::percent_decode_str(req.uri().path()).decode_utf8_lossy();
+    if let Some(c) = control_char(&path, false) {
+        return refused(StatusCode::BAD_REQUEST, "path", c);
+    }
+    if let Some(q) = req.uri().query() {
+        for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+            if let Some(c) = control_char(&k, false) {
+                return refused(StatusCode::BAD_REQUEST, "query", c);
+            }
+            if let Some(c) = control_char(&v, false) {
+                return refused(StatusCode::BAD_REQUEST, &k, c);
+            }
+        }
+    }
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let form = ct.starts_with("application/x-www-form-urlencoded");
+    let json = ct.starts_with("application/json") || ct.contains("+json");
+    if !form && !json {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    // The body limit layer outside bounds what is buffered here.
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(_) => {
+            use axum::response::IntoResponse;
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        }
+    };
+    let found = if form {
+        url::form_urlencoded::parse(&bytes).find_map(|(k, v)| match control_char(&k, false) {
+            Some(c) => Some(("body".to_owned(), c)),
+            None => control_char(&v, true).map(|c| (k.into_owned(), c)),
+        })
+    } else {
+        // Bodies that are not JSON are the handler's to refuse.
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| json_control(&v, &mut String::new()))
+    };
+    if let Some((field, c)) = found {
+        let field = if field.is_empty() {
+            "body".to_owned()
+        } else {
+            field
+        };
+        return refused(StatusCode::UNPROCESSABLE_ENTITY, &field, c);
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
 /// Paths whose last segment is a secret: one-time setup links (and, later, patients'
 /// confirm/cancel links). Logged as `/setup/[redacted]`.
 const SECRET_PATH_PREFIXES: &[&str] = &["/setup/"];
@@ -243,6 +369,19 @@ mod tests {
         v.iter()
             .map(|s| crate::config::ProxyNet::try_from(s.to_string()).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn control_characters_are_found_in_text_and_json() {
+        assert_eq!(control_char("ab\u{0}c", true), Some('\u{0}'));
+        assert_eq!(control_char("line\nline\tx", true), None);
+        assert_eq!(control_char("line\nline", false), Some('\n'));
+        assert_eq!(control_char("\u{85}", true), Some('\u{85}'));
+        let v = serde_json::json!({"a": "ok", "phones": [{"number": "1\u{0}2"}]});
+        assert_eq!(
+            json_control(&v, &mut String::new()),
+            Some(("phones[0].number".to_owned(), '\u{0}'))
+        );
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{*file}", get(assets::serve))
         .fallback_service(dispatch)
         .layer(axum::middleware::from_fn(middleware::label_route))
+        .layer(axum::middleware::from_fn(
+            middleware::reject_control_characters,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(

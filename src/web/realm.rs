@@ -65,6 +65,14 @@ impl Realm {
         }
     }
 
+    /// Words a password here must not be built on: the clinic's name and slug.
+    pub fn site_words(&self) -> Vec<&str> {
+        match self {
+            Self::Clinic(t) => vec![t.display_name.as_str(), t.slug.as_str()],
+            Self::Console => Vec::new(),
+        }
+    }
+
     /// The issuer an authenticator app shows next to the code.
     pub fn issuer(&self) -> String {
         match self {

@@ -28,6 +28,9 @@ pub struct SessionState {
     pub tenant: Option<i64>,
     /// The signed-in account (staff user or operator).
     pub account: Option<i64>,
+    /// The host the account signed in on: the session is valid there only.
+    #[serde(default)]
+    pub host: Option<String>,
     pub auth_at: Option<i64>,
     pub seen_at: Option<i64>,
     /// Per-session CSRF token for forms and htmx requests.

@@ -41,28 +41,41 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
     }
 }
 
-/// Put on responses so that error pages can be branded for the clinic.
-#[derive(Clone, Debug)]
-pub struct ResponseSite(pub Option<Arc<Tenant>>);
+/// Extractor: the host the client addressed (lowercased, without port).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestHost(pub String);
 
-/// The request's host name without port, lowercased. HTTP/2 carries it in `:authority`.
-pub fn request_host(req: &Request) -> Option<String> {
-    let raw = req
-        .uri()
-        .authority()
-        .map(|a| a.host().to_owned())
-        .or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })?;
+impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        host_of(&parts.uri, &parts.headers)
+            .map(Self)
+            .ok_or_else(|| AppError::BadRequest("missing Host header".into()))
+    }
+}
+
+fn host_of(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> Option<String> {
+    let raw = uri.authority().map(|a| a.host().to_owned()).or_else(|| {
+        headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+    })?;
     let host = if raw.starts_with('[') {
         raw.split(']').next().map(|s| format!("{s}]"))?
     } else {
         raw.split(':').next()?.to_owned()
     };
     Some(host.to_ascii_lowercase())
+}
+
+/// Put on responses so that error pages can be branded for the clinic.
+#[derive(Clone, Debug)]
+pub struct ResponseSite(pub Option<Arc<Tenant>>);
+
+/// The request's host name without port, lowercased. HTTP/2 carries it in `:authority`.
+pub fn request_host(req: &Request) -> Option<String> {
+    host_of(req.uri(), req.headers())
 }
 
 /// `host[:port]` as the client addressed it, lowercased: compared with `Origin`.

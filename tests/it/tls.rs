@@ -535,6 +535,15 @@ async fn http_port_answers_challenges_and_redirects_everything_else() {
     );
     let r = http.head(format!("{base}/")).send().await.unwrap();
     assert_eq!(r.status(), 308);
+    // A host this server does not serve is not sent on to HTTPS.
+    for unknown in ["unknown.clinics.test", "elsewhere.example.org"] {
+        let r = http
+            .get(format!("http://{unknown}:{}/", app.http.port()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{unknown}");
+    }
     let r = http
         .post(format!("{base}/login"))
         .body("x")

@@ -66,6 +66,8 @@ pub mod action {
     pub const PATIENT_APPOINTMENTS: &str = "patient.appointments_view";
     pub const APPOINTMENT_CREATED: &str = "appointment.create";
     pub const APPOINTMENT_VIEW: &str = "appointment.view";
+    /// The booking form, which shows the patient it books for.
+    pub const APPOINTMENT_FORM: &str = "appointment.booking_form";
     pub const APPOINTMENT_MOVED: &str = "appointment.reschedule";
     pub const APPOINTMENT_STATUS: &str = "appointment.status";
     pub const APPOINTMENT_CANCELLED: &str = "appointment.cancel";

@@ -1,6 +1,7 @@
 //! Accounts and authentication: clinic staff and operators, passwords, lockout, TOTP, API
 //! tokens, and the role/permission matrix.
 
+pub mod breached;
 pub mod model;
 pub mod password;
 pub mod repo;

@@ -8,6 +8,9 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 pub const MIN_LEN: usize = 12;
+
+/// Names a password of this product must not be built on.
+const PRODUCT_WORDS: &[&str] = &["clinicbox", "clinic box"];
 pub const MAX_LEN: usize = 256;
 
 fn hasher() -> Argon2<'static> {
@@ -24,6 +27,10 @@ pub enum PasswordError {
     TooLong,
     #[error("this password is too easy to guess{0}")]
     Weak(String),
+    #[error(
+        "this password is in lists of passwords leaked in data breaches, which attackers try first: choose another"
+    )]
+    Breached,
     #[error("the two passwords differ")]
     Mismatch,
 }
@@ -38,8 +45,9 @@ impl std::fmt::Debug for NewPassword {
 }
 
 impl NewPassword {
-    /// Length 12-256 and a zxcvbn score of at least 3 ("safely unguessable"), judged with the
-    /// user's own email and name as known words.
+    /// Length 12-256, not in the breached-password list, and a zxcvbn score of at least 3
+    /// ("safely unguessable"), judged with the user's own email and name, the clinic's name and
+    /// the product's name as known words.
     pub fn parse(pw: &str, user_inputs: &[&str]) -> Result<Self, PasswordError> {
         let n = pw.chars().count();
         if n < MIN_LEN {
@@ -50,14 +58,16 @@ impl NewPassword {
         }
         // zxcvbn's cost grows with length; the first 100 characters decide the score.
         let probe: String = pw.chars().take(100).collect();
-        let inputs: Vec<&str> = user_inputs
-            .iter()
+        let given = user_inputs.iter().chain(PRODUCT_WORDS);
+        let inputs: Vec<&str> = given
+            .clone()
             .flat_map(|s| s.split(['@', '.', ' ', '-', '_']))
-            .chain(user_inputs.iter().copied())
+            .chain(given.copied())
             .filter(|s| s.len() >= 3)
             .collect();
-        // The person's own name or email in their password is the first thing an attacker
-        // tries; zxcvbn's port does not always weigh it, so it is refused outright.
+        // The person's own name or email, the clinic's or the product's name in a password is
+        // the first thing an attacker tries; zxcvbn's port does not always weigh it, so it is
+        // refused outright.
         let lower = pw.to_lowercase();
         if inputs
             .iter()
@@ -65,8 +75,11 @@ impl NewPassword {
             .any(|s| s.chars().count() >= 4 && lower.contains(s.as_str()))
         {
             return Err(PasswordError::Weak(
-                ": do not use your name or email address in it".into(),
+                ": do not use your name, your email address or the name of the clinic or of ClinicBox in it".into(),
             ));
+        }
+        if super::breached::contains(pw) {
+            return Err(PasswordError::Breached);
         }
         let entropy = zxcvbn::zxcvbn(&probe, &inputs);
         if (entropy.score() as u8) < 3 {
@@ -164,19 +177,35 @@ mod tests {
             NewPassword::parse("short", &[]).unwrap_err(),
             PasswordError::TooShort
         );
-        assert!(matches!(
-            NewPassword::parse("password1234", &[]).unwrap_err(),
-            PasswordError::Weak(_)
-        ));
-        assert!(matches!(
-            NewPassword::parse("aaaaaaaaaaaaaaaa", &[]).unwrap_err(),
-            PasswordError::Weak(_)
-        ));
+        for weak in ["password1234", "aaaaaaaaaaaaaaaa"] {
+            assert!(
+                matches!(
+                    NewPassword::parse(weak, &[]).unwrap_err(),
+                    PasswordError::Weak(_) | PasswordError::Breached
+                ),
+                "{weak}"
+            );
+        }
         assert!(matches!(
             NewPassword::parse("maria.lopez2024", &["maria.lopez@clinic.org"]).unwrap_err(),
             PasswordError::Weak(_)
         ));
         assert!(NewPassword::parse("correct horse battery staple", &[]).is_ok());
+        // The product's and the clinic's names are known words.
+        assert!(matches!(
+            NewPassword::parse("clinicbox2026!", &[]).unwrap_err(),
+            PasswordError::Weak(_)
+        ));
+        assert!(matches!(
+            NewPassword::parse("Sunrise-Polyclinic-77", &["Sunrise Polyclinic", "sunrise"])
+                .unwrap_err(),
+            PasswordError::Weak(_)
+        ));
+        // A password from breach lists, however it scores otherwise.
+        assert_eq!(
+            NewPassword::parse("qwertyuiop123", &[]).unwrap_err(),
+            PasswordError::Breached
+        );
         let long = "x9!".repeat(86);
         assert_eq!(
             NewPassword::parse(&long, &[]).unwrap_err(),

@@ -301,8 +301,14 @@ fn map_email_taken(e: sqlx::Error) -> AccountError {
     AccountError::Sql(e)
 }
 
+fn with_site<'a>(own: &[&'a str], site: &[&'a str]) -> Vec<&'a str> {
+    own.iter().chain(site).copied().collect()
+}
+
 /// Creates an account. Without a password a temporary one is generated and returned (to hand
 /// over once); the holder must change it at first login.
+/// `site`: words about where the account lives (the clinic's name and slug), which its password
+/// must not be built on.
 pub async fn create_account(
     conn: &mut PgConnection,
     kind: Accounts,
@@ -310,12 +316,16 @@ pub async fn create_account(
     display_name: &str,
     role: Option<Role>,
     password: Option<&str>,
+    site: &[&str],
     now: DateTime<Utc>,
 ) -> Result<(AccountRow, Option<String>), AccountError> {
     let email = Email::parse(email).map_err(AccountError::Email)?;
     let name = super::model::parse_display_name(display_name).map_err(AccountError::Name)?;
     let (pw, temporary) = match password {
-        Some(p) => (NewPassword::parse(p, &[email.as_str(), &name])?, None),
+        Some(p) => (
+            NewPassword::parse(p, &with_site(&[email.as_str(), &name], site))?,
+            None,
+        ),
         None => {
             let t = password::generate_temporary();
             (NewPassword::parse(&t, &[])?, Some(t))
@@ -351,6 +361,7 @@ pub async fn change_own_password(
     current: &str,
     new: &str,
     confirm: &str,
+    site: &[&str],
     now: DateTime<Utc>,
 ) -> Result<(), AccountError> {
     let acc = repo::by_id(conn, kind, account_id, true)
@@ -359,7 +370,11 @@ pub async fn change_own_password(
     if !password::verify(current, acc.password_hash.as_deref()).await {
         return Err(AccountError::WrongPassword);
     }
-    let pw = NewPassword::parse_confirmed(new, confirm, &[&acc.email, &acc.display_name])?;
+    let pw = NewPassword::parse_confirmed(
+        new,
+        confirm,
+        &with_site(&[&acc.email, &acc.display_name], site),
+    )?;
     if password::verify(new, acc.password_hash.as_deref()).await {
         return Err(AccountError::Password(password::PasswordError::Weak(
             ": choose a password different from the current one".into(),
@@ -393,12 +408,13 @@ pub async fn set_password(
     kind: Accounts,
     account_id: i64,
     new: &str,
+    site: &[&str],
     now: DateTime<Utc>,
 ) -> Result<(), AccountError> {
     let acc = repo::by_id(conn, kind, account_id, true)
         .await?
         .ok_or(AccountError::NotFound)?;
-    let pw = NewPassword::parse(new, &[&acc.email, &acc.display_name])?;
+    let pw = NewPassword::parse(new, &with_site(&[&acc.email, &acc.display_name], site))?;
     let hash = password::hash(&pw).await?;
     repo::set_password(conn, kind, acc.id, &hash, false, now).await?;
     Ok(())

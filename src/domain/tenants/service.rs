@@ -66,6 +66,30 @@ impl HostRules {
         if host == &self.console_host {
             return Err(reserved("it is the console host".into()));
         }
+        let name = host.as_str();
+        if !name.contains('.') {
+            return Err(reserved(
+                "give the fully qualified name, such as portal.cityclinic.org".into(),
+            ));
+        }
+        // Names that never reach this server from the internet (RFC 6761, 6762, 8375, 9476).
+        let special = [
+            "localhost",
+            "local",
+            "invalid",
+            "arpa",
+            "home.arpa",
+            "alt",
+            "internal",
+        ];
+        if let Some(tld) = special
+            .iter()
+            .find(|s| name == **s || name.ends_with(&format!(".{s}")))
+        {
+            return Err(reserved(format!(
+                "names under .{tld} are reserved and cannot be reached from the internet"
+            )));
+        }
         let base = self.base_domain.as_str();
         if host.as_str() == base || host.as_str().ends_with(&format!(".{base}")) {
             return Err(reserved(format!(

@@ -353,6 +353,7 @@ impl TestDb {
             &format!("Test {}", role.as_str()),
             Some(role),
             Some(PASSWORD),
+            &[],
             Utc::now(),
         )
         .await
@@ -377,6 +378,7 @@ impl TestDb {
             "Test Operator",
             None,
             Some(PASSWORD),
+            &[],
             Utc::now(),
         )
         .await

@@ -63,6 +63,7 @@ pub async fn submit(
         &form.current,
         &form.password,
         &form.confirm,
+        &realm.site_words(),
         ctx.at,
     )
     .await

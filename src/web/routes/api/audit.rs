@@ -16,6 +16,7 @@ use crate::web::routes::settings::audit::FilterForm;
 use crate::web::site::CurrentTenant;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Staff user id.
     pub user: Option<String>,
@@ -29,6 +30,7 @@ pub struct AuditQuery {
     /// Return rows older than this `seq` (the previous page's `next_before`).
     pub before: Option<String>,
     /// 1-500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -39,7 +41,7 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, operation_id = "audit_list", path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditPage), (status = 403), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn list(

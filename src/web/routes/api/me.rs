@@ -30,7 +30,7 @@ pub struct ClinicRef {
 }
 
 /// The signed-in staff member and what they may do.
-#[utoipa::path(get, path = "/api/v1/me", tag = "account",
+#[utoipa::path(get, operation_id = "me_show", path = "/api/v1/me", tag = "account",
     responses((status = 200, body = Me), (status = 401, description = "Not signed in")),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn show(tenant: CurrentTenant, user: CurrentUser) -> Json<Me> {

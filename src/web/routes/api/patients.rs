@@ -20,10 +20,12 @@ use crate::web::auth::{AuditCtx, CurrentUser};
 use crate::web::site::CurrentTenant;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Name (any order, misspelt or without accents), MRN, phone (7+ digits) or birth date.
     pub q: Option<String>,
     /// 1-100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -46,7 +48,7 @@ fn patient_error(e: PatientError) -> AppError {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/patients", tag = "patients", params(SearchParams),
+#[utoipa::path(get, operation_id = "patients_search", path = "/api/v1/patients", tag = "patients", params(SearchParams),
     responses((status = 200, body = SearchResult)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn search(
@@ -86,7 +88,7 @@ pub struct NewPatient {
     pub allow_duplicate: bool,
 }
 
-#[utoipa::path(post, path = "/api/v1/patients", tag = "patients", request_body = PatientInput,
+#[utoipa::path(post, operation_id = "patients_create", path = "/api/v1/patients", tag = "patients", request_body = NewPatient,
     responses((status = 201, body = Patient), (status = 409, description = "Possible duplicates (listed in `duplicates`)"), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
@@ -94,9 +96,11 @@ pub async fn create(
     tenant: CurrentTenant,
     user: CurrentUser,
     ctx: AuditCtx,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
     user.require(Permission::PatientsWrite)?;
+    crate::web::forms::require_json(&headers)?;
     // `allow_duplicate` sits beside the patient's fields, which refuse unknown keys.
     let mut value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("invalid JSON: {e}")))?;
@@ -132,7 +136,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = i64, Path)),
+#[utoipa::path(get, operation_id = "patients_show", path = "/api/v1/patients/{id}", tag = "patients", params(("id" = i64, Path)),
     responses((status = 200, body = Patient), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn show(
@@ -158,9 +162,39 @@ pub async fn show(
     Ok(Json(p))
 }
 
+/// The body of `PATCH /api/v1/patients/{id}`: any fields of a patient, each replacing the
+/// stored value, and `version` (from a previous read) against lost updates. Other keys are
+/// refused.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "it checks the keys of the patch; the values are merged as JSON"
+)]
+pub struct PatientPatch {
+    given_name: Option<String>,
+    middle_name: Option<String>,
+    family_name: Option<String>,
+    sex: Option<String>,
+    birth_date: Option<String>,
+    birth_date_estimated: Option<bool>,
+    estimated_age: Option<String>,
+    phones: Option<Vec<crate::domain::patients::Phone>>,
+    email: Option<String>,
+    address: Option<String>,
+    national_id: Option<String>,
+    insurance_id: Option<String>,
+    emergency_contact: Option<crate::domain::patients::EmergencyContact>,
+    preferred_language: Option<String>,
+    allergies: Option<Vec<crate::domain::patients::AllergyInput>>,
+    alerts: Option<String>,
+    notes: Option<String>,
+    version: Option<i32>,
+}
+
 /// Changes only the fields sent; `version` (from a previous read) guards against lost updates.
-#[utoipa::path(patch, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = i64, Path)),
-    request_body(content = Object, description = "Any fields of PatientInput, plus optional `version`"),
+#[utoipa::path(patch, operation_id = "patients_update", path = "/api/v1/patients/{id}", tag = "patients", params(("id" = i64, Path)),
+    request_body = PatientPatch,
     responses((status = 200, body = Patient), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn update(
@@ -175,6 +209,8 @@ pub async fn update(
     let serde_json::Value::Object(mut patch) = patch else {
         return Err(AppError::BadRequest("send a JSON object".into()));
     };
+    serde_json::from_value::<PatientPatch>(serde_json::Value::Object(patch.clone()))
+        .map_err(|e| AppError::BadRequest(format!("invalid patient: {e}")))?;
     let version = match patch.remove("version") {
         None | Some(serde_json::Value::Null) => None,
         Some(v) => Some(
@@ -219,7 +255,7 @@ pub async fn update(
     Ok(Json(p))
 }
 
-#[utoipa::path(get, path = "/api/v1/patients/{id}/appointments", tag = "patients",
+#[utoipa::path(get, operation_id = "patients_appointments", path = "/api/v1/patients/{id}/appointments", tag = "patients",
     params(("id" = i64, Path)),
     responses((status = 200, body = Vec<Appointment>), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]

@@ -52,13 +52,14 @@ fn date_param(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// The clinic's local day, `YYYY-MM-DD` (default today).
     pub date: Option<String>,
     pub provider: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/appointments", tag = "appointments", params(ListParams),
+#[utoipa::path(get, operation_id = "scheduling_list", path = "/api/v1/appointments", tag = "appointments", params(ListParams),
     responses((status = 200, body = Vec<Appointment>)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn list(
@@ -100,7 +101,7 @@ pub struct NewAppointment {
     pub outside_hours: bool,
 }
 
-#[utoipa::path(post, path = "/api/v1/appointments", tag = "appointments", request_body = NewAppointment,
+#[utoipa::path(post, operation_id = "scheduling_create", path = "/api/v1/appointments", tag = "appointments", request_body = NewAppointment,
     responses((status = 201, body = Appointment), (status = 409, description = "Clash or outside hours; `next_free` lists free starts"), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
@@ -141,7 +142,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(a)).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/appointments/{id}", tag = "appointments", params(("id" = i64, Path)),
+#[utoipa::path(get, operation_id = "scheduling_show", path = "/api/v1/appointments/{id}", tag = "appointments", params(("id" = i64, Path)),
     responses((status = 200, body = Appointment), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn show(
@@ -176,7 +177,7 @@ pub struct StatusChange {
     pub status: Status,
 }
 
-#[utoipa::path(post, path = "/api/v1/appointments/{id}/status", tag = "appointments",
+#[utoipa::path(post, operation_id = "scheduling_status", path = "/api/v1/appointments/{id}/status", tag = "appointments",
     params(("id" = i64, Path)), request_body = StatusChange,
     responses((status = 200, body = Appointment), (status = 404), (status = 409, description = "Not allowed from the current status")),
     security(("bearer" = []), ("api_key" = [])))]
@@ -205,7 +206,7 @@ pub struct Cancel {
     pub reason: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", tag = "appointments",
+#[utoipa::path(post, operation_id = "scheduling_cancel", path = "/api/v1/appointments/{id}/cancel", tag = "appointments",
     params(("id" = i64, Path)), request_body = Cancel,
     responses((status = 200, body = Appointment), (status = 404), (status = 409)),
     security(("bearer" = []), ("api_key" = [])))]
@@ -241,7 +242,7 @@ pub struct Reschedule {
     pub outside_hours: bool,
 }
 
-#[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule", tag = "appointments",
+#[utoipa::path(post, operation_id = "scheduling_reschedule", path = "/api/v1/appointments/{id}/reschedule", tag = "appointments",
     params(("id" = i64, Path)), request_body = Reschedule,
     responses((status = 200, body = Appointment), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
@@ -284,7 +285,7 @@ pub async fn reschedule(
     Ok(Json(a))
 }
 
-#[utoipa::path(get, path = "/api/v1/providers", tag = "appointments",
+#[utoipa::path(get, operation_id = "scheduling_providers", path = "/api/v1/providers", tag = "appointments",
     responses((status = 200, body = Vec<Provider>)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn providers(
@@ -299,7 +300,7 @@ pub async fn providers(
     Ok(Json(list))
 }
 
-#[utoipa::path(get, path = "/api/v1/appointment-types", tag = "appointments",
+#[utoipa::path(get, operation_id = "scheduling_types", path = "/api/v1/appointment-types", tag = "appointments",
     responses((status = 200, body = Vec<AppointmentType>)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn types(
@@ -315,6 +316,7 @@ pub async fn types(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SlotParams {
     pub provider: i64,
     /// `YYYY-MM-DD` in the clinic's time zone (default today).
@@ -339,7 +341,7 @@ pub struct Slots {
     pub slots: Vec<Slot>,
 }
 
-#[utoipa::path(get, path = "/api/v1/slots", tag = "appointments", params(SlotParams),
+#[utoipa::path(get, operation_id = "scheduling_slots", path = "/api/v1/slots", tag = "appointments", params(SlotParams),
     responses((status = 200, body = Slots), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn slots(

@@ -17,7 +17,7 @@ use crate::web::auth::{AuditCtx, CurrentUser};
 use crate::web::forms::FormErrors;
 use crate::web::site::CurrentTenant;
 
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "account",
+#[utoipa::path(get, operation_id = "tokens_list", path = "/api/v1/tokens", tag = "account",
     responses((status = 200, body = Vec<TokenRow>)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn list(
@@ -48,7 +48,7 @@ pub struct CreatedToken {
     pub info: TokenRow,
 }
 
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "account", request_body = NewToken,
+#[utoipa::path(post, operation_id = "tokens_create", path = "/api/v1/tokens", tag = "account", request_body = NewToken,
     responses((status = 201, body = CreatedToken), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
@@ -87,7 +87,7 @@ pub async fn create(
         .into_response())
 }
 
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "account",
+#[utoipa::path(delete, operation_id = "tokens_revoke", path = "/api/v1/tokens/{id}", tag = "account",
     params(("id" = i64, Path)),
     responses((status = 204), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]

@@ -64,7 +64,7 @@ fn account_error(e: AccountError) -> AppError {
 }
 
 /// Staff accounts of this clinic.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+#[utoipa::path(get, operation_id = "users_list", path = "/api/v1/users", tag = "users",
     responses((status = 200, body = Vec<UserOut>), (status = 403, description = "Not a clinic admin")),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn list(
@@ -82,7 +82,7 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+#[utoipa::path(get, operation_id = "users_show", path = "/api/v1/users/{id}", tag = "users",
     params(("id" = i64, Path)),
     responses((status = 200, body = UserOut), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
@@ -117,7 +117,7 @@ pub struct CreatedUser {
     pub temporary_password: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
+#[utoipa::path(post, operation_id = "users_create", path = "/api/v1/users", tag = "users", request_body = NewUser,
     responses((status = 201, body = CreatedUser), (status = 422, description = "Invalid input")),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
@@ -136,6 +136,7 @@ pub async fn create(
         &body.display_name,
         Some(body.role),
         body.password.as_deref(),
+        &[&tenant.display_name, tenant.slug.as_str()],
         ctx.at,
     )
     .await
@@ -168,7 +169,7 @@ pub struct UserPatch {
 }
 
 /// Changing role or status ends the user's sessions.
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UserPatch,
+#[utoipa::path(patch, operation_id = "users_update", path = "/api/v1/users/{id}", tag = "users", request_body = UserPatch,
     params(("id" = i64, Path)),
     responses((status = 200, body = UserOut), (status = 404), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]

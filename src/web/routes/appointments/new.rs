@@ -85,12 +85,14 @@ struct Selection {
     slots: Vec<DateTime<Utc>>,
 }
 
-/// Loads what the form needs; unknown ids (of this clinic) are 404.
+/// Loads what the form needs; unknown ids (of this clinic) are 404. `shown`: the form is
+/// about to show the patient (name, MRN), a read that is audited in the same transaction.
 async fn select(
     state: &AppState,
     tenant: &CurrentTenant,
     q: &BookQuery,
     now: DateTime<Utc>,
+    shown: Option<(&AuditCtx, &CurrentUser)>,
 ) -> Result<Selection, AppError> {
     let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
     let tz = scheduling::clinic_tz(&mut tx).await?;
@@ -98,6 +100,16 @@ async fn select(
         .await?
         .filter(|p| !p.deleted)
         .ok_or(AppError::NotFound)?;
+    if let Some((ctx, user)) = shown {
+        audit::record(
+            &mut tx,
+            ctx,
+            Event::new(action::APPOINTMENT_FORM, user.actor())
+                .resource("patient", patient.id)
+                .patient(patient.id),
+        )
+        .await?;
+    }
     let providers = repo::providers(&mut tx).await?;
     let types = repo::types(&mut tx, false).await?;
     let provider_id = match parse_id(&q.provider) {
@@ -153,11 +165,12 @@ pub async fn show(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     user: CurrentUser,
+    ctx: AuditCtx,
     page: PageCtx,
     Query(q): Query<BookQuery>,
 ) -> Result<Response, AppError> {
     user.require(Permission::AppointmentsWrite)?;
-    let s = select(&state, &tenant, &q, state.clock.now()).await?;
+    let s = select(&state, &tenant, &q, ctx.at, Some((&ctx, &user))).await?;
     Ok(render_with_status(
         StatusCode::OK,
         &BookPage {
@@ -189,7 +202,8 @@ pub async fn slots(
     Query(q): Query<BookQuery>,
 ) -> Result<Response, AppError> {
     user.require(Permission::AppointmentsWrite)?;
-    let s = select(&state, &tenant, &q, state.clock.now()).await?;
+    // Free times only: nothing of the patient is shown.
+    let s = select(&state, &tenant, &q, state.clock.now(), None).await?;
     Ok(render_with_status(
         StatusCode::OK,
         &SlotsFragment {
@@ -216,7 +230,7 @@ pub async fn create(
         type_id: f.one("type_id"),
         date: f.one("date"),
     };
-    let sel = select(&state, &tenant, &q, ctx.at).await?;
+    let sel = select(&state, &tenant, &q, ctx.at, None).await?;
     let chosen = f.one("start");
     let time = f.one("time");
     let starts = if !time.trim().is_empty() {
@@ -273,6 +287,16 @@ pub async fn create(
             }
         }
     }
+    // The form comes back with the patient on it.
+    crate::web::auth::record_in_tenant(
+        &state,
+        &tenant,
+        &ctx,
+        Event::new(action::APPOINTMENT_FORM, user.actor())
+            .resource("patient", sel.patient.id)
+            .patient(sel.patient.id),
+    )
+    .await?;
     Ok(render_with_status(
         status,
         &BookPage {

@@ -18,6 +18,7 @@ use crate::web::page::{Page, render_page, render_with_status};
 use crate::web::page_ctx::PageCtx;
 use crate::web::realm::Realm;
 use crate::web::session;
+use crate::web::site::RequestHost;
 
 #[derive(Template)]
 #[template(path = "auth/login.html")]
@@ -64,6 +65,7 @@ pub async fn submit(
     State(state): State<AppState>,
     realm: Realm,
     session: Session,
+    host: RequestHost,
     ctx: AuditCtx,
     page: PageCtx,
     Form(form): Form<LoginForm>,
@@ -89,7 +91,7 @@ pub async fn submit(
                 )
                 .await?;
             tx.commit().await?;
-            super::complete_login(&session, &realm, &acc, ctx.at.timestamp()).await?;
+            super::complete_login(&session, &realm, &acc, ctx.at.timestamp(), &host).await?;
             return Ok(Redirect::to(&safe_next(&form.next)).into_response());
         }
         PasswordCheck::NeedsSecondFactor(acc) => {

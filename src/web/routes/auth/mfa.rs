@@ -19,6 +19,7 @@ use crate::web::page::{Page, render_page, render_with_status};
 use crate::web::page_ctx::{PageCtx, set_flash};
 use crate::web::realm::Realm;
 use crate::web::session;
+use crate::web::site::RequestHost;
 
 /// Time allowed between the password and the code.
 const PENDING_SECS: i64 = 300;
@@ -68,6 +69,7 @@ pub async fn submit(
     State(state): State<AppState>,
     realm: Realm,
     session: Session,
+    host: RequestHost,
     ctx: AuditCtx,
     page: PageCtx,
     Form(form): Form<CodeForm>,
@@ -98,7 +100,7 @@ pub async fn submit(
                 )
                 .await?;
             tx.commit().await?;
-            super::complete_login(&session, &realm, &acc, ctx.at.timestamp()).await?;
+            super::complete_login(&session, &realm, &acc, ctx.at.timestamp(), &host).await?;
             Ok(Redirect::to(&safe_next(&form.next)).into_response())
         }
         SecondFactor::RecoveryCode { account, remaining } => {
@@ -119,7 +121,7 @@ pub async fn submit(
                 )
                 .await?;
             tx.commit().await?;
-            super::complete_login(&session, &realm, &account, ctx.at.timestamp()).await?;
+            super::complete_login(&session, &realm, &account, ctx.at.timestamp(), &host).await?;
             set_flash(&session, "recovery_code_used").await;
             Ok(Redirect::to("/account").into_response())
         }

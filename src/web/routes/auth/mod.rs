@@ -11,6 +11,7 @@ use crate::domain::auth::AccountRow;
 use crate::web::AppError;
 use crate::web::realm::Realm;
 use crate::web::session::{self, SessionState};
+use crate::web::site::RequestHost;
 
 /// Completes a sign-in: a new session id (the old one is deleted), a new CSRF token.
 pub async fn complete_login(
@@ -18,6 +19,7 @@ pub async fn complete_login(
     realm: &Realm,
     account: &AccountRow,
     now: i64,
+    host: &RequestHost,
 ) -> Result<(), AppError> {
     session
         .cycle_id()
@@ -26,6 +28,7 @@ pub async fn complete_login(
     let st = SessionState {
         tenant: realm.tenant_id(),
         account: Some(account.id),
+        host: Some(host.0.clone()),
         auth_at: Some(now),
         seen_at: Some(now),
         csrf: session::new_csrf(),

@@ -18,6 +18,7 @@ use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_page, render_with_status};
 use crate::web::page_ctx::PageCtx;
 use crate::web::realm::Realm;
+use crate::web::site::RequestHost;
 
 #[derive(Template)]
 #[template(path = "auth/setup.html")]
@@ -62,6 +63,7 @@ pub struct SetupForm {
 pub async fn submit(
     State(state): State<AppState>,
     session: Session,
+    host: RequestHost,
     ctx: AuditCtx,
     page: PageCtx,
     Path(token): Path<String>,
@@ -86,6 +88,7 @@ pub async fn submit(
             &form.display_name,
             None,
             Some(&form.password),
+            &[],
             ctx.at,
         )
         .await
@@ -102,7 +105,8 @@ pub async fn submit(
                 .await?;
                 tx.commit().await?;
                 crate::domain::auth::setup::forget_link_file(&state.config.storage.data_dir);
-                super::complete_login(&session, &Realm::Console, &acc, ctx.at.timestamp()).await?;
+                super::complete_login(&session, &Realm::Console, &acc, ctx.at.timestamp(), &host)
+                    .await?;
                 return Ok(Redirect::to("/").into_response());
             }
             Err(

@@ -133,6 +133,7 @@ pub async fn create(
         &form.display_name,
         Some(role),
         None,
+        &[],
         ctx.at,
     )
     .await
