@@ -143,7 +143,7 @@ async fn main() -> Result<(), BoxError> {
     );
     let report = audit::verify_tenant(
         &b.db.pool,
-        &clinicbox::ops::secrets::Secrets::from_bytes([3u8; 32]),
+        &clinicbox::ops::secrets::Secrets::from_bytes([3u8; 32])?,
         &t,
         None,
     )

@@ -84,7 +84,7 @@ async fn main() -> Result<(), BoxError> {
         .unwrap_or(100_000);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let b = setup(false).await?;
-    let secrets = Secrets::from_bytes([5u8; 32]);
+    let secrets = Secrets::from_bytes([5u8; 32])?;
     for (slug, tz) in [("demo", "Asia/Kathmandu"), ("sample", "Europe/Lisbon")] {
         let t = b.tenant(slug).await?;
         clinicbox::ops::seed::demo_clinic(&b.db, &t, tz, Utc::now()).await?;

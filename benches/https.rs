@@ -100,7 +100,7 @@ fn start_server(
                     db,
                     Arc::new(SystemClock),
                     Migrations::embedded(),
-                    Secrets::from_bytes([3u8; 32]),
+                    Secrets::from_bytes([3u8; 32])?,
                 );
                 Ok::<_, BoxError>((state, tls))
             }

@@ -82,7 +82,7 @@ pub async fn serve_tls(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use crate::tls::server;
-    crate::domain::auth::password::warm_up();
+    crate::domain::auth::password::warm_up().map_err(std::io::Error::other)?;
     let _ = state.0.tls.set(tls.clone());
     if let Err(e) = crate::tls::renewal::warm_up(&state, &tls).await {
         tracing::warn!(error = %e, "certificates not loaded before serving; the renewal task retries");
@@ -134,7 +134,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    crate::domain::auth::password::warm_up();
+    crate::domain::auth::password::warm_up().map_err(std::io::Error::other)?;
     let stop = crate::tls::server::shutdown_channel(shutdown);
     let housekeeping = tokio::spawn(crate::web::housekeeping(state.clone()));
     let backups = tokio::spawn(crate::ops::backup::schedule::run(

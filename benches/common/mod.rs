@@ -123,7 +123,7 @@ impl Bench {
             self.db.clone(),
             Arc::new(SystemClock),
             Migrations::embedded(),
-            Secrets::from_bytes([3u8; 32]),
+            Secrets::from_bytes([3u8; 32])?,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

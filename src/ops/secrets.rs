@@ -20,6 +20,8 @@ pub enum SecretsError {
     Decrypt,
     #[error("random number generator failed")]
     Rng,
+    #[error("could not derive the installation's keys from the secret key")]
+    Derive,
 }
 
 /// What a derived key is for; each purpose gets an independent key.
@@ -37,6 +39,20 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    const ALL: [Purpose; 7] = [
+        Self::Totp,
+        Self::TlsKey,
+        Self::RecoveryCode,
+        Self::BackupKey,
+        Self::AcmeAccount,
+        Self::KeyCheck,
+        Self::AuditChain,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
     fn info(self) -> &'static [u8] {
         match self {
             Self::Totp => b"clinicbox totp-secret v1",
@@ -52,7 +68,9 @@ impl Purpose {
 
 #[derive(Clone)]
 pub struct Secrets {
-    master: Arc<[u8; 32]>,
+    /// One key per purpose, derived once when the key is loaded (a failure is an error then,
+    /// never a weaker key later).
+    keys: Arc<[[u8; 32]; Purpose::ALL.len()]>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -98,7 +116,7 @@ impl Secrets {
                 f.write_all(format!("{}\n", hex::encode(key)).as_bytes())
                     .map_err(err)?;
                 tracing::info!(path = %path.display(), "created a new secret key file");
-                Ok(Self::from_bytes(key))
+                Self::from_bytes(key)
             }
             Err(e) => Err(err(e)),
         }
@@ -116,24 +134,25 @@ impl Secrets {
         let key: [u8; 32] = bytes
             .try_into()
             .map_err(|_| SecretsError::Format(path.to_owned()))?;
-        Ok(Self::from_bytes(key))
+        Self::from_bytes(key)
     }
 
-    pub fn from_bytes(key: [u8; 32]) -> Self {
-        Self {
-            master: Arc::new(key),
-        }
-    }
-
-    fn derive(&self, purpose: Purpose) -> [u8; 32] {
+    pub fn from_bytes(master: [u8; 32]) -> Result<Self, SecretsError> {
         let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"clinicbox");
-        let prk = salt.extract(&self.master[..]);
-        let mut out = [0u8; 32];
-        // Expanding 32 bytes from SHA-256 cannot exceed HKDF's limit.
-        if let Ok(okm) = prk.expand(&[purpose.info()], Len(32)) {
-            let _ = okm.fill(&mut out);
+        let prk = salt.extract(&master[..]);
+        let mut keys = [[0u8; 32]; Purpose::ALL.len()];
+        for purpose in Purpose::ALL {
+            prk.expand(&[purpose.info()], Len(32))
+                .and_then(|okm| okm.fill(&mut keys[purpose.index()]))
+                .map_err(|_| SecretsError::Derive)?;
         }
-        out
+        Ok(Self {
+            keys: Arc::new(keys),
+        })
+    }
+
+    fn derive(&self, purpose: Purpose) -> &[u8; 32] {
+        &self.keys[purpose.index()]
     }
 
     /// ChaCha20-Poly1305 with a random nonce; output is `nonce || ciphertext+tag`.
@@ -168,7 +187,7 @@ impl Secrets {
 
     fn aead_key(&self, purpose: Purpose) -> Result<LessSafeKey, SecretsError> {
         let k = self.derive(purpose);
-        UnboundKey::new(&aead::CHACHA20_POLY1305, &k)
+        UnboundKey::new(&aead::CHACHA20_POLY1305, k)
             .map(LessSafeKey::new)
             .map_err(|_| SecretsError::Rng)
     }
@@ -176,7 +195,7 @@ impl Secrets {
     /// HMAC-SHA256 under the purpose's key: hashes of short secrets (recovery codes) that a copy
     /// of the database alone cannot brute-force.
     pub fn mac(&self, purpose: Purpose, data: &[u8]) -> Vec<u8> {
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.derive(purpose));
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.derive(purpose));
         ring::hmac::sign(&key, data).as_ref().to_vec()
     }
 }
@@ -186,8 +205,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_purpose_has_its_own_nonzero_key() {
+        let s = Secrets::from_bytes([7u8; 32]).unwrap();
+        let keys: std::collections::HashSet<[u8; 32]> =
+            Purpose::ALL.iter().map(|p| *s.derive(*p)).collect();
+        assert_eq!(keys.len(), Purpose::ALL.len());
+        assert!(!keys.contains(&[0u8; 32]));
+    }
+
+    #[test]
     fn round_trip_and_tamper() {
-        let s = Secrets::from_bytes([7u8; 32]);
+        let s = Secrets::from_bytes([7u8; 32]).unwrap();
         let sealed = s.encrypt(Purpose::Totp, b"JBSWY3DPEHPK3PXP").unwrap();
         assert_eq!(
             s.decrypt(Purpose::Totp, &sealed).unwrap(),
@@ -201,7 +229,7 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] ^= 1;
         assert!(s.decrypt(Purpose::Totp, &bad).is_err());
-        let other = Secrets::from_bytes([8u8; 32]);
+        let other = Secrets::from_bytes([8u8; 32]).unwrap();
         assert!(other.decrypt(Purpose::Totp, &sealed).is_err());
     }
 

@@ -426,7 +426,7 @@ mod tests {
 
     #[test]
     fn every_field_and_the_key_are_covered() {
-        let secrets = Secrets::from_bytes([5; 32]);
+        let secrets = Secrets::from_bytes([5; 32]).unwrap();
         let log = LogId(Ident::parse("tenant_a_audit").unwrap());
         let base = link(&secrets, &log, 3, b"prev", &row());
         assert_eq!(base, link(&secrets, &log, 3, b"prev", &row()));
@@ -442,7 +442,13 @@ mod tests {
         assert_ne!(base, link(&secrets, &other_log, 3, b"prev", &row()));
         assert_ne!(
             base,
-            link(&Secrets::from_bytes([6; 32]), &log, 3, b"prev", &row())
+            link(
+                &Secrets::from_bytes([6; 32]).unwrap(),
+                &log,
+                3,
+                b"prev",
+                &row()
+            )
         );
         // Key order inside details does not matter: jsonb does not keep it either.
         let mut r = row();

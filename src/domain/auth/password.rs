@@ -13,10 +13,12 @@ pub const MIN_LEN: usize = 12;
 const PRODUCT_WORDS: &[&str] = &["clinicbox", "clinic box"];
 pub const MAX_LEN: usize = 256;
 
-fn hasher() -> Argon2<'static> {
-    // OWASP Password Storage Cheat Sheet: m=19456 KiB, t=2, p=1.
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+/// OWASP Password Storage Cheat Sheet: m=19456 KiB, t=2, p=1. Parameters argon2 refused are an
+/// error (at start-up, through `warm_up`), never a silent fall back to weaker defaults.
+fn hasher() -> anyhow::Result<Argon2<'static>> {
+    let params = Params::new(19 * 1024, 2, 1, None)
+        .map_err(|e| anyhow::anyhow!("argon2 parameters refused: {e}"))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -113,7 +115,7 @@ impl NewPassword {
 pub async fn hash(pw: &NewPassword) -> anyhow::Result<String> {
     let pw = pw.0.clone();
     tokio::task::spawn_blocking(move || {
-        hasher()
+        hasher()?
             .hash_password(pw.as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
@@ -121,55 +123,77 @@ pub async fn hash(pw: &NewPassword) -> anyhow::Result<String> {
     .await?
 }
 
-/// A hash of a random password, verified against when the account does not exist so that
-/// unknown usernames cost the same time as wrong passwords.
-fn dummy_hash() -> &'static str {
-    static H: OnceLock<String> = OnceLock::new();
+/// A real hash of a random password, computed once, verified against when the account does not
+/// exist so that unknown usernames cost the same time as wrong passwords. If it cannot be made
+/// (no randomness, argon2 refused), `warm_up` fails and the server does not start.
+fn dummy_hash() -> Result<&'static str, String> {
+    static H: OnceLock<Result<String, String>> = OnceLock::new();
     H.get_or_init(|| {
-        let pw = hex::encode(crate::ops::secrets::random_bytes::<16>().unwrap_or([7; 16]));
+        let pw = hex::encode(crate::ops::secrets::random_bytes::<16>().map_err(|e| e.to_string())?);
         hasher()
+            .map_err(|e| e.to_string())?
             .hash_password(pw.as_bytes())
             .map(|h| h.to_string())
-            .unwrap_or_default()
+            .map_err(|e| format!("password hashing failed: {e}"))
     })
+    .as_deref()
+    .map_err(Clone::clone)
 }
 
 /// Verifies on the blocking pool. `None` stands for "no such account": the dummy hash is checked
-/// and the answer is always false.
+/// and the answer is always false. Any failure answers false.
 pub async fn verify(pw: &str, stored: Option<&str>) -> bool {
     let pw: String = pw.chars().take(MAX_LEN).collect();
     let real = stored.is_some();
-    let stored = stored.unwrap_or_else(|| dummy_hash()).to_owned();
+    let stored = match stored {
+        Some(s) => s.to_owned(),
+        None => match dummy_hash() {
+            Ok(h) => h.to_owned(),
+            Err(_) => return false,
+        },
+    };
     tokio::task::spawn_blocking(move || {
-        let ok = PasswordHash::new(&stored)
-            .map(|h| hasher().verify_password(pw.as_bytes(), &h).is_ok())
-            .unwrap_or(false);
+        let ok = match (PasswordHash::new(&stored), hasher()) {
+            (Ok(h), Ok(argon)) => argon.verify_password(pw.as_bytes(), &h).is_ok(),
+            _ => false,
+        };
         ok && real
     })
     .await
     .unwrap_or(false)
 }
 
-/// Warms the dummy hash so the first unknown-user login is not measurably faster or slower.
-pub fn warm_up() {
-    let _ = dummy_hash();
+/// Computes the dummy hash at start-up, so the first unknown-user login is not measurably faster
+/// or slower, and so that a broken RNG or argon2 stops the server instead of weakening sign-in.
+pub fn warm_up() -> anyhow::Result<()> {
+    dummy_hash()
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("cannot prepare password checks: {e}"))
 }
 
 /// A random password for admin resets: 4 groups of 5 base32 characters (~100 bits).
-pub fn generate_temporary() -> String {
-    let bytes = crate::ops::secrets::random_bytes::<13>().unwrap_or([9; 13]);
+pub fn generate_temporary() -> Result<String, crate::ops::secrets::SecretsError> {
+    let bytes = crate::ops::secrets::random_bytes::<13>()?;
     let s = data_encoding::BASE32_NOPAD.encode(&bytes).to_lowercase();
-    s.as_bytes()
+    Ok(s.as_bytes()
         .chunks(5)
         .take(4)
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
-        .join("-")
+        .join("-"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_real_argon2id_hash() {
+        assert!(warm_up().is_ok());
+        let h = dummy_hash().unwrap_or_default();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(PasswordHash::new(h).is_ok());
+    }
 
     #[test]
     fn policy() {
@@ -231,7 +255,7 @@ mod tests {
     #[test]
     fn temporary_passwords_pass_the_policy() {
         for _ in 0..20 {
-            let t = generate_temporary();
+            let t = generate_temporary().unwrap();
             assert_eq!(t.len(), 23, "{t}");
             assert!(NewPassword::parse(&t, &[]).is_ok(), "{t}");
         }

@@ -327,7 +327,7 @@ pub async fn create_account(
             None,
         ),
         None => {
-            let t = password::generate_temporary();
+            let t = password::generate_temporary().map_err(anyhow::Error::from)?;
             (NewPassword::parse(&t, &[])?, Some(t))
         }
     };
@@ -396,7 +396,7 @@ pub async fn reset_password(
     repo::by_id(conn, kind, account_id, true)
         .await?
         .ok_or(AccountError::NotFound)?;
-    let t = password::generate_temporary();
+    let t = password::generate_temporary().map_err(anyhow::Error::from)?;
     let hash = password::hash(&NewPassword::parse(&t, &[])?).await?;
     repo::set_password(conn, kind, account_id, &hash, true, now).await?;
     Ok(t)

@@ -131,7 +131,7 @@ mod tests {
     fn recovery_codes_normalise() {
         let codes = new_recovery_codes().unwrap();
         assert_eq!(codes.len(), 10);
-        let s = Secrets::from_bytes([1; 32]);
+        let s = Secrets::from_bytes([1; 32]).unwrap();
         let c = &codes[0];
         assert_eq!(
             recovery_code_hash(&s, c),

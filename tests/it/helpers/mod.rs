@@ -326,7 +326,7 @@ pub fn client_for(addr: SocketAddr) -> reqwest::Client {
 }
 
 pub fn test_secrets() -> Secrets {
-    Secrets::from_bytes([42u8; 32])
+    Secrets::from_bytes([42u8; 32]).unwrap()
 }
 
 /// A password that passes the policy; every test account uses it.
