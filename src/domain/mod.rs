@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod clinic;
 pub mod patients;
 pub mod scheduling;
 pub mod settings;

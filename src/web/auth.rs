@@ -163,6 +163,39 @@ impl FromRequestParts<AppState> for AuditCtx {
     }
 }
 
+/// Extractor: the signed-in staff member acting in this clinic, for the domain's units of work
+/// (`domain::clinic`). Requests under `/api/` are recorded as coming through the API.
+impl FromRequestParts<AppState> for crate::domain::clinic::Clinic {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let tenant = parts
+            .extensions
+            .get::<crate::web::site::CurrentTenant>()
+            .cloned()
+            .ok_or(AppError::NotFound)?;
+        let user = parts
+            .extensions
+            .get::<StaffIdentity>()
+            .cloned()
+            .ok_or(AppError::Unauthenticated)?;
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_owned(), |u| u.path().to_owned());
+        let c = crate::domain::clinic::Clinic::new(
+            state.db.pool.clone(),
+            tenant.db.clone(),
+            user.actor(),
+            audit_context(&parts.extensions, state.clock.now()),
+        );
+        Ok(if path.starts_with("/api/") {
+            c.via("api")
+        } else {
+            c
+        })
+    }
+}
+
 /// The clinic's security settings as read while authenticating.
 #[derive(Clone, Debug)]
 pub struct ClinicSecurity(pub Security);

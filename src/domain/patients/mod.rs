@@ -4,6 +4,7 @@ pub mod model;
 pub mod repo;
 pub mod search;
 pub mod service;
+pub mod work;
 
 pub use model::{
     Allergy, AllergyInput, EmergencyContact, Patient, PatientData, PatientInput, PatientSummary,

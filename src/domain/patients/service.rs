@@ -20,6 +20,9 @@ pub enum PatientError {
     Conflict,
     #[error("no such patient")]
     NotFound,
+    /// A body that does not describe a patient (the API's JSON).
+    #[error("{0}")]
+    Malformed(String),
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
 }

@@ -1,23 +1,18 @@
 //! `/api/v1/patients`
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
 use crate::domain::auth::Permission;
-use crate::domain::patients::{
-    Patient, PatientError, PatientInput, PatientSummary, repo, search, service,
-};
-use crate::domain::scheduling::{self, Appointment};
+use crate::domain::clinic::Clinic;
+use crate::domain::patients::{Patient, PatientError, PatientInput, PatientSummary, search, work};
+use crate::domain::scheduling::Appointment;
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
-use crate::web::site::CurrentTenant;
+use crate::web::auth::CurrentUser;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -44,6 +39,7 @@ fn patient_error(e: PatientError) -> AppError {
         ),
         e @ PatientError::Conflict => AppError::Conflict(e.to_string(), None),
         PatientError::NotFound => AppError::NotFound,
+        PatientError::Malformed(m) => AppError::BadRequest(m),
         PatientError::Sql(e) => e.into(),
     }
 }
@@ -52,10 +48,8 @@ fn patient_error(e: PatientError) -> AppError {
     responses((status = 200, body = SearchResult)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn search(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Query(p): Query<SearchParams>,
 ) -> Result<Json<SearchResult>, AppError> {
     user.require(Permission::PatientsRead)?;
@@ -66,16 +60,7 @@ pub async fn search(
             "between 1 and 100",
         )));
     }
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let items = search::search(&mut tx, p.q.as_deref().unwrap_or(""), limit).await?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::PATIENT_SEARCH, user.actor())
-            .details(serde_json::json!({ "results": items.len(), "via": "api" })),
-    )
-    .await?;
-    tx.commit().await?;
+    let (items, _) = work::search(&clinic, p.q.as_deref().unwrap_or(""), limit).await?;
     Ok(Json(SearchResult { items }))
 }
 
@@ -92,10 +77,8 @@ pub struct NewPatient {
     responses((status = 201, body = Patient), (status = 409, description = "Possible duplicates (listed in `duplicates`)"), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
@@ -111,28 +94,9 @@ pub async fn create(
         .unwrap_or(false);
     let input: PatientInput = serde_json::from_value(value)
         .map_err(|e| AppError::BadRequest(format!("invalid patient: {e}")))?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let p = service::register(
-        &mut tx,
-        &input,
-        allow,
-        Some(user.id),
-        scheduling::local_date(tz, ctx.at),
-        ctx.at,
-    )
-    .await
-    .map_err(patient_error)?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::PATIENT_CREATED, user.actor())
-            .resource("patient", p.id)
-            .patient(p.id)
-            .details(serde_json::json!({ "via": "api", "duplicate_confirmed": allow })),
-    )
-    .await?;
-    tx.commit().await?;
+    let p = work::register(&clinic, &input, allow)
+        .await
+        .map_err(patient_error)?;
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
 
@@ -140,25 +104,14 @@ pub async fn create(
     responses((status = 200, body = Patient), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn show(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Path(id): Path<i64>,
 ) -> Result<Json<Patient>, AppError> {
     user.require(Permission::PatientsRead)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let p = repo::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::PATIENT_VIEW, user.actor())
-            .resource("patient", id)
-            .patient(id)
-            .details(serde_json::json!({ "via": "api" })),
-    )
-    .await?;
-    tx.commit().await?;
+    let (p, _) = work::view(&clinic, id, work::ViewFor::Record)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(Json(p))
 }
 
@@ -198,10 +151,8 @@ pub struct PatientPatch {
     responses((status = 200, body = Patient), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn update(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Path(id): Path<i64>,
     Json(patch): Json<serde_json::Value>,
 ) -> Result<Json<Patient>, AppError> {
@@ -219,39 +170,9 @@ pub async fn update(
                 .ok_or_else(|| AppError::BadRequest("version: a number".into()))?,
         ),
     };
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let current = repo::get(&mut tx, id)
-        .await?
-        .filter(|p| !p.deleted)
-        .ok_or(AppError::NotFound)?;
-    let mut merged =
-        serde_json::to_value(current.to_input()).map_err(|e| AppError::Internal(e.into()))?;
-    if let serde_json::Value::Object(m) = &mut merged {
-        for (k, v) in patch {
-            m.insert(k, v);
-        }
-    }
-    let input: PatientInput = serde_json::from_value(merged)
-        .map_err(|e| AppError::BadRequest(format!("invalid patient: {e}")))?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let data = input
-        .validate(scheduling::local_date(tz, ctx.at))
-        .map_err(AppError::Validation)?;
-    let (p, changed) = service::update(&mut tx, id, &data, version, Some(user.id), ctx.at)
+    let p = work::patch(&clinic, id, patch, version)
         .await
         .map_err(patient_error)?;
-    if !changed.is_empty() {
-        audit::record(
-            &mut tx,
-            &ctx,
-            Event::new(action::PATIENT_UPDATED, user.actor())
-                .resource("patient", id)
-                .patient(id)
-                .details(serde_json::json!({ "changed": changed, "via": "api" })),
-        )
-        .await?;
-    }
-    tx.commit().await?;
     Ok(Json(p))
 }
 
@@ -260,25 +181,13 @@ pub async fn update(
     responses((status = 200, body = Vec<Appointment>), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn appointments(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<Appointment>>, AppError> {
     user.require(Permission::AppointmentsRead)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    repo::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    let list = scheduling::repo::of_patient(&mut tx, id).await?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::PATIENT_APPOINTMENTS, user.actor())
-            .resource("patient", id)
-            .patient(id)
-            .details(serde_json::json!({ "appointments": list.len() })),
-    )
-    .await?;
-    tx.commit().await?;
+    let list = work::appointments(&clinic, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(Json(list))
 }

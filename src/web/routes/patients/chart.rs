@@ -1,22 +1,19 @@
 //! `GET /patients/{id}`: the chart. Viewing it is audited.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
 use crate::domain::auth::Permission;
-use crate::domain::patients::{Patient, Severity, age_label, repo};
-use crate::domain::scheduling::{self, Appointment, AppointmentType, Provider};
+use crate::domain::clinic::Clinic;
+use crate::domain::patients::{Patient, Severity, age_label, work};
+use crate::domain::scheduling::{Appointment, AppointmentType, Provider};
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::page::{Page, render_page};
 use crate::web::page_ctx::PageCtx;
-use crate::web::site::CurrentTenant;
 
 #[derive(Template)]
 #[template(path = "patients/chart.html")]
@@ -54,48 +51,25 @@ impl ChartPage {
 }
 
 pub async fn show(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     page: PageCtx,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     user.require(Permission::PatientsRead)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let p = repo::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let (upcoming, past) = if user.can(Permission::AppointmentsRead) {
-        let all = scheduling::repo::of_patient(&mut tx, id).await?;
-        let (mut up, past): (Vec<_>, Vec<_>) = all
-            .into_iter()
-            .partition(|a| a.ends_at >= ctx.at && a.status().is_active());
-        up.reverse();
-        (up, past)
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let providers = scheduling::repo::providers(&mut tx).await?;
-    let types = scheduling::repo::types(&mut tx, false).await?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::PATIENT_VIEW, user.actor())
-            .resource("patient", id)
-            .patient(id),
-    )
-    .await?;
-    tx.commit().await?;
+    let chart = work::chart(&clinic, id, user.can(Permission::AppointmentsRead))
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(render_page(&ChartPage {
         page: page.into_page(),
-        p,
-        upcoming,
-        past,
-        today: scheduling::local_date(tz, ctx.at),
-        tz,
+        p: chart.patient,
+        upcoming: chart.upcoming,
+        past: chart.past,
+        today: chart.today,
+        tz: chart.tz,
         can_edit: user.can(Permission::PatientsWrite),
         can_book: user.can(Permission::AppointmentsWrite),
-        providers,
-        types,
+        providers: chart.providers,
+        types: chart.types,
     }))
 }

@@ -2,22 +2,18 @@
 //! `GET /patients/search?q=` (live results for the header search box, via htmx).
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::response::Response;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
 use crate::domain::auth::Permission;
-use crate::domain::patients::{PatientSummary, age_label, search};
-use crate::domain::scheduling;
+use crate::domain::clinic::Clinic;
+use crate::domain::patients::{PatientSummary, age_label, work};
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::page::{Page, render_page};
 use crate::web::page_ctx::PageCtx;
-use crate::web::site::CurrentTenant;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct SearchQuery {
@@ -64,45 +60,14 @@ impl AgeOf for Results {
 }
 
 /// Runs a search and writes its audit row (the number of results, never the query).
-pub async fn run(
-    state: &AppState,
-    tenant: &CurrentTenant,
-    user: &CurrentUser,
-    ctx: &AuditCtx,
-    q: &str,
-    limit: i64,
-) -> Result<(Vec<PatientSummary>, NaiveDate), AppError> {
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let results = if q.trim().is_empty() {
-        Vec::new()
-    } else {
-        let r = search::search(&mut tx, q, limit).await?;
-        audit::record(
-            &mut tx,
-            ctx,
-            Event::new(action::PATIENT_SEARCH, user.actor()).details(serde_json::json!({
-                "results": r.len(),
-                "matched": r.first().map(|p| p.matched.clone()),
-            })),
-        )
-        .await?;
-        r
-    };
-    tx.commit().await?;
-    Ok((results, scheduling::local_date(tz, ctx.at)))
-}
-
 pub async fn page(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     page: PageCtx,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, AppError> {
     user.require(Permission::PatientsRead)?;
-    let (results, today) = run(&state, &tenant, &user, &ctx, &q.q, 50).await?;
+    let (results, today) = work::search(&clinic, &q.q, 50).await?;
     Ok(render_page(&ListPage {
         page: page.into_page(),
         q: q.q,
@@ -113,15 +78,13 @@ pub async fn page(
 }
 
 pub async fn partial(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     page: PageCtx,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, AppError> {
     user.require(Permission::PatientsRead)?;
-    let (results, today) = run(&state, &tenant, &user, &ctx, &q.q, 8).await?;
+    let (results, today) = work::search(&clinic, &q.q, 8).await?;
     Ok(render_page(&Results {
         page: page.into_page(),
         q: q.q,

@@ -2,24 +2,20 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::list::SearchQuery;
 use super::{FormView, input_from_form};
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
 use crate::domain::auth::Permission;
-use crate::domain::patients::{PatientError, PatientInput, PatientSummary, service};
-use crate::domain::scheduling;
+use crate::domain::clinic::Clinic;
+use crate::domain::patients::{PatientError, PatientInput, PatientSummary, work};
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::forms::{FormErrors, Pairs};
 use crate::web::page::{Page, render_with_status};
 use crate::web::page_ctx::PageCtx;
-use crate::web::site::CurrentTenant;
 
 #[derive(Template)]
 #[template(path = "patients/form.html")]
@@ -49,21 +45,18 @@ fn prefill(q: &str) -> PatientInput {
 }
 
 pub async fn show(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
     page: PageCtx,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, AppError> {
     user.require(Permission::PatientsWrite)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    tx.commit().await?;
+    let today = work::today(&clinic).await?;
     Ok(render_with_status(
         StatusCode::OK,
         &PatientForm {
             page: page.into_page(),
-            f: FormView::new(prefill(&q.q), scheduling::local_date(tz, state.clock.now())),
+            f: FormView::new(prefill(&q.q), today),
             errors: FormErrors::new(),
             editing: None,
             duplicates: Vec::new(),
@@ -72,54 +65,28 @@ pub async fn show(
 }
 
 pub async fn create(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     page: PageCtx,
     body: Bytes,
 ) -> Result<Response, AppError> {
     user.require(Permission::PatientsWrite)?;
     let form = Pairs::parse(&body);
     let input = input_from_form(&form);
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let today = scheduling::local_date(tz, ctx.at);
-    let result = service::register(
-        &mut tx,
-        &input,
-        form.flag("confirm_duplicate"),
-        Some(user.id),
-        today,
-        ctx.at,
-    )
-    .await;
-    let (status, errors, duplicates) = match result {
-        Ok(p) => {
-            audit::record(
-                &mut tx,
-                &ctx,
-                Event::new(action::PATIENT_CREATED, user.actor())
-                    .resource("patient", p.id)
-                    .patient(p.id)
-                    .details(serde_json::json!({
-                        "duplicate_confirmed": form.flag("confirm_duplicate"),
-                    })),
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(Redirect::to(&format!("/patients/{}", p.id)).into_response());
-        }
-        Err(PatientError::Invalid(e)) => (StatusCode::UNPROCESSABLE_ENTITY, e, Vec::new()),
-        Err(PatientError::PossibleDuplicates(d)) => (StatusCode::CONFLICT, FormErrors::new(), d),
-        Err(e) => return Err(AppError::Internal(e.into())),
-    };
-    tx.rollback().await?;
+    let (status, errors, duplicates) =
+        match work::register(&clinic, &input, form.flag("confirm_duplicate")).await {
+            Ok(p) => return Ok(Redirect::to(&format!("/patients/{}", p.id)).into_response()),
+            Err(PatientError::Invalid(e)) => (StatusCode::UNPROCESSABLE_ENTITY, e, Vec::new()),
+            Err(PatientError::PossibleDuplicates(d)) => {
+                (StatusCode::CONFLICT, FormErrors::new(), d)
+            }
+            Err(e) => return Err(AppError::Internal(e.into())),
+        };
     Ok(render_with_status(
         status,
         &PatientForm {
             page: page.into_page(),
-            f: FormView::new(input, today),
+            f: FormView::new(input, work::today(&clinic).await?),
             errors,
             editing: None,
             duplicates,

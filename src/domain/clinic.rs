@@ -1,0 +1,178 @@
+//! The clinic unit of work: the one way to a clinic's tables and its audit log.
+//!
+//! A [`Clinic`] says who acts, where and when: the clinic's schema and role, the acting identity
+//! and the request's audit context. Anyone may hold one (the web layer builds it from the
+//! signed-in user, the CLI for the system); it opens nothing by itself. The domain's entry
+//! points (`<area>::work`) take it, open a [`Unit`] — a transaction as the clinic's role, with the
+//! clinic's schema and audit log on the search path — do one thing, write that thing's audit
+//! event and commit. `Unit` can only be opened inside `crate::domain`, and `commit` refuses a
+//! unit of work that read or changed clinical data without exactly one audit event, so neither
+//! a handler nor a forgetful entry point can skip the row.
+//!
+//! Reads of a clinic's settings (its time zone, opening hours, appointment types) are not
+//! clinical data: [`Unit::finish_settings_read`] ends such a unit without an event.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use super::audit::{self, Actor, Context, Event};
+use super::tenants::TenantIdent;
+
+/// Who acts, in which clinic, from where and when.
+#[derive(Clone, Debug)]
+pub struct Clinic {
+    pool: PgPool,
+    tenant: TenantIdent,
+    actor: Actor,
+    ctx: Context,
+    /// `"api"` for the JSON API, `"cli"` for the command line: added to each event's details.
+    via: Option<&'static str>,
+}
+
+impl Clinic {
+    pub fn new(pool: PgPool, tenant: TenantIdent, actor: Actor, ctx: Context) -> Self {
+        Self {
+            pool,
+            tenant,
+            actor,
+            ctx,
+            via: None,
+        }
+    }
+
+    /// The channel the action came through, recorded in its audit event.
+    pub fn via(mut self, channel: &'static str) -> Self {
+        self.via = Some(channel);
+        self
+    }
+
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    /// The acting staff member's account id, if a staff member acts.
+    pub fn user_id(&self) -> Option<i64> {
+        match self.actor {
+            Actor::User(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The request's time (the injected clock's).
+    pub fn at(&self) -> DateTime<Utc> {
+        self.ctx.at
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    pub fn tenant(&self) -> &TenantIdent {
+        &self.tenant
+    }
+
+    /// Opens the clinic's transaction. Only the domain's entry points do this.
+    pub(in crate::domain) async fn begin(&self) -> Result<Unit<'_>, sqlx::Error> {
+        let tx = crate::db::TenantDb::begin(&self.pool, &self.tenant).await?;
+        Ok(Unit {
+            tx,
+            clinic: self,
+            events: 0,
+        })
+    }
+}
+
+/// One clinic transaction and the audit event it owes. Dropped without `commit`, it rolls back.
+#[must_use = "a unit of work is rolled back unless committed"]
+pub struct Unit<'c> {
+    tx: Transaction<'static, Postgres>,
+    clinic: &'c Clinic,
+    events: u32,
+}
+
+/// A unit of work ended without its audit event (or with more than one): a bug in an entry
+/// point, refused so that it cannot commit unaudited clinical data.
+#[derive(Debug, thiserror::Error)]
+#[error("unit of work for {action} wrote {events} audit events, not exactly one")]
+pub struct UnauditedWork {
+    pub action: &'static str,
+    pub events: u32,
+}
+
+impl From<UnauditedWork> for sqlx::Error {
+    fn from(e: UnauditedWork) -> Self {
+        sqlx::Error::Protocol(e.to_string())
+    }
+}
+
+impl<'c> Unit<'c> {
+    /// An event by the acting identity, to fill in and pass to [`Unit::audit`].
+    pub(in crate::domain) fn event(&self, action: &'static str) -> Event {
+        Event::new(action, self.clinic.actor)
+    }
+
+    pub(in crate::domain) fn clinic(&self) -> &'c Clinic {
+        self.clinic
+    }
+
+    /// Writes the unit's audit event, in its transaction.
+    pub(in crate::domain) async fn audit(&mut self, mut ev: Event) -> sqlx::Result<()> {
+        if let (Some(via), serde_json::Value::Object(d)) = (self.clinic.via, &mut ev.details) {
+            d.entry("via").or_insert_with(|| via.into());
+        }
+        audit::record(&mut self.tx, &self.clinic.ctx, ev).await?;
+        self.events += 1;
+        Ok(())
+    }
+
+    /// Commits, if exactly one audit event was written; otherwise rolls back and fails.
+    pub(in crate::domain) async fn commit(self) -> sqlx::Result<()> {
+        if self.events != 1 {
+            let events = self.events;
+            self.tx.rollback().await?;
+            return Err(UnauditedWork {
+                action: "commit",
+                events,
+            }
+            .into());
+        }
+        self.tx.commit().await
+    }
+
+    /// Writes `ev` and commits: the usual last step of an entry point.
+    pub(in crate::domain) async fn audit_and_commit(mut self, ev: Event) -> sqlx::Result<()> {
+        self.audit(ev).await?;
+        self.commit().await
+    }
+
+    /// Ends a unit of work that only read the clinic's settings (no clinical data, no event).
+    pub(in crate::domain) async fn finish_settings_read(self) -> sqlx::Result<()> {
+        if self.events != 0 {
+            return Err(UnauditedWork {
+                action: "settings read",
+                events: self.events,
+            }
+            .into());
+        }
+        self.tx.commit().await
+    }
+
+    /// Rolls back: nothing was done (a refused change). An event already written goes with it,
+    /// so a refusal worth recording is recorded with [`Unit::audit_and_commit`] instead.
+    pub(in crate::domain) async fn rollback(self) -> sqlx::Result<()> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for Unit<'_> {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Unit<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
