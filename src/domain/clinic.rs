@@ -9,8 +9,9 @@
 //! unit of work that read or changed clinical data without exactly one audit event, so neither
 //! a handler nor a forgetful entry point can skip the row.
 //!
-//! Reads of a clinic's settings (its time zone, opening hours, appointment types) are not
-//! clinical data: [`Unit::finish_settings_read`] ends such a unit without an event.
+//! Reads that name no patient (the clinic's time zone, opening hours, appointment types,
+//! providers, free times) are not clinical data: [`Unit::finish_without_clinical_data`] ends
+//! such a unit without an event, and refuses one that wrote an event.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
@@ -145,11 +146,11 @@ impl<'c> Unit<'c> {
         self.commit().await
     }
 
-    /// Ends a unit of work that only read the clinic's settings (no clinical data, no event).
-    pub(in crate::domain) async fn finish_settings_read(self) -> sqlx::Result<()> {
+    /// Ends a unit of work that read nothing naming a patient (no event).
+    pub(in crate::domain) async fn finish_without_clinical_data(self) -> sqlx::Result<()> {
         if self.events != 0 {
             return Err(UnauditedWork {
-                action: "settings read",
+                action: "read without clinical data",
                 events: self.events,
             }
             .into());

@@ -67,7 +67,6 @@ async fn another_clinics_patients_and_appointments_are_not_found() {
         format!("/patients/{p}"),
         format!("/patients/{p}/edit"),
         format!("/appointments/new?patient={p}"),
-        format!("/appointments/slots?patient={p}"),
         format!("/appointments/{ap}"),
         format!("/settings/providers/{prov}"),
         format!("/schedule/week?provider={prov}"),
@@ -77,6 +76,10 @@ async fn another_clinics_patients_and_appointments_are_not_found() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "GET {path}");
         assert!(!r.contains("Secret"), "GET {path}");
     }
+    // The free-times fragment reads no patient: alpha's own free times, nothing of bravo's.
+    let r = a.get(&format!("/appointments/slots?patient={p}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.contains("Secret"));
     let own_s = own.to_string();
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
         (

@@ -15,7 +15,7 @@ use crate::domain::scheduling::{self, Appointment, AppointmentType, Provider};
 pub async fn today(c: &Clinic) -> sqlx::Result<NaiveDate> {
     let mut u = c.begin().await?;
     let tz = scheduling::clinic_tz(&mut u).await?;
-    u.finish_settings_read().await?;
+    u.finish_without_clinical_data().await?;
     Ok(scheduling::local_date(tz, c.at()))
 }
 
@@ -29,7 +29,7 @@ pub async fn search(
     let tz = scheduling::clinic_tz(&mut u).await?;
     let today = scheduling::local_date(tz, c.at());
     if q.trim().is_empty() {
-        u.finish_settings_read().await?;
+        u.finish_without_clinical_data().await?;
         return Ok((Vec::new(), today));
     }
     let results = finder::search(&mut u, q, limit).await?;

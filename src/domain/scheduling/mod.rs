@@ -5,6 +5,7 @@ pub mod model;
 pub mod repo;
 pub mod service;
 pub mod slots;
+pub mod work;
 
 pub use model::{Appointment, AppointmentType, Provider, Status};
 pub use service::{Booking, BookingError, StatusError, clinic_tz, local_date};

@@ -94,6 +94,9 @@ pub enum BookingError {
     NotFound,
     #[error("only a booked appointment can be moved")]
     NotMovable,
+    /// No start time, or one that is not `HH:MM`.
+    #[error("choose a time")]
+    NoTime,
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
 }

@@ -1,26 +1,21 @@
 //! `/api/v1/appointments`, `/api/v1/providers`, `/api/v1/slots`, `/api/v1/appointment-types`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
 use crate::domain::auth::Permission;
-use crate::domain::scheduling::{
-    self, Appointment, AppointmentType, Booking, BookingError, Provider, Status, repo, service,
-};
+use crate::domain::clinic::Clinic;
+use crate::domain::scheduling::work::{self, BookingRequest, Start, View};
+use crate::domain::scheduling::{Appointment, AppointmentType, BookingError, Provider, Status};
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::forms::FormErrors;
-use crate::web::routes::appointments::actions::apply_status;
-use crate::web::routes::schedule::bounds;
-use crate::web::site::CurrentTenant;
+use crate::web::routes::appointments::actions::status_error;
 
 fn booking_error(e: BookingError) -> AppError {
     match e {
@@ -35,18 +30,18 @@ fn booking_error(e: BookingError) -> AppError {
         ),
         BookingError::NotFound => AppError::NotFound,
         e @ BookingError::NotMovable => AppError::Conflict(e.to_string(), None),
+        e @ BookingError::NoTime => {
+            AppError::Validation(FormErrors::with("starts_at", e.to_string()))
+        }
         BookingError::Sql(e) => e.into(),
     }
 }
 
-fn date_param(
-    s: Option<&str>,
-    tz: chrono_tz::Tz,
-    now: DateTime<Utc>,
-) -> Result<NaiveDate, AppError> {
+fn date_param(s: Option<&str>) -> Result<Option<NaiveDate>, AppError> {
     match s.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(scheduling::local_date(tz, now)),
+        None => Ok(None),
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(Some)
             .map_err(|_| AppError::Validation(FormErrors::with("date", "use YYYY-MM-DD"))),
     }
 }
@@ -63,28 +58,22 @@ pub struct ListParams {
     responses((status = 200, body = Vec<Appointment>)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn list(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Vec<Appointment>>, AppError> {
     user.require(Permission::AppointmentsRead)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let date = date_param(p.date.as_deref(), tz, ctx.at)?;
-    let (from, to) = bounds(tz, date);
-    let items = repo::between(&mut tx, from, to, p.provider).await?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::SCHEDULE_VIEW, user.actor()).details(serde_json::json!({
-            "view": "api", "date": date, "appointments": items.len(),
-        })),
+    let date = date_param(p.date.as_deref())?;
+    let s = work::schedule(
+        &clinic,
+        View::Api {
+            provider: p.provider,
+        },
+        date,
     )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(items))
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok(Json(s.appointments))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -105,40 +94,26 @@ pub struct NewAppointment {
     responses((status = 201, body = Appointment), (status = 409, description = "Clash or outside hours; `next_free` lists free starts"), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Json(b): Json<NewAppointment>,
 ) -> Result<Response, AppError> {
     user.require(Permission::AppointmentsWrite)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let booking = Booking {
+    let request = BookingRequest {
         patient_id: b.patient_id,
-        provider_id: b.provider_id,
-        type_id: b.type_id,
-        starts_at: b.starts_at,
+        provider_id: Some(b.provider_id),
+        type_id: Some(b.type_id),
+        start: Start::At(b.starts_at),
         reason: b.reason,
         outside_hours: b.outside_hours,
     };
-    let a = match service::book(&mut tx, tz, &booking, Some(user.id), ctx.at).await {
+    let a = match work::book(&clinic, &request).await {
         Ok(a) => a,
         Err(BookingError::Invalid(e)) if e.get("patient_id").is_some() => {
             return Err(AppError::NotFound);
         }
         Err(e) => return Err(booking_error(e)),
     };
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::APPOINTMENT_CREATED, user.actor())
-            .resource("appointment", a.id)
-            .patient(a.patient_id)
-            .details(serde_json::json!({ "via": "api", "outside_hours": b.outside_hours })),
-    )
-    .await?;
-    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(a)).into_response())
 }
 
@@ -146,27 +121,14 @@ pub async fn create(
     responses((status = 200, body = Appointment), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn show(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Path(id): Path<i64>,
 ) -> Result<Json<Appointment>, AppError> {
     user.require(Permission::AppointmentsRead)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let a = repo::appointment(&mut tx, id)
+    let (a, _, _) = work::appointment(&clinic, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::APPOINTMENT_VIEW, user.actor())
-            .resource("appointment", id)
-            .patient(a.patient_id)
-            .details(serde_json::json!({ "via": "api" })),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(Json(a))
 }
 
@@ -182,10 +144,8 @@ pub struct StatusChange {
     responses((status = 200, body = Appointment), (status = 404), (status = 409, description = "Not allowed from the current status")),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn status(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Path(id): Path<i64>,
     Json(s): Json<StatusChange>,
 ) -> Result<Json<Appointment>, AppError> {
@@ -196,8 +156,10 @@ pub async fn status(
             None,
         ));
     }
-    let (a, _) = apply_status(&state, &tenant, &user, &ctx, id, s.status, None).await?;
-    Ok(Json(a))
+    let changed = work::change_status(&clinic, id, s.status, None, false)
+        .await
+        .map_err(status_error)?;
+    Ok(Json(changed.appointment))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -211,25 +173,16 @@ pub struct Cancel {
     responses((status = 200, body = Appointment), (status = 404), (status = 409)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn cancel(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Path(id): Path<i64>,
     Json(c): Json<Cancel>,
 ) -> Result<Json<Appointment>, AppError> {
     user.require(Permission::AppointmentsWrite)?;
-    let (a, _) = apply_status(
-        &state,
-        &tenant,
-        &user,
-        &ctx,
-        id,
-        Status::Cancelled,
-        Some(&c.reason),
-    )
-    .await?;
-    Ok(Json(a))
+    let changed = work::change_status(&clinic, id, Status::Cancelled, Some(&c.reason), false)
+        .await
+        .map_err(status_error)?;
+    Ok(Json(changed.appointment))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -247,72 +200,41 @@ pub struct Reschedule {
     responses((status = 200, body = Appointment), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn reschedule(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Path(id): Path<i64>,
     Json(r): Json<Reschedule>,
 ) -> Result<Json<Appointment>, AppError> {
     user.require(Permission::AppointmentsWrite)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let current = repo::appointment(&mut tx, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let provider = r.provider_id.or(current.provider_id).unwrap_or_default();
-    let a = service::reschedule(
-        &mut tx,
-        tz,
+    let a = work::reschedule(
+        &clinic,
         id,
-        provider,
-        r.starts_at,
+        r.provider_id,
+        &Start::At(r.starts_at),
         r.outside_hours,
-        ctx.at,
     )
     .await
     .map_err(booking_error)?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::APPOINTMENT_MOVED, user.actor())
-            .resource("appointment", id)
-            .patient(a.patient_id)
-            .details(serde_json::json!({ "via": "api", "provider_changed": current.provider_id != a.provider_id })),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(Json(a))
 }
 
 #[utoipa::path(get, operation_id = "scheduling_providers", path = "/api/v1/providers", tag = "appointments",
     responses((status = 200, body = Vec<Provider>)),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn providers(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    user: CurrentUser,
-) -> Result<Json<Vec<Provider>>, AppError> {
+pub async fn providers(clinic: Clinic, user: CurrentUser) -> Result<Json<Vec<Provider>>, AppError> {
     user.require(Permission::AppointmentsRead)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let list = repo::providers(&mut tx).await?;
-    tx.commit().await?;
-    Ok(Json(list))
+    Ok(Json(work::providers(&clinic).await?))
 }
 
 #[utoipa::path(get, operation_id = "scheduling_types", path = "/api/v1/appointment-types", tag = "appointments",
     responses((status = 200, body = Vec<AppointmentType>)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn types(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
 ) -> Result<Json<Vec<AppointmentType>>, AppError> {
     user.require(Permission::AppointmentsRead)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let list = repo::types(&mut tx, false).await?;
-    tx.commit().await?;
-    Ok(Json(list))
+    Ok(Json(work::types(&clinic, false).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -345,31 +267,15 @@ pub struct Slots {
     responses((status = 200, body = Slots), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn slots(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Query(p): Query<SlotParams>,
 ) -> Result<Json<Slots>, AppError> {
     user.require(Permission::AppointmentsRead)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let date = date_param(p.date.as_deref(), tz, ctx.at)?;
-    repo::provider(&mut tx, p.provider)
+    let date = date_param(p.date.as_deref())?;
+    let (tz, date, d, starts) = work::free_slots(&clinic, Some(p.provider), p.type_id, date)
         .await?
         .ok_or(AppError::NotFound)?;
-    let minutes = match p.type_id {
-        Some(t) => {
-            repo::appointment_type(&mut tx, t)
-                .await?
-                .ok_or(AppError::NotFound)?
-                .duration_minutes
-        }
-        None => 15,
-    };
-    let d = Duration::minutes(i64::from(minutes));
-    let starts = service::slots_for(&mut tx, tz, p.provider, date, d, ctx.at, None).await?;
-    tx.commit().await?;
     Ok(Json(Slots {
         date,
         timezone: tz.name().to_owned(),

@@ -4,16 +4,8 @@ pub mod actions;
 pub mod new;
 pub mod show;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-
-use crate::domain::scheduling::slots;
-
-/// A local date and `HH:MM` in the clinic's zone as an instant.
-pub fn local_instant(tz: Tz, date: NaiveDate, time: &str) -> Option<DateTime<Utc>> {
-    let t = NaiveTime::parse_from_str(time.trim(), "%H:%M").ok()?;
-    Some(slots::instant(tz, date, t, true))
-}
 
 /// A slot as offered in a form: its instant (the submitted value) and what people read.
 #[derive(Clone, Debug)]

@@ -1,21 +1,18 @@
 //! `GET /appointments/{id}`: one appointment, with its actions.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
 use crate::domain::auth::Permission;
-use crate::domain::scheduling::{self, Appointment, Provider, Status, repo};
+use crate::domain::clinic::Clinic;
+use crate::domain::scheduling::{Appointment, Provider, Status, work};
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::page::{Page, render_page};
 use crate::web::page_ctx::PageCtx;
-use crate::web::site::CurrentTenant;
 
 #[derive(Template)]
 #[template(path = "appointments/show.html")]
@@ -66,41 +63,16 @@ impl AppointmentPage {
     }
 }
 
-pub async fn load(
-    state: &AppState,
-    tenant: &CurrentTenant,
-    user: &CurrentUser,
-    ctx: &crate::domain::audit::Context,
-    id: i64,
-) -> Result<(Appointment, Tz, Vec<Provider>), AppError> {
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let a = repo::appointment(&mut tx, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let providers = repo::providers(&mut tx).await?;
-    audit::record(
-        &mut tx,
-        ctx,
-        Event::new(action::APPOINTMENT_VIEW, user.actor())
-            .resource("appointment", id)
-            .patient(a.patient_id),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((a, tz, providers))
-}
-
 pub async fn show(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     page: PageCtx,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     user.require(Permission::AppointmentsRead)?;
-    let (a, tz, providers) = load(&state, &tenant, &user, &ctx, id).await?;
+    let (a, tz, providers) = work::appointment(&clinic, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(render_page(&AppointmentPage {
         page: page.into_page(),
         a,

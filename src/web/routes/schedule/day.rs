@@ -1,22 +1,20 @@
 //! `GET /schedule/day?date=`: one column per provider, one row per slot length.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::response::Response;
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 
-use super::{DateQuery, bounds, day_or_today, grid_rows, hm, local_time, types_css_url};
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
+use super::{DateQuery, grid_rows, hm, local_time, parse_day, types_css_url};
 use crate::domain::auth::Permission;
-use crate::domain::scheduling::{self, Appointment, Provider, repo};
+use crate::domain::clinic::Clinic;
+use crate::domain::scheduling::work::{self, View};
+use crate::domain::scheduling::{Appointment, Provider};
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::page::{Page, render_page};
 use crate::web::page_ctx::PageCtx;
-use crate::web::site::CurrentTenant;
 
 #[derive(Template)]
 #[template(path = "schedule/day.html")]
@@ -68,36 +66,24 @@ pub fn place(
 }
 
 pub async fn show(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     page: PageCtx,
     Query(q): Query<DateQuery>,
 ) -> Result<Response, AppError> {
     user.require(Permission::AppointmentsRead)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let date = day_or_today(&q.date, tz, ctx.at)?;
-    let (from, to) = bounds(tz, date);
-    let list: Vec<Appointment> = repo::between(&mut tx, from, to, None)
+    let s = work::schedule(&clinic, View::Day, parse_day(&q.date)?)
         .await?
-        .into_iter()
-        .filter(|a| a.status().is_active() && !a.walk_in)
-        .collect();
-    let providers = repo::providers(&mut tx).await?;
-    let open = repo::clinic_hours(&mut tx).await?;
-    let step = repo::slot_minutes(&mut tx).await?;
-    let types = repo::types(&mut tx, true).await?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::SCHEDULE_VIEW, user.actor()).details(serde_json::json!({
-            "view": "day", "date": date, "appointments": list.len(),
-        })),
-    )
-    .await?;
-    tx.commit().await?;
+        .ok_or(AppError::NotFound)?;
+    let (tz, date, list, providers, open, step, types) = (
+        s.tz,
+        s.date,
+        s.appointments,
+        s.providers,
+        s.opening_hours,
+        s.slot_minutes,
+        s.types,
+    );
     let weekday = date.weekday().number_from_monday() as i16;
     let times = grid_rows(
         &open,

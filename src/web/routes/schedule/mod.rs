@@ -6,20 +6,17 @@ pub mod print;
 pub mod today;
 pub mod week;
 
-use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::db::TenantDb;
 use crate::domain::auth::Permission;
-use crate::domain::scheduling::{AppointmentType, repo, slots};
+use crate::domain::clinic::Clinic;
+use crate::domain::scheduling::{AppointmentType, work};
 use crate::web::AppError;
 use crate::web::auth::CurrentUser;
-use crate::web::site::CurrentTenant;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct DateQuery {
@@ -29,12 +26,13 @@ pub struct DateQuery {
     pub provider: String,
 }
 
-/// The requested day, or today in the clinic.
-pub fn day_or_today(s: &str, tz: Tz, now: DateTime<Utc>) -> Result<NaiveDate, AppError> {
+/// The requested day (`YYYY-MM-DD`); empty means today in the clinic.
+pub fn parse_day(s: &str) -> Result<Option<NaiveDate>, AppError> {
     if s.trim().is_empty() {
-        return Ok(crate::domain::scheduling::local_date(tz, now));
+        return Ok(None);
     }
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map(Some)
         .map_err(|_| AppError::BadRequest("date: use the form YYYY-MM-DD".into()))
 }
 
@@ -81,15 +79,9 @@ pub fn hm(tz: Tz, t: &DateTime<Utc>) -> String {
 
 /// `/schedule/types.css?v=…`: a class per appointment type with its colour (no inline styles
 /// under the CSP).
-pub async fn types_css(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    user: CurrentUser,
-) -> Result<Response, AppError> {
+pub async fn types_css(clinic: Clinic, user: CurrentUser) -> Result<Response, AppError> {
     user.require(Permission::AppointmentsRead)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let types = repo::types(&mut tx, true).await?;
-    tx.commit().await?;
+    let types = work::types(&clinic, true).await?;
     Ok((
         [
             (
@@ -119,9 +111,4 @@ pub fn types_css_url(types: &[AppointmentType]) -> String {
     use sha2::Digest;
     let h = sha2::Sha256::digest(css(types).as_bytes());
     format!("/schedule/types.css?v={}", hex::encode(&h[..4]))
-}
-
-/// Start and end of a local day as instants.
-pub fn bounds(tz: Tz, d: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    slots::day_bounds(tz, d)
 }

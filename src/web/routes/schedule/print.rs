@@ -1,22 +1,20 @@
 //! `GET /schedule/print?date=`: the day's list by provider, for paper.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::response::Response;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
-use super::{DateQuery, bounds, day_or_today, hm};
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
+use super::{DateQuery, hm, parse_day};
 use crate::domain::auth::Permission;
-use crate::domain::scheduling::{self, Appointment, repo};
+use crate::domain::clinic::Clinic;
+use crate::domain::scheduling::Appointment;
+use crate::domain::scheduling::work::{self, View};
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::page::{Page, render_page};
 use crate::web::page_ctx::PageCtx;
-use crate::web::site::CurrentTenant;
 
 #[derive(Template)]
 #[template(path = "schedule/print.html")]
@@ -34,31 +32,19 @@ impl PrintPage {
 }
 
 pub async fn show(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     page: PageCtx,
     Query(q): Query<DateQuery>,
 ) -> Result<Response, AppError> {
     user.require(Permission::AppointmentsRead)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let date = day_or_today(&q.date, tz, ctx.at)?;
-    let (from, to) = bounds(tz, date);
-    let list = repo::between(&mut tx, from, to, None).await?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::SCHEDULE_VIEW, user.actor()).details(serde_json::json!({
-            "view": "print", "date": date, "appointments": list.len(),
-        })),
-    )
-    .await?;
-    tx.commit().await?;
+    let s = work::schedule(&clinic, View::Print, parse_day(&q.date)?)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (tz, date, list) = (s.tz, s.date, s.appointments);
     let page = page.into_page();
     let mut groups: Vec<(String, Vec<Appointment>)> = Vec::new();
-    for a in list.into_iter().filter(|a| a.status().is_active()) {
+    for a in list {
         let name = a
             .provider_name
             .clone()

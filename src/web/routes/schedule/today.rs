@@ -2,22 +2,19 @@
 //! and the queue of patients who have arrived.
 
 use askama::Template;
-use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::{bounds, hm, types_css_url};
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
+use super::{hm, types_css_url};
 use crate::domain::auth::Permission;
-use crate::domain::scheduling::{self, Appointment, Status, repo};
+use crate::domain::clinic::Clinic;
+use crate::domain::scheduling::work::{self, View};
+use crate::domain::scheduling::{Appointment, Status};
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::page::{Page, render_page};
 use crate::web::page_ctx::PageCtx;
-use crate::web::site::CurrentTenant;
 
 #[derive(Template)]
 #[template(path = "schedule/today.html")]
@@ -49,29 +46,23 @@ pub fn queue(rows: &[Row]) -> Vec<Row> {
     q
 }
 
-/// Today's appointments, as rows.
-pub async fn today_rows(
-    conn: &mut sqlx::PgConnection,
+/// Appointments as rows of the today list.
+pub fn rows(
+    list: Vec<Appointment>,
     page: &Page,
     tz: Tz,
     now: DateTime<Utc>,
     can_write: bool,
-) -> sqlx::Result<(NaiveDate, Vec<Row>)> {
-    let today = scheduling::local_date(tz, now);
-    let (from, to) = bounds(tz, today);
-    let list = repo::between(conn, from, to, None).await?;
-    Ok((
-        today,
-        list.into_iter()
-            .map(|a| Row {
-                page: page.clone(),
-                a,
-                tz,
-                can_write,
-                now,
-            })
-            .collect(),
-    ))
+) -> Vec<Row> {
+    list.into_iter()
+        .map(|a| Row {
+            page: page.clone(),
+            a,
+            tz,
+            can_write,
+            now,
+        })
+        .collect()
 }
 
 /// One appointment line, as the page and its htmx partial render it.
@@ -104,29 +95,16 @@ impl Row {
     }
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    user: CurrentUser,
-    ctx: AuditCtx,
-    page: PageCtx,
-) -> Result<Response, AppError> {
+pub async fn show(clinic: Clinic, user: CurrentUser, page: PageCtx) -> Result<Response, AppError> {
     user.require(Permission::AppointmentsRead)?;
     let page = page.into_page();
     let can_write = user.can(Permission::AppointmentsWrite);
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let tz = scheduling::clinic_tz(&mut tx).await?;
-    let (today, rows) = today_rows(&mut tx, &page, tz, ctx.at, can_write).await?;
-    let types = repo::types(&mut tx, true).await?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::SCHEDULE_VIEW, user.actor()).details(serde_json::json!({
-            "view": "today", "date": today, "appointments": rows.len(),
-        })),
-    )
-    .await?;
-    tx.commit().await?;
+    let s = work::schedule(&clinic, View::Today, None)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let today = s.date;
+    let rows = rows(s.appointments, &page, s.tz, clinic.at(), can_write);
+    let types = s.types;
     let queue_card = QueueCard {
         page: page.clone(),
         queue: queue(&rows),
