@@ -28,6 +28,8 @@ pub struct Clinic {
     ctx: Context,
     /// `"api"` for the JSON API, `"cli"` for the command line: added to each event's details.
     via: Option<&'static str>,
+    /// The clinic's name and slug: words a password here must not be built on.
+    names: Vec<String>,
 }
 
 impl Clinic {
@@ -38,7 +40,18 @@ impl Clinic {
             actor,
             ctx,
             via: None,
+            names: Vec::new(),
         }
+    }
+
+    /// The clinic's name and slug, kept out of its staff's passwords.
+    pub fn named(mut self, display_name: &str, slug: &str) -> Self {
+        self.names = vec![display_name.to_owned(), slug.to_owned()];
+        self
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.names.iter().map(String::as_str).collect()
     }
 
     /// The channel the action came through, recorded in its audit event.

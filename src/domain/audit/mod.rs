@@ -8,6 +8,7 @@
 pub mod chain;
 mod repo;
 pub mod transfer;
+pub mod work;
 
 use std::net::IpAddr;
 

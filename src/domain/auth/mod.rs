@@ -9,6 +9,7 @@ pub mod service;
 pub mod setup;
 pub mod tokens;
 pub mod totp;
+pub mod work;
 
 pub use model::{AccountStatus, Email, MfaPolicy, Permission, Role, TokenScope};
 pub use repo::{AccountRow, Accounts, TokenRow};

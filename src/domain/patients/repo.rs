@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 
 use super::model::{Allergy, EmergencyContact, Patient, PatientData, PatientSummary, Phone, Sex};
+use crate::domain::settings::keys;
 
 #[derive(sqlx::FromRow)]
 struct PatientRow {
@@ -209,12 +210,7 @@ pub async fn duplicates(
 }
 
 pub async fn mrn_prefix(conn: &mut PgConnection) -> sqlx::Result<String> {
-    Ok(sqlx::query_scalar::<_, String>(
-        "SELECT value #>> '{}' FROM settings WHERE key = 'patients.mrn_prefix'",
-    )
-    .fetch_optional(conn)
-    .await?
-    .unwrap_or_default())
+    Ok(keys::MRN_PREFIX.get(conn).await?.unwrap_or_default())
 }
 
 pub async fn set_mrn_prefix(
@@ -222,13 +218,5 @@ pub async fn set_mrn_prefix(
     prefix: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO settings (key, value, updated_at) VALUES ('patients.mrn_prefix', to_jsonb($1::text), $2)
-         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
-    )
-    .bind(prefix)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    keys::MRN_PREFIX.set(conn, &prefix.to_owned(), now).await
 }

@@ -1,6 +1,7 @@
 //! Scheduling: providers' hours, appointment types, booking without double booking, the
 //! status flow and the day's queue.
 
+pub mod config;
 pub mod model;
 pub mod repo;
 pub mod service;

@@ -460,12 +460,9 @@ pub async fn next_queue_number(
 }
 
 pub async fn slot_minutes(conn: &mut PgConnection) -> sqlx::Result<i64> {
-    let v: Option<String> = sqlx::query_scalar(
-        "SELECT value #>> '{}' FROM settings WHERE key = 'scheduling.slot_minutes'",
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(v.and_then(|s| s.parse().ok())
+    Ok(crate::domain::settings::keys::SLOT_MINUTES
+        .get(conn)
+        .await?
         .filter(|m| (5..=120).contains(m))
         .unwrap_or(15))
 }

@@ -12,10 +12,7 @@ use crate::domain::validation::Errors;
 
 /// The clinic's time zone (setting `timezone`), UTC if unset or unknown.
 pub async fn clinic_tz(conn: &mut PgConnection) -> sqlx::Result<Tz> {
-    let v: Option<String> =
-        sqlx::query_scalar("SELECT value #>> '{}' FROM settings WHERE key = 'timezone'")
-            .fetch_optional(conn)
-            .await?;
+    let v = crate::domain::settings::keys::TIMEZONE.get(conn).await?;
     Ok(v.and_then(|s| s.parse().ok()).unwrap_or(Tz::UTC))
 }
 

@@ -17,29 +17,108 @@ pub async fn timezone(pool: &PgPool, tenant: &Tenant) -> Result<String, sqlx::Er
     Ok(tz.unwrap_or_else(|| "UTC".to_owned()))
 }
 
-async fn get_text(conn: &mut PgConnection, key: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT value #>> '{}' FROM settings WHERE key = $1")
-        .bind(key)
-        .fetch_optional(conn)
-        .await
+async fn get_text(conn: &mut PgConnection, key: &'static str) -> sqlx::Result<Option<String>> {
+    Setting::<String>::clinic(key).get(conn).await
 }
 
 async fn put(
     conn: &mut PgConnection,
-    key: &str,
+    key: &'static str,
     value: serde_json::Value,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
-    )
-    .bind(key)
-    .bind(value)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    Setting::<serde_json::Value>::clinic(key)
+        .set(conn, &value, now)
+        .await
+}
+
+/// Which table a setting lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The clinic's `settings` (inside its transaction).
+    Clinic,
+    /// The installation's `clinicbox.system_settings`.
+    System,
+}
+
+impl Scope {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Clinic => "settings",
+            Self::System => "clinicbox.system_settings",
+        }
+    }
+}
+
+/// One setting: its key, where it lives, and (by `T`) what it holds. Every read and write of
+/// a setting goes through here: one upsert for all of them.
+#[derive(Debug)]
+pub struct Setting<T> {
+    pub key: &'static str,
+    pub scope: Scope,
+    value: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Setting<T> {
+    pub const fn clinic(key: &'static str) -> Self {
+        Self {
+            key,
+            scope: Scope::Clinic,
+            value: std::marker::PhantomData,
+        }
+    }
+
+    pub const fn system(key: &'static str) -> Self {
+        Self {
+            key,
+            scope: Scope::System,
+            value: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Serialize + serde::de::DeserializeOwned> Setting<T> {
+    /// The stored value; `None` if unset or if what is stored is not a `T` (callers apply
+    /// their default, as for an unset one).
+    pub async fn get(&self, conn: &mut PgConnection) -> sqlx::Result<Option<T>> {
+        let v: Option<serde_json::Value> = sqlx::query_scalar(&format!(
+            "SELECT value FROM {} WHERE key = $1",
+            self.scope.table()
+        ))
+        .bind(self.key)
+        .fetch_optional(conn)
+        .await?;
+        Ok(v.and_then(|v| serde_json::from_value(v).ok()))
+    }
+
+    pub async fn set(
+        &self,
+        conn: &mut PgConnection,
+        value: &T,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        let value = serde_json::to_value(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query(&format!(
+            "INSERT INTO {} (key, value, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
+            self.scope.table()
+        ))
+        .bind(self.key)
+        .bind(value)
+        .bind(now)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The clinic settings the scheduling and registry pages set.
+pub mod keys {
+    use super::Setting;
+
+    pub const TIMEZONE: Setting<String> = Setting::clinic("timezone");
+    pub const MRN_PREFIX: Setting<String> = Setting::clinic("patients.mrn_prefix");
+    pub const SLOT_MINUTES: Setting<i64> = Setting::clinic("scheduling.slot_minutes");
 }
 
 /// Sign-in and audit settings a clinic admin controls.
@@ -178,6 +257,33 @@ impl Security {
         }
         Ok(changed)
     }
+}
+
+/// The clinic's security settings (reading them names no patient).
+pub async fn security(c: &crate::domain::clinic::Clinic) -> sqlx::Result<Security> {
+    let mut u = c.begin().await?;
+    let s = Security::load(&mut u).await?;
+    u.finish_without_clinical_data().await?;
+    Ok(s)
+}
+
+/// Saves the clinic's security settings (already validated); returns what changed.
+pub async fn save_security(
+    c: &crate::domain::clinic::Clinic,
+    new: &Security,
+) -> sqlx::Result<Vec<&'static str>> {
+    let mut u = c.begin().await?;
+    let changed = new.save(&mut u, c.at()).await?;
+    if changed.is_empty() {
+        u.finish_without_clinical_data().await?;
+    } else {
+        let ev = u
+            .event(crate::domain::audit::action::SETTINGS_UPDATED)
+            .resource("settings", "security")
+            .details(serde_json::json!({ "changed": changed }));
+        u.audit_and_commit(ev).await?;
+    }
+    Ok(changed)
 }
 
 /// Idle timeout of operator sessions (system setting `security.idle_minutes`, default 15).
@@ -351,18 +457,11 @@ impl RateLimits {
 /// Writes one installation setting.
 pub async fn put_system(
     conn: &mut PgConnection,
-    key: &str,
+    key: &'static str,
     value: serde_json::Value,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO clinicbox.system_settings (key, value, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
-    )
-    .bind(key)
-    .bind(value)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    Setting::<serde_json::Value>::system(key)
+        .set(conn, &value, now)
+        .await
 }

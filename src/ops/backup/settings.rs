@@ -146,20 +146,11 @@ fn keep(v: &serde_json::Value, default: u32) -> u32 {
 
 pub(crate) async fn put(
     conn: &mut PgConnection,
-    key: &str,
+    key: &'static str,
     value: serde_json::Value,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO clinicbox.system_settings (key, value, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
-    )
-    .bind(key)
-    .bind(value)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    crate::domain::settings::put_system(conn, key, value, now).await
 }
 
 pub async fn last_run(pool: &PgPool) -> sqlx::Result<(Option<LastRun>, Option<LastRun>)> {

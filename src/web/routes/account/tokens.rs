@@ -9,12 +9,11 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
-use crate::domain::auth::service::{self, AccountError};
-use crate::domain::auth::{TokenRow, TokenScope, repo};
+use crate::domain::auth::service::AccountError;
+use crate::domain::auth::{TokenRow, TokenScope, work};
+use crate::domain::clinic::Clinic;
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, ClinicSecurity, CurrentUser, SignedIn};
+use crate::web::auth::{ClinicSecurity, SignedIn};
 use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_page, render_with_status};
 use crate::web::page_ctx::{PageCtx, set_flash};
@@ -41,46 +40,29 @@ pub struct TokenForm {
 
 pub async fn create(
     State(state): State<AppState>,
+    clinic: Clinic,
     tenant: CurrentTenant,
-    user: CurrentUser,
     me: SignedIn,
-    ctx: AuditCtx,
     page: PageCtx,
     ext: axum::http::Extensions,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     let scope = TokenScope::parse(&form.scope).unwrap_or(TokenScope::Read);
-    let days = if form.days.trim().is_empty() {
-        Ok(None)
+    let result = if form.days.trim().is_empty() {
+        work::create_token(&clinic, &form.name, scope, None).await
     } else {
-        form.days.trim().parse::<i64>().map(Some)
-    };
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let result = match days {
-        Ok(days) => service::create_token(&mut tx, user.id, &form.name, scope, days, ctx.at).await,
-        Err(_) => Err(AccountError::TokenDays),
+        match form.days.trim().parse::<i64>() {
+            Ok(days) => work::create_token(&clinic, &form.name, scope, Some(days)).await,
+            Err(_) => Err(AccountError::TokenDays),
+        }
     };
     match result {
-        Ok((secret, token)) => {
-            audit::record(
-                &mut tx,
-                &ctx,
-                Event::new(action::TOKEN_CREATED, user.actor())
-                    .resource("api_token", token.id)
-                    .details(
-                        serde_json::json!({ "scope": token.scope, "expires_at": token.expires_at }),
-                    ),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(render_page(&TokenCreatedPage {
-                page: page.into_page(),
-                secret,
-                token,
-            }))
-        }
+        Ok((secret, token)) => Ok(render_page(&TokenCreatedPage {
+            page: page.into_page(),
+            secret,
+            token,
+        })),
         Err(e @ (AccountError::TokenName | AccountError::TokenDays)) => {
-            tx.rollback().await?;
             let security = ext.get::<ClinicSecurity>().cloned();
             let mut p = super::show::load(
                 &state,
@@ -99,24 +81,13 @@ pub async fn create(
 }
 
 pub async fn revoke(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    user: CurrentUser,
+    clinic: Clinic,
     session: Session,
-    ctx: AuditCtx,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    if !repo::revoke_token(&mut tx, user.id, id, ctx.at).await? {
+    if !work::revoke_token(&clinic, id).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::TOKEN_REVOKED, user.actor()).resource("api_token", id),
-    )
-    .await?;
-    tx.commit().await?;
     set_flash(&session, "token_revoked").await;
     Ok(Redirect::to("/account").into_response())
 }

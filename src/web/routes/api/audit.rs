@@ -1,19 +1,17 @@
 //! `GET /api/v1/audit` (clinic admins, read-only).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, AuditRow, Event, action};
+use crate::domain::audit::{AuditRow, work};
 use crate::domain::auth::Permission;
+use crate::domain::clinic::Clinic;
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::forms::FormErrors;
-use crate::web::routes::settings::audit::FilterForm;
-use crate::web::site::CurrentTenant;
+use crate::web::routes::settings::audit::{FilterForm, filter_names};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -45,10 +43,8 @@ pub struct AuditPage {
     responses((status = 200, body = AuditPage), (status = 403), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn list(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, AppError> {
     user.require(Permission::AuditRead)?;
@@ -70,15 +66,8 @@ pub async fn list(
             "between 1 and 500",
         )));
     }
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let mut items = audit::query(&mut tx, &filter, limit + 1).await?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::AUDIT_VIEW, user.actor()).details(serde_json::json!({ "via": "api" })),
-    )
-    .await?;
-    tx.commit().await?;
+    let (_, mut items) =
+        work::browse(&clinic, Some(&filter), limit + 1, &filter_names(&form)).await?;
     let next_before = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|r| r.seq)

@@ -9,12 +9,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
-use crate::domain::auth::service::{self, AccountError};
-use crate::domain::auth::{AccountRow, AccountStatus, Accounts, Permission, Role, repo};
+use crate::domain::auth::service::AccountError;
+use crate::domain::auth::{AccountRow, AccountStatus, Permission, Role, work};
+use crate::domain::clinic::Clinic;
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::forms::FormErrors;
 use crate::web::session::end_sessions_of;
 use crate::web::site::CurrentTenant;
@@ -67,18 +66,13 @@ fn account_error(e: AccountError) -> AppError {
 #[utoipa::path(get, operation_id = "users_list", path = "/api/v1/users", tag = "users",
     responses((status = 200, body = Vec<UserOut>), (status = 403, description = "Not a clinic admin")),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn list(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    user: CurrentUser,
-) -> Result<Json<Vec<UserOut>>, AppError> {
+pub async fn list(clinic: Clinic, user: CurrentUser) -> Result<Json<Vec<UserOut>>, AppError> {
     user.require(Permission::UsersManage)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let rows = repo::list(&mut tx, Accounts::Staff).await?;
-    tx.commit().await?;
-    let now = state.clock.now();
+    let rows = work::staff(&clinic).await?;
     Ok(Json(
-        rows.iter().map(|r| UserOut::from_row(r, now)).collect(),
+        rows.iter()
+            .map(|r| UserOut::from_row(r, clinic.at()))
+            .collect(),
     ))
 }
 
@@ -87,17 +81,15 @@ pub async fn list(
     responses((status = 200, body = UserOut), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn show(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Json<UserOut>, AppError> {
     user.require(Permission::UsersManage)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let row = repo::by_id(&mut tx, Accounts::Staff, id, false).await?;
-    tx.commit().await?;
-    let row = row.ok_or(AppError::NotFound)?;
-    Ok(Json(UserOut::from_row(&row, state.clock.now())))
+    let row = work::staff_member(&clinic, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(UserOut::from_row(&row, clinic.at())))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -121,39 +113,24 @@ pub struct CreatedUser {
     responses((status = 201, body = CreatedUser), (status = 422, description = "Invalid input")),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     Json(body): Json<NewUser>,
 ) -> Result<Response, AppError> {
     user.require(Permission::UsersManage)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let (row, temp) = service::create_account(
-        &mut tx,
-        Accounts::Staff,
+    let (row, temp) = work::create_staff(
+        &clinic,
         &body.email,
         &body.display_name,
-        Some(body.role),
+        body.role,
         body.password.as_deref(),
-        &[&tenant.display_name, tenant.slug.as_str()],
-        ctx.at,
     )
     .await
     .map_err(account_error)?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::USER_CREATED, user.actor())
-            .resource("user", row.id)
-            .details(serde_json::json!({ "role": body.role.as_str(), "via": "api" })),
-    )
-    .await?;
-    tx.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedUser {
-            user: UserOut::from_row(&row, ctx.at),
+            user: UserOut::from_row(&row, clinic.at()),
             temporary_password: temp,
         }),
     )
@@ -175,40 +152,24 @@ pub struct UserPatch {
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn update(
     State(state): State<AppState>,
+    clinic: Clinic,
     tenant: CurrentTenant,
     user: CurrentUser,
-    ctx: AuditCtx,
     Path(id): Path<i64>,
     Json(body): Json<UserPatch>,
 ) -> Result<Json<UserOut>, AppError> {
     user.require(Permission::UsersManage)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let change = service::update_staff(
-        &mut tx,
+    let (change, row) = work::update_staff(
+        &clinic,
         id,
         body.display_name.as_deref(),
         body.role,
         body.status,
-        ctx.at,
     )
     .await
     .map_err(account_error)?;
-    if !change.changed.is_empty() {
-        audit::record(
-            &mut tx,
-            &ctx,
-            Event::new(action::USER_UPDATED, user.actor())
-                .resource("user", id)
-                .details(serde_json::json!({ "changed": change.changed, "via": "api" })),
-        )
-        .await?;
-    }
-    let row = repo::by_id(&mut tx, Accounts::Staff, id, false)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
     if change.ends_sessions {
         end_sessions_of(&state.db.pool, Some(tenant.id), id).await?;
     }
-    Ok(Json(UserOut::from_row(&row, ctx.at)))
+    Ok(Json(UserOut::from_row(&row, clinic.at())))
 }

@@ -96,44 +96,38 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/settings/clinic",
-            get(settings::scheduling::clinic).post(settings::scheduling::save_clinic),
+            get(settings::clinic::show).post(settings::clinic::save),
         )
         .route(
             "/settings/hours",
-            get(settings::scheduling::hours).post(settings::scheduling::save_hours),
+            get(settings::hours::show).post(settings::hours::save),
         )
-        .route(
-            "/settings/holidays",
-            post(settings::scheduling::add_holiday),
-        )
+        .route("/settings/holidays", post(settings::hours::add_holiday))
         .route(
             "/settings/holidays/{day}/delete",
-            post(settings::scheduling::remove_holiday),
+            post(settings::hours::remove_holiday),
         )
         .route(
             "/settings/appointment-types",
-            get(settings::scheduling::types).post(settings::scheduling::add_type),
+            get(settings::types::show).post(settings::types::add),
         )
         .route(
             "/settings/appointment-types/{id}",
-            post(settings::scheduling::update_type),
+            post(settings::types::update),
         )
-        .route("/settings/providers", get(settings::scheduling::providers))
-        .route(
-            "/settings/providers/{id}",
-            get(settings::scheduling::provider),
-        )
+        .route("/settings/providers", get(settings::providers::list))
+        .route("/settings/providers/{id}", get(settings::providers::show))
         .route(
             "/settings/providers/{id}/hours",
-            post(settings::scheduling::save_provider_hours),
+            post(settings::providers::save_hours),
         )
         .route(
             "/settings/providers/{id}/absences",
-            post(settings::scheduling::add_absence),
+            post(settings::providers::add_absence),
         )
         .route(
             "/settings/providers/{id}/absences/{absence}/delete",
-            post(settings::scheduling::remove_absence),
+            post(settings::providers::remove_absence),
         )
         .route("/api/v1/openapi.json", get(api::openapi::serve))
         .nest(

@@ -2,18 +2,17 @@
 //! Looking at the audit log is itself audited.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, AuditFilter, AuditRow, Event, action};
-use crate::domain::auth::{AccountRow, Accounts, Permission, repo};
+use crate::domain::audit::{AuditFilter, AuditRow, work};
+use crate::domain::auth::{AccountRow, Permission};
+use crate::domain::clinic::Clinic;
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::page::{Page, render_page};
 use crate::web::page_ctx::PageCtx;
 use crate::web::site::CurrentTenant;
@@ -140,31 +139,21 @@ impl AuditPage {
 }
 
 pub async fn show(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
-    ctx: AuditCtx,
     page: PageCtx,
     Query(form): Query<FilterForm>,
 ) -> Result<Response, AppError> {
     user.require(Permission::AuditRead)?;
     let parsed = form.parse();
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let users = repo::list(&mut tx, Accounts::Staff).await?;
-    let (rows, error) = match &parsed {
-        Ok(f) => (audit::query(&mut tx, f, PAGE_SIZE + 1).await?, None),
-        Err(e) => (Vec::new(), Some(e.clone())),
-    };
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::AUDIT_VIEW, user.actor()).details(serde_json::json!({
-            "filters": filter_names(&form),
-        })),
+    let (users, mut rows) = work::browse(
+        &clinic,
+        parsed.as_ref().ok(),
+        PAGE_SIZE + 1,
+        &filter_names(&form),
     )
     .await?;
-    tx.commit().await?;
-    let mut rows = rows;
+    let error = parsed.err();
     let next = if rows.len() as i64 > PAGE_SIZE {
         rows.truncate(PAGE_SIZE as usize);
         rows.last().map(|r| form.older_than(r.seq))
@@ -182,7 +171,7 @@ pub async fn show(
 }
 
 /// Which filters were used (names only).
-fn filter_names(f: &FilterForm) -> Vec<&'static str> {
+pub fn filter_names(f: &FilterForm) -> Vec<&'static str> {
     [
         ("user", &f.user),
         ("patient", &f.patient),
@@ -197,32 +186,20 @@ fn filter_names(f: &FilterForm) -> Vec<&'static str> {
 }
 
 pub async fn export(
-    State(state): State<AppState>,
+    clinic: Clinic,
     tenant: CurrentTenant,
     user: CurrentUser,
-    ctx: AuditCtx,
     Query(form): Query<FilterForm>,
 ) -> Result<Response, AppError> {
     user.require(Permission::AuditRead)?;
     let mut filter = form.parse().map_err(AppError::BadRequest)?;
     filter.before = None;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let rows = audit::query(&mut tx, &filter, EXPORT_MAX).await?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::AUDIT_EXPORT, user.actor()).details(serde_json::json!({
-            "filters": filter_names(&form),
-            "rows": rows.len(),
-        })),
-    )
-    .await?;
-    tx.commit().await?;
+    let rows = work::export(&clinic, &filter, EXPORT_MAX, &filter_names(&form)).await?;
     let csv = to_csv(&rows).map_err(|e| AppError::Internal(e.into()))?;
     let filename = format!(
         "attachment; filename=\"audit-{}-{}.csv\"",
         tenant.slug,
-        ctx.at.format("%Y%m%d-%H%M%S")
+        clinic.at().format("%Y%m%d-%H%M%S")
     );
     Ok((
         [

@@ -2,23 +2,19 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event, action};
 use crate::domain::auth::{MfaPolicy, Permission};
-use crate::domain::settings::Security;
+use crate::domain::clinic::Clinic;
+use crate::domain::settings::{self, Security};
 use crate::web::AppError;
-use crate::web::auth::{AuditCtx, CurrentUser};
+use crate::web::auth::CurrentUser;
 use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_page, render_with_status};
 use crate::web::page_ctx::{PageCtx, set_flash};
-use crate::web::site::CurrentTenant;
 
 #[derive(Template)]
 #[template(path = "settings/security.html")]
@@ -28,16 +24,9 @@ struct SecurityPage {
     errors: FormErrors,
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    user: CurrentUser,
-    page: PageCtx,
-) -> Result<Response, AppError> {
+pub async fn show(clinic: Clinic, user: CurrentUser, page: PageCtx) -> Result<Response, AppError> {
     user.require(Permission::SettingsManage)?;
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let s = Security::load(&mut tx).await?;
-    tx.commit().await?;
+    let s = settings::security(&clinic).await?;
     Ok(render_page(&SecurityPage {
         page: page.into_page(),
         s,
@@ -58,11 +47,9 @@ pub struct SecurityForm {
 }
 
 pub async fn save(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
+    clinic: Clinic,
     user: CurrentUser,
     session: Session,
-    ctx: AuditCtx,
     page: PageCtx,
     Form(form): Form<SecurityForm>,
 ) -> Result<Response, AppError> {
@@ -102,19 +89,7 @@ pub async fn save(
             },
         ));
     }
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let changed = s.save(&mut tx, ctx.at).await?;
-    if !changed.is_empty() {
-        audit::record(
-            &mut tx,
-            &ctx,
-            Event::new(action::SETTINGS_UPDATED, user.actor())
-                .resource("settings", "security")
-                .details(serde_json::json!({ "changed": changed })),
-        )
-        .await?;
-    }
-    tx.commit().await?;
+    settings::save_security(&clinic, &s).await?;
     set_flash(&session, "saved").await;
     Ok(Redirect::to("/settings/security").into_response())
 }

@@ -1,0 +1,45 @@
+//! Reading a clinic's audit log as a unit of work (see `domain::clinic`): reading it is itself
+//! recorded in it.
+
+use super::{AuditFilter, AuditRow, action, query};
+use crate::domain::auth::{AccountRow, Accounts, repo as accounts};
+use crate::domain::clinic::Clinic;
+
+/// One page of the log (`limit` rows, newest first) and the clinic's staff (for the filter).
+/// `filter`: `None` when the filter form could not be read (then no rows, but still audited,
+/// since the page was opened). `filters`: the names of the filters used, for the event.
+pub async fn browse(
+    c: &Clinic,
+    filter: Option<&AuditFilter>,
+    limit: i64,
+    filters: &[&str],
+) -> sqlx::Result<(Vec<AccountRow>, Vec<AuditRow>)> {
+    let mut u = c.begin().await?;
+    let staff = accounts::list(&mut u, Accounts::Staff).await?;
+    let rows = match filter {
+        Some(f) => query(&mut u, f, limit).await?,
+        None => Vec::new(),
+    };
+    let ev = u
+        .event(action::AUDIT_VIEW)
+        .details(serde_json::json!({ "filters": filters }));
+    u.audit_and_commit(ev).await?;
+    Ok((staff, rows))
+}
+
+/// Up to `limit` rows for a CSV export.
+pub async fn export(
+    c: &Clinic,
+    filter: &AuditFilter,
+    limit: i64,
+    filters: &[&str],
+) -> sqlx::Result<Vec<AuditRow>> {
+    let mut u = c.begin().await?;
+    let rows = query(&mut u, filter, limit).await?;
+    let ev = u.event(action::AUDIT_EXPORT).details(serde_json::json!({
+        "filters": filters,
+        "rows": rows.len(),
+    }));
+    u.audit_and_commit(ev).await?;
+    Ok(rows)
+}

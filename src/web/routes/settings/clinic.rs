@@ -1,0 +1,100 @@
+//! `/settings/clinic`: the clinic's time zone, MRN prefix and slot length.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use crate::domain::auth::Permission;
+use crate::domain::clinic::Clinic;
+use crate::domain::patients::service::parse_mrn_prefix;
+use crate::domain::scheduling::config::{self, ClinicSettings};
+use crate::web::AppError;
+use crate::web::auth::CurrentUser;
+use crate::web::forms::{FormErrors, Pairs};
+use crate::web::page::{Page, render_with_status};
+use crate::web::page_ctx::{PageCtx, set_flash};
+
+#[derive(Template)]
+#[template(path = "settings/clinic.html")]
+struct ClinicPage {
+    page: Page,
+    timezone: String,
+    zones: Vec<&'static str>,
+    mrn_prefix: String,
+    slot_minutes: String,
+    errors: FormErrors,
+}
+
+fn zones() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect()
+}
+
+pub async fn show(clinic: Clinic, user: CurrentUser, page: PageCtx) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let s = config::clinic_settings(&clinic).await?;
+    Ok(render_with_status(
+        StatusCode::OK,
+        &ClinicPage {
+            page: page.into_page(),
+            timezone: s.timezone.name().to_owned(),
+            zones: zones(),
+            mrn_prefix: s.mrn_prefix,
+            slot_minutes: s.slot_minutes.to_string(),
+            errors: FormErrors::new(),
+        },
+    ))
+}
+
+pub async fn save(
+    clinic: Clinic,
+    user: CurrentUser,
+    session: Session,
+    page: PageCtx,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let f = Pairs::parse(&body);
+    let mut errors = FormErrors::new();
+    let tz: Option<chrono_tz::Tz> = f.one("timezone").parse().ok();
+    if tz.is_none() {
+        errors.add("timezone", "choose a time zone from the list");
+    }
+    let prefix = parse_mrn_prefix(&f.one("mrn_prefix"))
+        .map_err(|e| errors.add("mrn_prefix", e))
+        .ok();
+    let slot = f
+        .one("slot_minutes")
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|m| [5, 10, 15, 20, 30, 60].contains(m));
+    if slot.is_none() {
+        errors.add("slot_minutes", "5, 10, 15, 20, 30 or 60");
+    }
+    let (Some(timezone), Some(mrn_prefix), Some(slot_minutes)) = (tz, prefix, slot) else {
+        return Ok(render_with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ClinicPage {
+                page: page.into_page(),
+                timezone: f.one("timezone"),
+                zones: zones(),
+                mrn_prefix: f.one("mrn_prefix"),
+                slot_minutes: f.one("slot_minutes"),
+                errors,
+            },
+        ));
+    };
+    config::save_clinic_settings(
+        &clinic,
+        &ClinicSettings {
+            timezone,
+            mrn_prefix,
+            slot_minutes,
+        },
+    )
+    .await?;
+    set_flash(&session, "saved").await;
+    Ok(Redirect::to("/settings/clinic").into_response())
+}

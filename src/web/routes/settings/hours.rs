@@ -1,0 +1,115 @@
+//! `/settings/hours`: the clinic's opening hours and holidays.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use tower_sessions::Session;
+
+use super::week::{self, WeekLine};
+use crate::domain::auth::Permission;
+use crate::domain::clinic::Clinic;
+use crate::domain::scheduling::config;
+use crate::domain::scheduling::repo::Holiday;
+use crate::web::AppError;
+use crate::web::auth::CurrentUser;
+use crate::web::forms::{FormErrors, Pairs};
+use crate::web::page::{Page, render_with_status};
+use crate::web::page_ctx::{PageCtx, set_flash};
+
+#[derive(Template)]
+#[template(path = "settings/hours.html")]
+struct HoursPage {
+    page: Page,
+    week: Vec<WeekLine>,
+    holidays: Vec<Holiday>,
+    errors: FormErrors,
+}
+
+async fn hours_page(
+    clinic: &Clinic,
+    page: Page,
+    typed: Option<Vec<WeekLine>>,
+    errors: FormErrors,
+) -> Result<Response, AppError> {
+    let (rows, holidays) = config::opening_hours(clinic).await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render_with_status(
+        status,
+        &HoursPage {
+            page,
+            week: typed.unwrap_or_else(|| week::text(&rows)),
+            holidays,
+            errors,
+        },
+    ))
+}
+
+pub async fn show(clinic: Clinic, user: CurrentUser, page: PageCtx) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    hours_page(&clinic, page.into_page(), None, FormErrors::new()).await
+}
+
+pub async fn save(
+    clinic: Clinic,
+    user: CurrentUser,
+    session: Session,
+    page: PageCtx,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let f = Pairs::parse(&body);
+    let mut errors = FormErrors::new();
+    let rows = week::from_form(&f, &mut errors);
+    if !errors.is_empty() {
+        return hours_page(&clinic, page.into_page(), Some(week::typed(&f)), errors).await;
+    }
+    config::save_opening_hours(&clinic, &rows).await?;
+    set_flash(&session, "saved").await;
+    Ok(Redirect::to("/settings/hours").into_response())
+}
+
+pub async fn add_holiday(
+    clinic: Clinic,
+    user: CurrentUser,
+    session: Session,
+    page: PageCtx,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let f = Pairs::parse(&body);
+    let day = NaiveDate::parse_from_str(f.one("day").trim(), "%Y-%m-%d").ok();
+    let name = f.one("name").trim().to_owned();
+    let mut errors = FormErrors::new();
+    if day.is_none() {
+        errors.add("day", "choose a date");
+    }
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.add("name", "name the holiday (1-100 characters)");
+    }
+    let Some(day) = day.filter(|_| errors.is_empty()) else {
+        return hours_page(&clinic, page.into_page(), None, errors).await;
+    };
+    config::add_holiday(&clinic, day, &name).await?;
+    set_flash(&session, "saved").await;
+    Ok(Redirect::to("/settings/hours").into_response())
+}
+
+pub async fn remove_holiday(
+    clinic: Clinic,
+    user: CurrentUser,
+    Path(day): Path<String>,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| AppError::NotFound)?;
+    if !config::remove_holiday(&clinic, day).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to("/settings/hours").into_response())
+}

@@ -1,0 +1,157 @@
+//! `/settings/providers`: each doctor's and nurse's working hours and leave.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use tower_sessions::Session;
+
+use super::week::{self, WeekLine};
+use crate::domain::auth::Permission;
+use crate::domain::clinic::Clinic;
+use crate::domain::scheduling::repo::Absence;
+use crate::domain::scheduling::{Provider, config, work};
+use crate::web::AppError;
+use crate::web::auth::CurrentUser;
+use crate::web::forms::{FormErrors, Pairs};
+use crate::web::page::{Page, render_with_status};
+use crate::web::page_ctx::{PageCtx, set_flash};
+
+#[derive(Template)]
+#[template(path = "settings/providers.html")]
+struct ProvidersPage {
+    page: Page,
+    providers: Vec<Provider>,
+}
+
+pub async fn list(clinic: Clinic, user: CurrentUser, page: PageCtx) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let providers = work::providers(&clinic).await?;
+    Ok(render_with_status(
+        StatusCode::OK,
+        &ProvidersPage {
+            page: page.into_page(),
+            providers,
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "settings/provider.html")]
+struct ProviderPage {
+    page: Page,
+    p: Provider,
+    week: Vec<WeekLine>,
+    absences: Vec<Absence>,
+    errors: FormErrors,
+}
+
+async fn provider_page(
+    clinic: &Clinic,
+    page: Page,
+    id: i64,
+    typed: Option<Vec<WeekLine>>,
+    errors: FormErrors,
+) -> Result<Response, AppError> {
+    let (p, rows, absences) = config::provider(clinic, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render_with_status(
+        status,
+        &ProviderPage {
+            page,
+            p,
+            week: typed.unwrap_or_else(|| week::text(&rows)),
+            absences,
+            errors,
+        },
+    ))
+}
+
+pub async fn show(
+    clinic: Clinic,
+    user: CurrentUser,
+    page: PageCtx,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    provider_page(&clinic, page.into_page(), id, None, FormErrors::new()).await
+}
+
+pub async fn save_hours(
+    clinic: Clinic,
+    user: CurrentUser,
+    session: Session,
+    page: PageCtx,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let f = Pairs::parse(&body);
+    let mut errors = FormErrors::new();
+    let rows = week::from_form(&f, &mut errors);
+    if !errors.is_empty() {
+        return provider_page(&clinic, page.into_page(), id, Some(week::typed(&f)), errors).await;
+    }
+    if !config::save_provider_hours(&clinic, id, &rows).await? {
+        return Err(AppError::NotFound);
+    }
+    set_flash(&session, "saved").await;
+    Ok(Redirect::to(&format!("/settings/providers/{id}")).into_response())
+}
+
+pub async fn add_absence(
+    clinic: Clinic,
+    user: CurrentUser,
+    session: Session,
+    page: PageCtx,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let f = Pairs::parse(&body);
+    let from = NaiveDate::parse_from_str(f.one("starts_on").trim(), "%Y-%m-%d").ok();
+    let to = NaiveDate::parse_from_str(f.one("ends_on").trim(), "%Y-%m-%d")
+        .ok()
+        .or(from);
+    let reason = f.opt("reason");
+    let mut errors = FormErrors::new();
+    match (from, to) {
+        (Some(a), Some(b)) if b >= a => {}
+        (Some(_), Some(_)) => errors.add("ends_on", "the last day cannot be before the first"),
+        _ => errors.add("starts_on", "choose the first day"),
+    }
+    if reason.as_deref().is_some_and(|r| r.chars().count() > 200) {
+        errors.add("reason", "at most 200 characters");
+    }
+    let (Some(from), Some(to)) = (from, to) else {
+        return provider_page(&clinic, page.into_page(), id, None, errors).await;
+    };
+    if !errors.is_empty() {
+        return provider_page(&clinic, page.into_page(), id, None, errors).await;
+    }
+    if !config::add_absence(&clinic, id, from, to, reason.as_deref()).await? {
+        return Err(AppError::NotFound);
+    }
+    set_flash(&session, "saved").await;
+    Ok(Redirect::to(&format!("/settings/providers/{id}")).into_response())
+}
+
+pub async fn remove_absence(
+    clinic: Clinic,
+    user: CurrentUser,
+    Path((id, absence)): Path<(i64, i64)>,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    if !config::remove_absence(&clinic, id, absence).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to(&format!("/settings/providers/{id}")).into_response())
+}

@@ -1,0 +1,142 @@
+//! `/settings/appointment-types`: the clinic's appointment types (name, length, colour).
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use crate::domain::auth::Permission;
+use crate::domain::clinic::Clinic;
+use crate::domain::scheduling::config::{self, TypeError, TypeInput};
+use crate::domain::scheduling::{AppointmentType, work};
+use crate::domain::tenants::model::is_hex_color;
+use crate::web::AppError;
+use crate::web::auth::CurrentUser;
+use crate::web::forms::{FormErrors, Pairs};
+use crate::web::page::{Page, render_with_status};
+use crate::web::page_ctx::{PageCtx, set_flash};
+
+#[derive(Template)]
+#[template(path = "settings/types.html")]
+struct TypesPage {
+    page: Page,
+    types: Vec<AppointmentType>,
+    errors: FormErrors,
+}
+
+fn parse_type(f: &Pairs, errors: &mut FormErrors) -> Option<(String, i32, String)> {
+    let name = f.one("name").trim().to_owned();
+    if name.is_empty() || name.chars().count() > 80 {
+        errors.add("name", "1-80 characters");
+    }
+    let minutes = f
+        .one("duration_minutes")
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|m| (5..=480).contains(m));
+    if minutes.is_none() {
+        errors.add("duration_minutes", "5 to 480 minutes");
+    }
+    let color = f.one("color").trim().to_owned();
+    if !is_hex_color(&color) {
+        errors.add("color", "a colour like #1f6f8b");
+    }
+    minutes
+        .filter(|_| errors.is_empty())
+        .map(|m| (name, m, color))
+}
+
+async fn types_page(clinic: &Clinic, page: Page, errors: FormErrors) -> Result<Response, AppError> {
+    let types = work::types(clinic, true).await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render_with_status(
+        status,
+        &TypesPage {
+            page,
+            types,
+            errors,
+        },
+    ))
+}
+
+pub async fn show(clinic: Clinic, user: CurrentUser, page: PageCtx) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    types_page(&clinic, page.into_page(), FormErrors::new()).await
+}
+
+/// After a save: back to the list, or the list again with the error.
+async fn saved(
+    clinic: &Clinic,
+    session: &Session,
+    page: PageCtx,
+    result: Result<(), TypeError>,
+) -> Result<Response, AppError> {
+    match result {
+        Ok(()) => {
+            set_flash(session, "saved").await;
+            Ok(Redirect::to("/settings/appointment-types").into_response())
+        }
+        Err(TypeError::NotFound) => Err(AppError::NotFound),
+        Err(e @ TypeError::NameTaken) => {
+            types_page(
+                clinic,
+                page.into_page(),
+                FormErrors::with("name", e.to_string()),
+            )
+            .await
+        }
+        Err(TypeError::Sql(e)) => Err(e.into()),
+    }
+}
+
+pub async fn add(
+    clinic: Clinic,
+    user: CurrentUser,
+    session: Session,
+    page: PageCtx,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let f = Pairs::parse(&body);
+    let mut errors = FormErrors::new();
+    let Some((name, minutes, color)) = parse_type(&f, &mut errors) else {
+        return types_page(&clinic, page.into_page(), errors).await;
+    };
+    let t = TypeInput {
+        name: &name,
+        minutes,
+        color: &color,
+    };
+    let result = config::add_type(&clinic, &t).await.map(|_| ());
+    saved(&clinic, &session, page, result).await
+}
+
+pub async fn update(
+    clinic: Clinic,
+    user: CurrentUser,
+    session: Session,
+    page: PageCtx,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    user.require(Permission::SettingsManage)?;
+    let f = Pairs::parse(&body);
+    let mut errors = FormErrors::new();
+    let Some((name, minutes, color)) = parse_type(&f, &mut errors) else {
+        return types_page(&clinic, page.into_page(), errors).await;
+    };
+    let t = TypeInput {
+        name: &name,
+        minutes,
+        color: &color,
+    };
+    let result = config::update_type(&clinic, id, &t, f.flag("active")).await;
+    saved(&clinic, &session, page, result).await
+}
