@@ -9,3 +9,4 @@ pub mod metrics;
 pub mod patients;
 pub mod schedule;
 pub mod settings;
+pub mod table;

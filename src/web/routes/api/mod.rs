@@ -10,43 +10,77 @@ pub mod scheduling;
 pub mod tokens;
 pub mod users;
 
-use axum::Router;
-use axum::routing::get;
+use crate::web::routes::table::Access::{Needs, SignedIn};
+use crate::web::routes::table::Route;
 
-use crate::app::AppState;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/me", get(me::show))
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/{id}", get(users::show).patch(users::update))
-        .route("/tokens", get(tokens::list).post(tokens::create))
-        .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
-        .route("/audit", get(audit::list))
-        .route("/patients", get(patients::search).post(patients::create))
-        .route(
-            "/patients/{id}",
-            get(patients::show).patch(patients::update),
-        )
-        .route("/patients/{id}/appointments", get(patients::appointments))
-        .route(
-            "/appointments",
-            get(scheduling::list).post(scheduling::create),
-        )
-        .route("/appointments/{id}", get(scheduling::show))
-        .route(
-            "/appointments/{id}/status",
-            axum::routing::post(scheduling::status),
-        )
-        .route(
-            "/appointments/{id}/cancel",
-            axum::routing::post(scheduling::cancel),
-        )
-        .route(
-            "/appointments/{id}/reschedule",
-            axum::routing::post(scheduling::reschedule),
-        )
-        .route("/providers", get(scheduling::providers))
-        .route("/appointment-types", get(scheduling::types))
-        .route("/slots", get(scheduling::slots))
+/// `/api/v1`.
+pub fn routes() -> Vec<Route> {
+    use crate::domain::auth::Permission::{
+        AppointmentsRead, AppointmentsWrite, AuditRead, PatientsRead, PatientsWrite, UsersManage,
+    };
+    vec![
+        Route::get("/api/v1/me", SignedIn, me::show),
+        Route::get("/api/v1/users", Needs(UsersManage), users::list),
+        Route::post("/api/v1/users", Needs(UsersManage), users::create),
+        Route::get("/api/v1/users/{id}", Needs(UsersManage), users::show),
+        Route::patch("/api/v1/users/{id}", Needs(UsersManage), users::update),
+        Route::get("/api/v1/tokens", SignedIn, tokens::list),
+        Route::post("/api/v1/tokens", SignedIn, tokens::create),
+        Route::delete("/api/v1/tokens/{id}", SignedIn, tokens::revoke),
+        Route::get("/api/v1/audit", Needs(AuditRead), audit::list),
+        Route::get("/api/v1/patients", Needs(PatientsRead), patients::search),
+        Route::post("/api/v1/patients", Needs(PatientsWrite), patients::create),
+        Route::get("/api/v1/patients/{id}", Needs(PatientsRead), patients::show),
+        Route::patch(
+            "/api/v1/patients/{id}",
+            Needs(PatientsWrite),
+            patients::update,
+        ),
+        Route::get(
+            "/api/v1/patients/{id}/appointments",
+            Needs(AppointmentsRead),
+            patients::appointments,
+        ),
+        Route::get(
+            "/api/v1/appointments",
+            Needs(AppointmentsRead),
+            scheduling::list,
+        ),
+        Route::post(
+            "/api/v1/appointments",
+            Needs(AppointmentsWrite),
+            scheduling::create,
+        ),
+        Route::get(
+            "/api/v1/appointments/{id}",
+            Needs(AppointmentsRead),
+            scheduling::show,
+        ),
+        Route::post(
+            "/api/v1/appointments/{id}/status",
+            Needs(AppointmentsWrite),
+            scheduling::status,
+        ),
+        Route::post(
+            "/api/v1/appointments/{id}/cancel",
+            Needs(AppointmentsWrite),
+            scheduling::cancel,
+        ),
+        Route::post(
+            "/api/v1/appointments/{id}/reschedule",
+            Needs(AppointmentsWrite),
+            scheduling::reschedule,
+        ),
+        Route::get(
+            "/api/v1/providers",
+            Needs(AppointmentsRead),
+            scheduling::providers,
+        ),
+        Route::get(
+            "/api/v1/appointment-types",
+            Needs(AppointmentsRead),
+            scheduling::types,
+        ),
+        Route::get("/api/v1/slots", Needs(AppointmentsRead), scheduling::slots),
+    ]
 }

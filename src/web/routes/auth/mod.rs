@@ -10,6 +10,8 @@ use tower_sessions::Session;
 use crate::domain::auth::AccountRow;
 use crate::web::AppError;
 use crate::web::realm::Realm;
+use crate::web::routes::table::Access::Public;
+use crate::web::routes::table::Route;
 use crate::web::session::{self, SessionState};
 use crate::web::site::RequestHost;
 
@@ -37,4 +39,15 @@ pub async fn complete_login(
     session::store(session, &st)
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))
+}
+
+/// Signing in and out on a clinic's host.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/login", Public, login::show),
+        Route::post("/login", Public, login::submit),
+        Route::get("/login/mfa", Public, mfa::show),
+        Route::post("/login/mfa", Public, mfa::submit),
+        Route::post("/logout", Public, logout::submit),
+    ]
 }

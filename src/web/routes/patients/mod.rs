@@ -9,6 +9,8 @@ use chrono::NaiveDate;
 
 use crate::domain::patients::{AllergyInput, EmergencyContact, PatientInput, Phone, Severity, Sex};
 use crate::web::forms::Pairs;
+use crate::web::routes::table::Access::Needs;
+use crate::web::routes::table::Route;
 
 /// Blank rows offered for phones and allergies beyond those already filled in.
 pub const SPARE_ROWS: usize = 2;
@@ -100,4 +102,24 @@ impl FormView {
     pub fn opt(v: &Option<String>) -> &str {
         v.as_deref().unwrap_or("")
     }
+}
+
+/// The registry's routes.
+pub fn routes() -> Vec<Route> {
+    use crate::domain::auth::Permission::{PatientsRead, PatientsWrite};
+    vec![
+        Route::get("/patients", Needs(PatientsRead), list::page),
+        Route::get("/patients/search", Needs(PatientsRead), list::partial),
+        Route::get("/patients/new", Needs(PatientsWrite), new::show),
+        Route::post("/patients/new", Needs(PatientsWrite), new::create),
+        Route::get("/patients/{id}", Needs(PatientsRead), chart::show),
+        Route::get("/patients/{id}/edit", Needs(PatientsWrite), edit::show),
+        Route::post("/patients/{id}/edit", Needs(PatientsWrite), edit::save),
+        Route::post("/patients/{id}/delete", Needs(PatientsWrite), edit::delete),
+        Route::post(
+            "/patients/{id}/restore",
+            Needs(PatientsWrite),
+            edit::restore,
+        ),
+    ]
 }

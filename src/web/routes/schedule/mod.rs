@@ -17,6 +17,8 @@ use crate::domain::clinic::Clinic;
 use crate::domain::scheduling::{AppointmentType, work};
 use crate::web::AppError;
 use crate::web::auth::CurrentUser;
+use crate::web::routes::table::Access::Needs;
+use crate::web::routes::table::Route;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct DateQuery {
@@ -111,4 +113,17 @@ pub fn types_css_url(types: &[AppointmentType]) -> String {
     use sha2::Digest;
     let h = sha2::Sha256::digest(css(types).as_bytes());
     format!("/schedule/types.css?v={}", hex::encode(&h[..4]))
+}
+
+/// The schedule's routes.
+pub fn routes() -> Vec<Route> {
+    use crate::domain::auth::Permission::AppointmentsRead;
+    vec![
+        Route::get("/today", Needs(AppointmentsRead), today::show),
+        Route::get("/schedule/day", Needs(AppointmentsRead), day::show),
+        Route::get("/schedule/week", Needs(AppointmentsRead), week::show)
+            .query("provider={provider}"),
+        Route::get("/schedule/print", Needs(AppointmentsRead), print::show),
+        Route::get("/schedule/types.css", Needs(AppointmentsRead), types_css),
+    ]
 }

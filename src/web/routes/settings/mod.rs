@@ -11,3 +11,92 @@ pub mod security;
 pub mod types;
 pub mod users;
 mod week;
+
+use crate::web::routes::table::Access::{Needs, SignedIn};
+use crate::web::routes::table::Route;
+
+/// The clinic's settings pages.
+pub fn routes() -> Vec<Route> {
+    use crate::domain::auth::Permission::{AuditRead, SettingsManage, UsersManage};
+    vec![
+        Route::get("/settings", SignedIn, index::show),
+        Route::get("/settings/users", Needs(UsersManage), users::list),
+        Route::post("/settings/users", Needs(UsersManage), users::create),
+        Route::get("/settings/users/{id}", Needs(UsersManage), users::edit),
+        Route::post("/settings/users/{id}", Needs(UsersManage), users::update),
+        Route::post(
+            "/settings/users/{id}/reset-password",
+            Needs(UsersManage),
+            users::reset_password,
+        ),
+        Route::post(
+            "/settings/users/{id}/unlock",
+            Needs(UsersManage),
+            users::unlock,
+        ),
+        Route::post(
+            "/settings/users/{id}/reset-mfa",
+            Needs(UsersManage),
+            users::reset_mfa,
+        ),
+        Route::get("/settings/roles", SignedIn, roles::show),
+        Route::get("/settings/security", Needs(SettingsManage), security::show),
+        Route::post("/settings/security", Needs(SettingsManage), security::save),
+        Route::get("/settings/audit", Needs(AuditRead), audit::show),
+        Route::get("/settings/audit.csv", Needs(AuditRead), audit::export),
+        Route::get("/settings/clinic", Needs(SettingsManage), clinic::show),
+        Route::post("/settings/clinic", Needs(SettingsManage), clinic::save),
+        Route::get("/settings/hours", Needs(SettingsManage), hours::show),
+        Route::post("/settings/hours", Needs(SettingsManage), hours::save),
+        Route::post(
+            "/settings/holidays",
+            Needs(SettingsManage),
+            hours::add_holiday,
+        ),
+        Route::post(
+            "/settings/holidays/{day}/delete",
+            Needs(SettingsManage),
+            hours::remove_holiday,
+        ),
+        Route::get(
+            "/settings/appointment-types",
+            Needs(SettingsManage),
+            types::show,
+        ),
+        Route::post(
+            "/settings/appointment-types",
+            Needs(SettingsManage),
+            types::add,
+        ),
+        Route::post(
+            "/settings/appointment-types/{id}",
+            Needs(SettingsManage),
+            types::update,
+        ),
+        Route::get(
+            "/settings/providers",
+            Needs(SettingsManage),
+            providers::list,
+        ),
+        Route::get(
+            "/settings/providers/{id}",
+            Needs(SettingsManage),
+            providers::show,
+        ),
+        Route::post(
+            "/settings/providers/{id}/hours",
+            Needs(SettingsManage),
+            providers::save_hours,
+        ),
+        Route::post(
+            "/settings/providers/{id}/absences",
+            Needs(SettingsManage),
+            providers::add_absence,
+        ),
+        Route::post(
+            "/settings/providers/{id}/absences/{absence}/delete",
+            Needs(SettingsManage),
+            providers::remove_absence,
+        ),
+    ]
+}
