@@ -30,7 +30,7 @@ struct Ids {
 /// The path (and query) of `r` with `ids` filled in. The parameter's kind is the path
 /// segment before it (`/patients/{id}`: a patient); a kind this does not know fails the test,
 /// so that a new kind of record gets its ids here.
-fn fill(r: &Route, ids: &Ids) -> String {
+fn fill(r: &Route, ids: &Ids) -> Result<String, String> {
     let segments: Vec<&str> = r.path.split('/').collect();
     let mut out = Vec::new();
     for (i, seg) in segments.iter().enumerate() {
@@ -42,11 +42,18 @@ fn fill(r: &Route, ids: &Ids) -> String {
                 "users" | "providers" => ids.user.to_string(),
                 "appointment-types" => ids.appointment_type.to_string(),
                 "tokens" => ids.token.to_string(),
-                other => panic!("{} {}: what is an id after {other:?}?", r.method, r.path),
+                other => {
+                    return Err(format!(
+                        "{} {}: what is an id after {other:?}?",
+                        r.method, r.path
+                    ));
+                }
             },
             "{day}" => ids.day.to_owned(),
             "{absence}" => ids.absence.to_string(),
-            s if s.starts_with('{') => panic!("{} {}: unknown parameter {s}", r.method, r.path),
+            s if s.starts_with('{') => {
+                return Err(format!("{} {}: unknown parameter {s}", r.method, r.path));
+            }
             s => s.to_owned(),
         });
     }
@@ -58,7 +65,7 @@ fn fill(r: &Route, ids: &Ids) -> String {
                 .replace("{provider}", &ids.user.to_string()),
         );
     }
-    path
+    Ok(path)
 }
 
 fn has_ids(r: &Route) -> bool {
@@ -225,7 +232,7 @@ async fn every_route_answers_404_for_another_clinics_ids_and_refuses_its_session
     let mut a = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &alpha.admin).await;
     let mut walked = 0;
     for r in all_routes().iter().filter(|r| has_ids(r)) {
-        let path = fill(r, &ids);
+        let path = fill(r, &ids).unwrap();
         let p = request(&mut a, r, &path).await;
         assert_eq!(
             p.status,
@@ -253,7 +260,7 @@ async fn every_route_answers_404_for_another_clinics_ids_and_refuses_its_session
     let bare = crate::helpers::bare_client(app.addr);
     for r in all_routes().iter().filter(|r| r.access != Access::Public) {
         let (cookie, csrf) = session_cookie(&app, &bare, "alpha", &alpha.admin).await;
-        let path = fill(r, &ids);
+        let path = fill(r, &ids).unwrap();
         let mut req = bare
             .request(r.method.clone(), app.url(&bravo_host, &path))
             .header("Cookie", &cookie)
@@ -408,7 +415,7 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
             let Access::Needs(perm) = r.access else {
                 continue;
             };
-            let path = fill(r, &ids);
+            let path = fill(r, &ids).unwrap();
             let p = request(&mut b, r, &path).await;
             if role.can(perm) {
                 assert!(
