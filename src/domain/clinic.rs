@@ -125,6 +125,11 @@ impl<'c> Unit<'c> {
         Event::new(action, self.clinic.actor)
     }
 
+    /// An event by someone the unit of work has just identified (sign-in, tokens).
+    pub(in crate::domain) fn event_by(&self, action: &'static str, actor: Actor) -> Event {
+        Event::new(action, actor)
+    }
+
     pub(in crate::domain) fn clinic(&self) -> &'c Clinic {
         self.clinic
     }

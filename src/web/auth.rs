@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::db::TenantDb;
 use crate::domain::audit::{self, Actor, Event, Outcome, action};
-use crate::domain::auth::service::{self, TokenCheck};
+use crate::domain::auth::work::{self, TokenAuth};
 use crate::domain::auth::{AccountRow, AccountStatus, Accounts, Permission, Role, TokenScope};
+use crate::domain::clinic::Clinic;
 use crate::domain::settings::Security;
 use crate::web::AppError;
 use crate::web::middleware::{ClientIp, RequestId};
@@ -254,38 +254,25 @@ pub async fn authenticate_staff(
     }
 }
 
+/// The clinic as seen by a request not yet identified: anonymous, for the checks below.
+fn anonymous(state: &AppState, tenant: &CurrentTenant, ctx: &audit::Context) -> Clinic {
+    Clinic::new(
+        state.db.pool.clone(),
+        tenant.db.clone(),
+        Actor::Anonymous,
+        ctx.clone(),
+    )
+}
+
 async fn staff_from_token(
     state: &AppState,
     tenant: &CurrentTenant,
     token: &str,
     ctx: &audit::Context,
 ) -> Result<(Option<StaffIdentity>, Security), AppError> {
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let security = Security::load(&mut tx).await?;
-    let check = service::check_token(&mut tx, token, ctx.at).await?;
-    let refused = |reason: &str, token_id: i64, user_id: i64| {
-        Event::new(action::TOKEN_REFUSED, Actor::User(user_id))
-            .outcome(Outcome::Failure)
-            .resource("api_token", token_id)
-            .details(serde_json::json!({ "reason": reason }))
-    };
-    let (identity, event) = match check {
-        // The clinic's two-step sign-in policy covers tokens: a token of someone who must use
-        // it and has not set it up does not work until they have.
-        TokenCheck::Valid { account, token }
-            if !account.mfa_enabled()
-                && account
-                    .role()
-                    .is_some_and(|r| security.mfa_policy.requires(r)) =>
-        {
-            let ev = refused("mfa_required", token.id, account.id);
-            audit::record(&mut tx, ctx, ev).await?;
-            tx.commit().await?;
-            return Err(AppError::Forbidden(
-                "This clinic requires two-step sign-in for this token's owner, who has not set it up yet: the token works once they have (Account → Two-step sign-in).".into(),
-            ));
-        }
-        TokenCheck::Valid { account, token } => (
+    let (outcome, security) = work::check_token(&anonymous(state, tenant, ctx), token).await?;
+    match outcome {
+        TokenAuth::Valid { account, token } => Ok((
             StaffIdentity::from_row(
                 &account,
                 AuthVia::Token {
@@ -293,33 +280,14 @@ async fn staff_from_token(
                     scope: token.scope(),
                 },
             ),
-            None,
-        ),
-        TokenCheck::Unknown => (
-            None,
-            Some(
-                Event::new(action::TOKEN_REFUSED, Actor::Anonymous)
-                    .outcome(Outcome::Failure)
-                    .details(serde_json::json!({ "reason": "unknown" })),
-            ),
-        ),
-        TokenCheck::Expired { token_id, user_id } => {
-            (None, Some(refused("expired", token_id, user_id)))
-        }
-        TokenCheck::Revoked { token_id, user_id } => {
-            (None, Some(refused("revoked", token_id, user_id)))
-        }
-        TokenCheck::AccountDisabled { token_id, user_id } => {
-            (None, Some(refused("account_disabled", token_id, user_id)))
-        }
-    };
-    if let Some(ev) = event {
-        audit::record(&mut tx, ctx, ev).await?;
-    }
-    tx.commit().await?;
-    match identity {
-        Some(i) => Ok((Some(i), security)),
-        None => Err(AppError::InvalidToken),
+            security,
+        )),
+        // The clinic's two-step sign-in policy covers tokens: a token of someone who must use
+        // it and has not set it up does not work until they have.
+        TokenAuth::MfaRequired => Err(AppError::Forbidden(
+            "This clinic requires two-step sign-in for this token's owner, who has not set it up yet: the token works once they have (Account → Two-step sign-in).".into(),
+        )),
+        TokenAuth::Refused => Err(AppError::InvalidToken),
     }
 }
 
@@ -330,37 +298,30 @@ async fn staff_from_session(
     ctx: &audit::Context,
     host: &str,
 ) -> Result<(Option<StaffIdentity>, Security), AppError> {
+    let clinic = anonymous(state, tenant, ctx);
     let Some(mut st) = session::load(session).await else {
-        let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-        let security = Security::load(&mut tx).await?;
-        tx.commit().await?;
+        let (security, _) = work::check_session(&clinic, None, None).await?;
         return Ok((None, security));
     };
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    let security = Security::load(&mut tx).await?;
     let other_host = st.account.is_some() && st.host.as_deref() != Some(host);
     if st.tenant != Some(tenant.id) || other_host {
         // A session of another clinic (or the console), or of this clinic but made on another
         // host (the console host naming this clinic in X-Tenant-ID): refuse it, and end it,
         // since its cookie has evidently leaked.
-        audit::record(
-            &mut tx,
-            ctx,
-            Event::new(action::SESSION_REFUSED, Actor::Anonymous)
-                .outcome(Outcome::Denied)
-                .details(serde_json::json!({
-                    "reason": if other_host { "session of another host" } else { "session of another site" },
-                })),
-        )
-        .await?;
-        tx.commit().await?;
+        let reason = if other_host {
+            "session of another host"
+        } else {
+            "session of another site"
+        };
+        let (security, _) = work::check_session(&clinic, None, Some(reason)).await?;
         let _ = session.flush().await;
         return Ok((None, security));
     }
     let Some(account_id) = st.account else {
-        tx.commit().await?;
+        let (security, _) = work::check_session(&clinic, None, None).await?;
         return Ok((None, security));
     };
+    let (security, row) = work::check_session(&clinic, Some(account_id), None).await?;
     let now = unix(ctx.at);
     let idle = st
         .seen_at
@@ -368,8 +329,6 @@ async fn staff_from_session(
     let too_old = st
         .auth_at
         .is_some_and(|t| now - t > security.session_hours * 3600);
-    let row = crate::domain::auth::repo::by_id(&mut tx, Accounts::Staff, account_id, false).await?;
-    tx.commit().await?;
     let active = row
         .as_ref()
         .is_some_and(|r| r.status() == AccountStatus::Active);
@@ -595,9 +554,7 @@ pub async fn guard_staff(
     };
     if let (Some(marker), Some(tenant)) = (resp.extensions().get::<DeniedMarker>(), tenant) {
         let actor = identity.as_ref().map_or(Actor::Anonymous, |i| i.actor());
-        let ev = Event::new(action::ACCESS_DENIED, actor)
-            .outcome(Outcome::Denied)
-            .details(serde_json::json!({
+        let details = serde_json::json!({
                 "permission": marker.0.map(Permission::as_str),
                 "method": method.as_str(),
                 "route": route,
@@ -606,8 +563,9 @@ pub async fn guard_staff(
                     Some(AuthVia::Session) => "session",
                     None => "none",
                 },
-            }));
-        if let Err(e) = record_in_tenant(&state, &tenant, &ctx, ev).await {
+        });
+        let clinic = Clinic::new(state.db.pool.clone(), tenant.db.clone(), actor, ctx);
+        if let Err(e) = work::record_denial(&clinic, details).await {
             return AppError::from(e).into_response();
         }
     }
@@ -694,18 +652,6 @@ pub async fn guard_operator(session: Session, req: Request, next: Next) -> Respo
         return axum::response::Redirect::to("/account/password").into_response();
     }
     next.run(req).await
-}
-
-/// Writes one audit row in its own clinic transaction.
-pub async fn record_in_tenant(
-    state: &AppState,
-    tenant: &CurrentTenant,
-    ctx: &audit::Context,
-    ev: Event,
-) -> sqlx::Result<()> {
-    let mut tx = TenantDb::begin(&state.db.pool, &tenant.db).await?;
-    audit::record(&mut tx, ctx, ev).await?;
-    tx.commit().await
 }
 
 /// Extractor: whoever is signed in on this host, staff member or operator. For pages both

@@ -86,3 +86,45 @@ pub async fn housekeeping(state: AppState) {
         }
     }
 }
+
+#[cfg(test)]
+mod rules {
+    /// Handlers reach a clinic's tables and its audit log only through the domain's units of
+    /// work (`domain::clinic`): nothing under `src/web` opens a clinic transaction or writes a
+    /// clinic audit row itself. `Unit` cannot even be named outside the domain; this catches
+    /// the lower-level ways in. The sign-in and own-account pages (`realm.rs`) serve clinics
+    /// and the console alike and still open their account transaction there.
+    #[test]
+    fn web_code_opens_no_clinic_transaction_and_writes_no_clinic_audit_row() {
+        let mut offenders = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/web"
+        ))];
+        while let Some(dir) = dirs.pop() {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|x| x != "rs") || path.ends_with("web/realm.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                // Split, so that this file does not name them itself.
+                for (a, b) in [
+                    ("Tenant", "Db"),
+                    ("audit::", "record("),
+                    ("set_config(", "'role'"),
+                ] {
+                    let needle = format!("{a}{b}");
+                    if text.contains(&needle) {
+                        offenders.push(format!("{}: {needle}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "{offenders:#?}");
+    }
+}

@@ -158,3 +158,111 @@ pub async fn revoke_token(c: &Clinic, id: i64) -> sqlx::Result<bool> {
     u.audit_and_commit(ev).await?;
     Ok(true)
 }
+
+/// What a bearer token gets its request.
+pub enum TokenAuth {
+    /// The token and its owner, who may use it.
+    Valid {
+        account: Box<AccountRow>,
+        token: Box<TokenRow>,
+    },
+    /// The clinic requires two-step sign-in of the owner, who has not set it up.
+    MfaRequired,
+    /// Unknown, expired, revoked, or its owner is disabled (recorded as `token.refused`).
+    Refused,
+}
+
+/// Checks a bearer token in the clinic of `c` (whose actor is anonymous until it is known),
+/// with the clinic's security settings. Refusals are audited; a valid token is not (the
+/// request's own unit of work records what it does).
+pub async fn check_token(
+    c: &Clinic,
+    token: &str,
+) -> sqlx::Result<(TokenAuth, crate::domain::settings::Security)> {
+    use crate::domain::audit::{Actor, Outcome};
+    use service::TokenCheck;
+    let mut u = c.begin().await?;
+    let security = crate::domain::settings::Security::load(&mut u).await?;
+    let check = service::check_token(&mut u, token, c.at()).await?;
+    let refused = |u: &crate::domain::clinic::Unit<'_>, reason: &str, token_id: i64, user: i64| {
+        u.event_by(action::TOKEN_REFUSED, Actor::User(user))
+            .outcome(Outcome::Failure)
+            .resource("api_token", token_id)
+            .details(serde_json::json!({ "reason": reason }))
+    };
+    let (outcome, ev) = match check {
+        TokenCheck::Valid { account, token }
+            if !account.mfa_enabled()
+                && account
+                    .role()
+                    .is_some_and(|r| security.mfa_policy.requires(r)) =>
+        {
+            let ev = refused(&u, "mfa_required", token.id, account.id);
+            (TokenAuth::MfaRequired, Some(ev))
+        }
+        TokenCheck::Valid { account, token } => (TokenAuth::Valid { account, token }, None),
+        TokenCheck::Unknown => (
+            TokenAuth::Refused,
+            Some(
+                u.event_by(action::TOKEN_REFUSED, Actor::Anonymous)
+                    .outcome(Outcome::Failure)
+                    .details(serde_json::json!({ "reason": "unknown" })),
+            ),
+        ),
+        TokenCheck::Expired { token_id, user_id } => (
+            TokenAuth::Refused,
+            Some(refused(&u, "expired", token_id, user_id)),
+        ),
+        TokenCheck::Revoked { token_id, user_id } => (
+            TokenAuth::Refused,
+            Some(refused(&u, "revoked", token_id, user_id)),
+        ),
+        TokenCheck::AccountDisabled { token_id, user_id } => (
+            TokenAuth::Refused,
+            Some(refused(&u, "account_disabled", token_id, user_id)),
+        ),
+    };
+    match ev {
+        Some(ev) => u.audit_and_commit(ev).await?,
+        None => u.finish_without_clinical_data().await?,
+    }
+    Ok((outcome, security))
+}
+
+/// A session's view of the clinic: its security settings and (for a signed-in session) the
+/// account. `refused`: the session belongs elsewhere (another clinic or host), recorded as
+/// `session.refused` with this reason, and no account is read.
+pub async fn check_session(
+    c: &Clinic,
+    account: Option<i64>,
+    refused: Option<&'static str>,
+) -> sqlx::Result<(crate::domain::settings::Security, Option<AccountRow>)> {
+    use crate::domain::audit::{Actor, Outcome};
+    let mut u = c.begin().await?;
+    let security = crate::domain::settings::Security::load(&mut u).await?;
+    if let Some(reason) = refused {
+        let ev = u
+            .event_by(action::SESSION_REFUSED, Actor::Anonymous)
+            .outcome(Outcome::Denied)
+            .details(serde_json::json!({ "reason": reason }));
+        u.audit_and_commit(ev).await?;
+        return Ok((security, None));
+    }
+    let row = match account {
+        Some(id) => repo::by_id(&mut u, Accounts::Staff, id, false).await?,
+        None => None,
+    };
+    u.finish_without_clinical_data().await?;
+    Ok((security, row))
+}
+
+/// Records a refused request (`access.denied`) by the acting identity.
+pub async fn record_denial(c: &Clinic, details: serde_json::Value) -> sqlx::Result<()> {
+    use crate::domain::audit::Outcome;
+    let u = c.begin().await?;
+    let ev = u
+        .event(action::ACCESS_DENIED)
+        .outcome(Outcome::Denied)
+        .details(details);
+    u.audit_and_commit(ev).await
+}
