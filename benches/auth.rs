@@ -6,7 +6,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use clinicbox::db::TenantDb;
 use clinicbox::domain::audit::{self, Actor, Context, Event};
 use clinicbox::domain::auth::{Accounts, Role, service};
@@ -68,7 +67,7 @@ async fn main() -> Result<(), BoxError> {
             Some(Role::Doctor),
             Some(PASSWORD),
             &[],
-            Utc::now(),
+            clinicbox::ops::clock::SystemClock.now(),
         )
         .await?;
         emails.push(email);
@@ -110,7 +109,7 @@ async fn main() -> Result<(), BoxError> {
         if i % 2 == 1 {
             audit::record(
                 &mut tx,
-                &Context::system(Utc::now()),
+                &Context::system(clinicbox::ops::clock::SystemClock.now()),
                 Event::new("patient.view", Actor::User(user_id)).patient(i as i64),
             )
             .await?;

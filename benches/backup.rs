@@ -8,7 +8,6 @@ mod common;
 
 use std::time::Instant;
 
-use chrono::Utc;
 use clinicbox::ops::backup::{self, Ctx, Key, Quiet};
 use clinicbox::ops::secrets::Secrets;
 use common::{BoxError, setup};
@@ -33,7 +32,7 @@ async fn measure(
         db: &b.db,
         config: &cfg,
         secrets,
-        now: Utc::now(),
+        now: clinicbox::ops::clock::SystemClock.now(),
     };
     let t = Instant::now();
     let c = backup::create::create(&ctx, "manual", None, None, &Quiet).await?;
@@ -46,7 +45,7 @@ async fn measure(
     }
     // Each restore takes its own safety backup first; that is part of the time an operator waits.
     let ctx = Ctx {
-        now: Utc::now() + chrono::Duration::seconds(1),
+        now: clinicbox::ops::clock::SystemClock.now() + chrono::Duration::seconds(1),
         ..ctx
     };
     let t = Instant::now();
@@ -56,7 +55,7 @@ async fn measure(
         return Err(format!("restore: {:?}", r.comparison.problems).into());
     }
     let ctx = Ctx {
-        now: Utc::now() + chrono::Duration::seconds(2),
+        now: clinicbox::ops::clock::SystemClock.now() + chrono::Duration::seconds(2),
         ..ctx
     };
     let slug = clinicbox::domain::tenants::Slug::parse(clinic)?;
@@ -87,7 +86,8 @@ async fn main() -> Result<(), BoxError> {
     let secrets = Secrets::from_bytes([5u8; 32])?;
     for (slug, tz) in [("demo", "Asia/Kathmandu"), ("sample", "Europe/Lisbon")] {
         let t = b.tenant(slug).await?;
-        clinicbox::ops::seed::demo_clinic(&b.db, &t, tz, Utc::now()).await?;
+        clinicbox::ops::seed::demo_clinic(&b.db, &t, tz, clinicbox::ops::clock::SystemClock.now())
+            .await?;
     }
     let mut rows = vec![measure(&b, &secrets, "demo data (2 clinics)", "demo").await?];
 

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use clinicbox::db::TenantDb;
 use clinicbox::domain::auth::{Accounts, Role, TokenScope, service};
 use common::{BoxError, setup};
@@ -52,7 +51,7 @@ async fn staff(
         Some(Role::Receptionist),
         Some(PASSWORD),
         &[],
-        Utc::now(),
+        clinicbox::ops::clock::SystemClock.now(),
     )
     .await?;
     let (token, _) = service::create_token(
@@ -61,7 +60,7 @@ async fn staff(
         "faults",
         TokenScope::Read,
         None,
-        Utc::now(),
+        clinicbox::ops::clock::SystemClock.now(),
     )
     .await?;
     tx.commit().await?;

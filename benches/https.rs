@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use clinicbox::app::AppState;
 use clinicbox::config::TlsMode;
 use clinicbox::db::TenantDb;
@@ -340,7 +339,7 @@ async fn main() -> Result<(), BoxError> {
         Some(Role::Doctor),
         Some(PASSWORD),
         &[],
-        Utc::now(),
+        clinicbox::ops::clock::SystemClock.now(),
     )
     .await?;
     tx.commit().await?;

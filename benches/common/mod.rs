@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use clinicbox::app::AppState;
 use clinicbox::config::{
     Config, DatabaseConfig, DatabaseUrl, LimitsConfig, LogConfig, ServerConfig, StorageConfig,
@@ -76,7 +75,7 @@ impl Bench {
                 name: DisplayName::parse(&format!("Bench {slug}"))?,
                 hosts: vec![],
             },
-            Utc::now(),
+            clinicbox::ops::clock::SystemClock.now(),
         )
         .await?)
     }

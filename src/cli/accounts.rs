@@ -11,7 +11,7 @@ use crate::domain::audit::{self, Actor, Context, Event, action};
 use crate::domain::auth::service::{self, AccountError};
 use crate::domain::auth::{AccountStatus, Accounts, Email, Role, TokenScope, repo};
 use crate::domain::tenants::{self, Slug, Tenant};
-use crate::ops::clock::{Clock, SystemClock};
+use crate::ops::clock::SystemClock;
 
 fn parse_slug(s: &str) -> Result<Slug, String> {
     Slug::parse(s).map_err(|e| e.to_string())

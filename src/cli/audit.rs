@@ -8,7 +8,7 @@ use crate::db::TenantDb;
 use crate::domain::audit::{self, Actor, Context, Event, VerifyReport, action};
 use crate::domain::settings::Security;
 use crate::domain::tenants::{self, Slug};
-use crate::ops::clock::{Clock, SystemClock};
+use crate::ops::clock::SystemClock;
 
 fn parse_slug(s: &str) -> Result<Slug, String> {
     Slug::parse(s).map_err(|e| e.to_string())

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::domain::audit::{self, Actor, Context, Event, action};
 use crate::domain::tenants::Slug;
 use crate::ops::backup::{self, BackupSettings, Ctx, Key, Progress};
-use crate::ops::clock::{Clock, SystemClock};
+use crate::ops::clock::SystemClock;
 use crate::ops::secrets::Secrets;
 
 #[derive(Debug, Subcommand)]

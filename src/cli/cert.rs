@@ -8,7 +8,7 @@ use super::{CliResult, Failed};
 use crate::config::{Config, TlsMode};
 use crate::domain::audit::{Actor, Event, action};
 use crate::domain::tenants::Hostname;
-use crate::ops::clock::{Clock, SystemClock};
+use crate::ops::clock::SystemClock;
 use crate::tls::status::{self, HostStatus};
 use crate::tls::{certs, repo};
 

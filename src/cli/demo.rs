@@ -14,7 +14,7 @@ use crate::config::{
 };
 use crate::db::migrate::{self, Migrations};
 use crate::domain::tenants::{self, DisplayName, Hostname, Ident, NewTenant, Slug};
-use crate::ops::clock::{Clock, SystemClock};
+use crate::ops::clock::SystemClock;
 use crate::ops::pgcluster::{ClusterError, ClusterOptions, PgCluster, provision_app_database};
 
 #[derive(Debug, Args)]

@@ -24,7 +24,12 @@ pub async fn run(cfg: &Config) -> CliResult {
         .ok_or_else(|| Failed("a backup restore is running on this database; start the service again when it has finished".into()))?;
     let secrets = crate::ops::secrets::Secrets::load_or_create(&cfg.storage.key_file)?;
     if let crate::ops::keycheck::KeyMatch::Mismatch { why } =
-        crate::ops::keycheck::verify_or_record(&db.pool, &secrets, chrono::Utc::now()).await?
+        crate::ops::keycheck::verify_or_record(
+            &db.pool,
+            &secrets,
+            crate::ops::clock::SystemClock.now(),
+        )
+        .await?
     {
         return Err(Failed(crate::ops::keycheck::mismatch_message(
             &cfg.storage.key_file,

@@ -8,7 +8,7 @@ use crate::db::migrate::Migrations;
 use crate::domain::tenants::{
     self, DisplayName, Hostname, NewTenant, Slug, TenantStatus, TenantSummary,
 };
-use crate::ops::clock::{Clock, SystemClock};
+use crate::ops::clock::SystemClock;
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {

@@ -13,9 +13,18 @@ pub type SharedClock = Arc<dyn Clock>;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
+impl SystemClock {
+    /// The wall clock: the one place the program reads it (clippy forbids `Utc::now` and
+    /// `SystemTime::now` elsewhere). Code that runs under a test's clock takes a `Clock`.
+    #[expect(clippy::disallowed_methods, reason = "this is the clock")]
+    pub fn now(self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        SystemClock::now(*self)
     }
 }
 

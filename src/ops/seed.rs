@@ -401,7 +401,7 @@ pub async fn bulk_patients(
     let started = Instant::now();
     let batch = 50_000u64;
     let mut done = 0u64;
-    let now = Utc::now();
+    let now = crate::ops::clock::SystemClock.now();
     let seed = 0.42;
     while done < n {
         let k = batch.min(n - done);

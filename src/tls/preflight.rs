@@ -62,9 +62,16 @@ impl Preflight {
         );
         let expected =
             hex::encode(crate::ops::secrets::random_bytes::<16>().map_err(|e| e.to_string())?);
-        repo::put_challenge(pool, &token, host, "http-01", &expected, chrono::Utc::now())
-            .await
-            .map_err(|e| format!("cannot store the probe: {e}"))?;
+        repo::put_challenge(
+            pool,
+            &token,
+            host,
+            "http-01",
+            &expected,
+            crate::ops::clock::SystemClock.now(),
+        )
+        .await
+        .map_err(|e| format!("cannot store the probe: {e}"))?;
         let mut elsewhere = Vec::new();
         let mut unreachable = Vec::new();
         for ip in ips.iter().take(4) {

@@ -621,13 +621,13 @@ mod tests {
             renew_after: None,
             ari_next_check: None,
             issued_at: None,
-            next_attempt_at: Utc::now(),
+            next_attempt_at: chrono::DateTime::UNIX_EPOCH,
             failures,
             last_attempt_at: None,
             last_challenge: last.map(str::to_owned),
             last_error: None,
             force_renew: false,
-            updated_at: Utc::now(),
+            updated_at: chrono::DateTime::UNIX_EPOCH,
         }
     }
 

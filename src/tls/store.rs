@@ -9,6 +9,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
+
+use crate::ops::clock::SystemClock;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
@@ -129,13 +131,13 @@ impl CertStore {
 
     /// What a client asking for `host` gets now.
     pub fn serving(&self, host: &str) -> Serving {
-        self.real(host, Utc::now())
+        self.real(host, SystemClock.now())
             .map_or(Serving::Fallback, |(_, how)| how)
     }
 
     /// The certificate for a handshake naming `sni` (or none).
     pub fn pick(&self, sni: Option<&str>) -> Arc<CertifiedKey> {
-        let now = Utc::now();
+        let now = SystemClock.now();
         let Some(host) = sni.map(str::to_ascii_lowercase) else {
             // Clients that connect by IP address: the manual certificate if there is one.
             let g = self.read();

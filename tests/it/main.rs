@@ -5,6 +5,10 @@
     clippy::expect_used,
     reason = "tests and their helpers fail loudly"
 )]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests set up their data with the wall clock; the server under test reads its own clock"
+)]
 
 mod helpers;
 

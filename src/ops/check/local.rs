@@ -171,7 +171,7 @@ async fn migrations(r: &mut Report, db: &Db) {
 }
 
 async fn clock(r: &mut Report, db: &Db) {
-    let before = chrono::Utc::now();
+    let before = crate::ops::clock::SystemClock.now();
     let Ok(db_now) = sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>("SELECT now()")
         .fetch_one(&db.pool)
         .await
@@ -179,7 +179,7 @@ async fn clock(r: &mut Report, db: &Db) {
         r.warn("clock", "cannot read the database server's time");
         return;
     };
-    let after = chrono::Utc::now();
+    let after = crate::ops::clock::SystemClock.now();
     let local = before + (after - before) / 2;
     let skew = (db_now - local).num_milliseconds().abs();
     if skew > 5_000 {
@@ -236,7 +236,7 @@ async fn listeners(r: &mut Report, cfg: &Config) -> bool {
 }
 
 async fn certificates(r: &mut Report, cfg: &Config, db: &Db, probe_dns: bool) {
-    let now = chrono::Utc::now();
+    let now = crate::ops::clock::SystemClock.now();
     let rules = cfg.server.host_rules();
     match cfg.tls.mode {
         TlsMode::Off => r.ok(
@@ -358,7 +358,7 @@ fn disk(r: &mut Report, cfg: &Config) {
 }
 
 async fn backups(r: &mut Report, db: &Db) {
-    match crate::ops::backup::status(&db.pool, chrono::Utc::now()).await {
+    match crate::ops::backup::status(&db.pool, crate::ops::clock::SystemClock.now()).await {
         Ok(s) => match (&s.warning, &s.last_success) {
             (Some(w), _) => r.warn("backups", w.clone()),
             (None, Some(l)) => r.ok(

@@ -263,7 +263,8 @@ async fn fetch(
 fn leaf_report(r: &mut Report, t: &Target, leaf: &CertificateDer<'_>, version: &str) {
     match crate::tls::certs::info(leaf) {
         Ok(info) => {
-            let days = (info.not_after - chrono::Utc::now()).num_hours() as f64 / 24.0;
+            let days =
+                (info.not_after - crate::ops::clock::SystemClock.now()).num_hours() as f64 / 24.0;
             let detail = format!(
                 "trusted, issued by {}, {version}, valid for {days:.0} more days",
                 info.issuer
