@@ -6,10 +6,14 @@ use clap::Subcommand;
 
 use super::{CliResult, Failed};
 use crate::config::Config;
-use crate::db::{Db, TenantDb};
+use crate::db::Db;
 use crate::domain::audit::{self, Actor, Context, Event, action};
+use crate::domain::auth::repo::end_sessions_of;
 use crate::domain::auth::service::{self, AccountError};
-use crate::domain::auth::{AccountStatus, Accounts, Email, Role, TokenScope, repo};
+use crate::domain::auth::{
+    AccountRow, AccountStatus, Accounts, Email, Role, TokenScope, repo, work,
+};
+use crate::domain::clinic::Clinic;
 use crate::domain::tenants::{self, Slug, Tenant};
 use crate::ops::clock::SystemClock;
 
@@ -146,12 +150,16 @@ async fn tenant(db: &Db, slug: &Slug) -> Result<Tenant, Failed> {
     Ok(tenants::find(db, slug).await?)
 }
 
-async fn staff_by_email(
-    conn: &mut sqlx::PgConnection,
-    email: &str,
-) -> Result<crate::domain::auth::AccountRow, Failed> {
+/// The system acting in clinic `t` from the command line.
+fn as_system(db: &Db, t: &Tenant, ctx: &Context) -> Clinic {
+    Clinic::new(db.pool.clone(), t.db.clone(), Actor::System, ctx.clone())
+        .via("cli")
+        .named(&t.display_name, t.slug.as_str())
+}
+
+async fn staff_by_email(c: &Clinic, email: &str) -> Result<AccountRow, Failed> {
     let e = Email::parse(email).map_err(|e| Failed(e.to_owned()))?;
-    repo::by_email(conn, Accounts::Staff, e.as_str(), false)
+    work::staff_by_email(c, e.as_str())
         .await?
         .ok_or_else(|| Failed(format!("no staff account with email {}", e)))
 }
@@ -177,27 +185,8 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
                 .map(|f| read_password(Some(f)))
                 .transpose()?;
             let name = name.unwrap_or_else(|| default_name(&email));
-            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
-            let (acc, temp) = service::create_account(
-                &mut tx,
-                Accounts::Staff,
-                &email,
-                &name,
-                Some(role),
-                pw.as_deref(),
-                &[t.display_name.as_str(), t.slug.as_str()],
-                ctx.at,
-            )
-            .await?;
-            audit::record(
-                &mut tx,
-                &ctx,
-                Event::new(action::USER_CREATED, Actor::System)
-                    .resource("user", acc.id)
-                    .details(serde_json::json!({ "role": role.as_str(), "via": "cli" })),
-            )
-            .await?;
-            tx.commit().await?;
+            let c = as_system(&db, &t, &ctx);
+            let (acc, temp) = work::create_staff(&c, &email, &name, role, pw.as_deref()).await?;
             say!("created {} ({}) in clinic {slug}", acc.email, role);
             if let Some(t) = temp {
                 say!("temporary password (shown once; must be changed at first sign-in): {t}");
@@ -208,19 +197,10 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
             email,
         } => {
             let t = tenant(&db, &slug).await?;
-            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
-            let acc = staff_by_email(&mut tx, &email).await?;
-            let temp = service::reset_password(&mut tx, Accounts::Staff, acc.id, ctx.at).await?;
-            audit::record(
-                &mut tx,
-                &ctx,
-                Event::new(action::USER_PASSWORD_RESET, Actor::System)
-                    .resource("user", acc.id)
-                    .details(serde_json::json!({ "via": "cli" })),
-            )
-            .await?;
-            tx.commit().await?;
-            crate::web::session::end_sessions_of(&db.pool, Some(t.id), acc.id).await?;
+            let c = as_system(&db, &t, &ctx);
+            let acc = staff_by_email(&c, &email).await?;
+            let (temp, _) = work::reset_password(&c, acc.id).await?;
+            end_sessions_of(&db.pool, Some(t.id), acc.id).await?;
             say!(
                 "temporary password for {} (shown once; must be changed at first sign-in): {temp}",
                 acc.email
@@ -234,18 +214,9 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
             email,
         } => {
             let t = tenant(&db, &slug).await?;
-            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
-            let acc = staff_by_email(&mut tx, &email).await?;
-            repo::unlock(&mut tx, Accounts::Staff, acc.id, ctx.at).await?;
-            audit::record(
-                &mut tx,
-                &ctx,
-                Event::new(action::USER_UNLOCKED, Actor::System)
-                    .resource("user", acc.id)
-                    .details(serde_json::json!({ "via": "cli" })),
-            )
-            .await?;
-            tx.commit().await?;
+            let c = as_system(&db, &t, &ctx);
+            let acc = staff_by_email(&c, &email).await?;
+            work::unlock(&c, acc.id).await?;
             say!("{} is unlocked", acc.email);
         }
         UserCommand::Disable {
@@ -253,36 +224,15 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
             email,
         } => {
             let t = tenant(&db, &slug).await?;
-            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
-            let acc = staff_by_email(&mut tx, &email).await?;
-            let change = service::update_staff(
-                &mut tx,
-                acc.id,
-                None,
-                None,
-                Some(AccountStatus::Disabled),
-                ctx.at,
-            )
-            .await?;
-            if !change.changed.is_empty() {
-                audit::record(
-                    &mut tx,
-                    &ctx,
-                    Event::new(action::USER_UPDATED, Actor::System)
-                        .resource("user", acc.id)
-                        .details(serde_json::json!({ "changed": change.changed, "via": "cli" })),
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            crate::web::session::end_sessions_of(&db.pool, Some(t.id), acc.id).await?;
+            let c = as_system(&db, &t, &ctx);
+            let acc = staff_by_email(&c, &email).await?;
+            work::update_staff(&c, acc.id, None, None, Some(AccountStatus::Disabled)).await?;
+            end_sessions_of(&db.pool, Some(t.id), acc.id).await?;
             say!("{} is disabled and signed out", acc.email);
         }
         UserCommand::List { tenant: slug } => {
             let t = tenant(&db, &slug).await?;
-            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
-            let rows = repo::list(&mut tx, Accounts::Staff).await?;
-            tx.commit().await?;
+            let rows = work::staff(&as_system(&db, &t, &ctx)).await?;
             say!(
                 "{:<6} {:<36} {:<14} {:<9} {:<4} NAME",
                 "ID",
@@ -367,7 +317,7 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
             )
             .await?;
             tx.commit().await?;
-            crate::web::session::end_sessions_of(&db.pool, None, acc.id).await?;
+            end_sessions_of(&db.pool, None, acc.id).await?;
             say!("password of operator {e} changed; their sessions ended");
         }
         OperatorCommand::SetupLink => {
@@ -404,32 +354,18 @@ pub async fn token(cfg: &Config, cmd: TokenCommand) -> CliResult {
     let db = super::connect(cfg).await?;
     let ctx = cli_ctx();
     let t = tenant(&db, &slug).await?;
-    let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
-    let acc = staff_by_email(&mut tx, &user).await?;
-    if acc.status() != AccountStatus::Active {
-        return Err(Failed(format!("{} is disabled", acc.email)));
-    }
-    let policy = crate::domain::settings::Security::load(&mut tx)
-        .await?
-        .mfa_policy;
-    if !acc.mfa_enabled() && acc.role().is_some_and(|r| policy.requires(r)) {
-        return Err(Failed(format!(
-            "clinic {slug} requires two-step sign-in for {}, who has not set it up: a token would not work until they do. They turn it on under Account → Two-step sign-in; then create the token",
-            acc.email
-        )));
-    }
-    let (secret, row) = service::create_token(&mut tx, acc.id, &name, scope, Some(days), ctx.at)
+    let c = as_system(&db, &t, &ctx);
+    let acc = staff_by_email(&c, &user).await?;
+    let (secret, row) = work::create_token_for(&c, acc.id, &name, scope, Some(days))
         .await
-        .map_err(|e: AccountError| Failed(e.to_string()))?;
-    audit::record(
-        &mut tx,
-        &ctx,
-        Event::new(action::TOKEN_CREATED, Actor::System)
-            .resource("api_token", row.id)
-            .details(serde_json::json!({ "scope": row.scope, "for_user": acc.id, "via": "cli" })),
-    )
-    .await?;
-    tx.commit().await?;
+        .map_err(|e| match e {
+            AccountError::Disabled => Failed(format!("{} is disabled", acc.email)),
+            AccountError::MfaRequired => Failed(format!(
+                "clinic {slug} requires two-step sign-in for {}, who has not set it up: a token would not work until they do. They turn it on under Account → Two-step sign-in; then create the token",
+                acc.email
+            )),
+            e => Failed(e.to_string()),
+        })?;
     eprintln!(
         "token \"{}\" for {} ({}), expires {}; shown once:",
         row.name,

@@ -4,9 +4,8 @@ use clap::Subcommand;
 
 use super::{CliResult, Failed};
 use crate::config::Config;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Actor, Context, Event, VerifyReport, action};
-use crate::domain::settings::Security;
+use crate::domain::audit::{self, Actor, Context, VerifyReport};
+use crate::domain::clinic::Clinic;
 use crate::domain::tenants::{self, Slug};
 use crate::ops::clock::SystemClock;
 
@@ -126,9 +125,14 @@ pub async fn run(cfg: &Config, cmd: AuditCommand) -> CliResult {
         AuditCommand::Prune { tenant: slug } => {
             let t = tenants::find(&db, &slug).await?;
             let now = SystemClock.now();
-            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
-            let years = Security::load(&mut tx).await?.audit_retention_years;
-            tx.commit().await?;
+            let c = Clinic::new(
+                db.pool.clone(),
+                t.db.clone(),
+                Actor::System,
+                Context::system(now),
+            )
+            .via("cli");
+            let years = audit::work::retention_years(&c).await?;
             let removed = audit::prune(
                 &db.pool,
                 &secrets,
@@ -137,15 +141,7 @@ pub async fn run(cfg: &Config, cmd: AuditCommand) -> CliResult {
                 now,
             )
             .await?;
-            let mut tx = TenantDb::begin(&db.pool, &t.db).await?;
-            audit::record(
-                &mut tx,
-                &Context::system(now),
-                Event::new(action::AUDIT_PRUNED, Actor::System)
-                    .details(serde_json::json!({ "rows": removed, "retention_years": years })),
-            )
-            .await?;
-            tx.commit().await?;
+            audit::work::record_pruned(&c, removed, years).await?;
             say!("clinic {slug}: removed {removed} audit rows older than {years} years");
             Ok(())
         }

@@ -169,21 +169,7 @@ impl SessionStore for PgSessionStore {
     }
 }
 
-/// Ends every session of an account: staff of `tenant`, or an operator when `tenant` is None.
-pub async fn end_sessions_of(
-    pool: &PgPool,
-    tenant: Option<i64>,
-    account: i64,
-) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "DELETE FROM clinicbox.sessions WHERE tenant_id IS NOT DISTINCT FROM $1 AND account_id = $2",
-    )
-    .bind(tenant)
-    .bind(account)
-    .execute(pool)
-    .await?
-    .rows_affected())
-}
+pub use crate::domain::auth::repo::end_sessions_of;
 
 /// Host-only cookie, HttpOnly, SameSite=Lax; over HTTPS also Secure with the `__Host-` prefix.
 /// No Max-Age: the cookie ends with the browser session.

@@ -43,3 +43,22 @@ pub async fn export(
     u.audit_and_commit(ev).await?;
     Ok(rows)
 }
+
+/// The clinic's audit retention in years (a settings read).
+pub async fn retention_years(c: &Clinic) -> sqlx::Result<i64> {
+    let mut u = c.begin().await?;
+    let years = crate::domain::settings::Security::load(&mut u)
+        .await?
+        .audit_retention_years;
+    u.finish_without_clinical_data().await?;
+    Ok(years)
+}
+
+/// Records that rows older than the retention were removed (`audit::prune` removes them).
+pub async fn record_pruned(c: &Clinic, rows: u64, years: i64) -> sqlx::Result<()> {
+    let u = c.begin().await?;
+    let ev = u
+        .event(action::AUDIT_PRUNED)
+        .details(serde_json::json!({ "rows": rows, "retention_years": years }));
+    u.audit_and_commit(ev).await
+}

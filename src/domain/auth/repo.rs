@@ -505,3 +505,19 @@ pub async fn touch_token(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -
     .await?;
     Ok(())
 }
+
+/// Ends every session of an account: staff of `tenant`, or an operator when `tenant` is None.
+pub async fn end_sessions_of(
+    pool: &sqlx::PgPool,
+    tenant: Option<i64>,
+    account: i64,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM clinicbox.sessions WHERE tenant_id IS NOT DISTINCT FROM $1 AND account_id = $2",
+    )
+    .bind(tenant)
+    .bind(account)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}

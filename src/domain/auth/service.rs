@@ -269,6 +269,12 @@ pub enum AccountError {
     TokenName,
     #[error("token lifetime must be 1-{max} days", max = tokens::MAX_DAYS)]
     TokenDays,
+    #[error("the account is disabled")]
+    Disabled,
+    #[error(
+        "the clinic requires two-step sign-in for this account, which has not set it up: a token would not work until it has (Account → Two-step sign-in)"
+    )]
+    MfaRequired,
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
     #[error(transparent)]

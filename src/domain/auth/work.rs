@@ -22,6 +22,17 @@ pub async fn staff_member(c: &Clinic, id: i64) -> sqlx::Result<Option<AccountRow
     Ok(row)
 }
 
+/// A staff account by email (as typed; `None` if there is none or the email is malformed).
+pub async fn staff_by_email(c: &Clinic, email: &str) -> sqlx::Result<Option<AccountRow>> {
+    let Ok(e) = super::Email::parse(email) else {
+        return Ok(None);
+    };
+    let mut u = c.begin().await?;
+    let row = repo::by_email(&mut u, Accounts::Staff, e.as_str(), false).await?;
+    u.finish_without_clinical_data().await?;
+    Ok(row)
+}
+
 /// A new staff account; without `password` a temporary one is made and returned once.
 pub async fn create_staff(
     c: &Clinic,
@@ -134,12 +145,41 @@ pub async fn create_token(
     days: Option<i64>,
 ) -> Result<(String, TokenRow), AccountError> {
     let user = c.user_id().ok_or(AccountError::NotFound)?;
+    create_token_for(c, user, name, scope, days).await
+}
+
+/// A token for `user` (the acting user, or anyone when the system acts: the CLI). Refused for
+/// a disabled account, and while the clinic requires two-step sign-in of one who has not set
+/// it up (the token would not work).
+pub async fn create_token_for(
+    c: &Clinic,
+    user: i64,
+    name: &str,
+    scope: TokenScope,
+    days: Option<i64>,
+) -> Result<(String, TokenRow), AccountError> {
     let mut u = c.begin().await?;
+    let acc = repo::by_id(&mut u, Accounts::Staff, user, false)
+        .await?
+        .ok_or(AccountError::NotFound)?;
+    if acc.status() != AccountStatus::Active {
+        return Err(AccountError::Disabled);
+    }
+    let policy = crate::domain::settings::Security::load(&mut u)
+        .await?
+        .mfa_policy;
+    if !acc.mfa_enabled() && acc.role().is_some_and(|r| policy.requires(r)) {
+        return Err(AccountError::MfaRequired);
+    }
     let (secret, token) = service::create_token(&mut u, user, name, scope, days, c.at()).await?;
+    let mut details = serde_json::json!({ "scope": token.scope, "expires_at": token.expires_at });
+    if c.user_id() != Some(user) {
+        details["for_user"] = user.into();
+    }
     let ev = u
         .event(action::TOKEN_CREATED)
         .resource("api_token", token.id)
-        .details(serde_json::json!({ "scope": token.scope, "expires_at": token.expires_at }));
+        .details(details);
     u.audit_and_commit(ev).await?;
     Ok((secret, token))
 }

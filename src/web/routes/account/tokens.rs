@@ -62,7 +62,12 @@ pub async fn create(
             secret,
             token,
         })),
-        Err(e @ (AccountError::TokenName | AccountError::TokenDays)) => {
+        Err(
+            e @ (AccountError::TokenName
+            | AccountError::TokenDays
+            | AccountError::Disabled
+            | AccountError::MfaRequired),
+        ) => {
             let security = ext.get::<ClinicSecurity>().cloned();
             let mut p = super::show::load(
                 &state,
