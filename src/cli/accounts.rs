@@ -158,7 +158,7 @@ fn as_system(db: &Db, t: &Tenant, ctx: &Context) -> Clinic {
 }
 
 async fn staff_by_email(c: &Clinic, email: &str) -> Result<AccountRow, Failed> {
-    let e = Email::parse(email).map_err(|e| Failed(e.to_owned()))?;
+    let e = Email::parse(email).map_err(|e| Failed(crate::i18n::en(e).to_owned()))?;
     work::staff_by_email(c, e.as_str())
         .await?
         .ok_or_else(|| Failed(format!("no staff account with email {}", e)))
@@ -301,7 +301,7 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
             password_file,
         } => {
             let pw = read_password(password_file.as_ref())?;
-            let e = Email::parse(&email).map_err(|e| Failed(e.to_owned()))?;
+            let e = Email::parse(&email).map_err(|e| Failed(crate::i18n::en(e).to_owned()))?;
             let mut tx = crate::db::begin(&db.pool).await?;
             let acc = repo::by_email(&mut tx, Accounts::Operators, e.as_str(), true)
                 .await?

@@ -71,6 +71,12 @@ fn flatten(src: &str) -> Catalog {
     out
 }
 
+/// `key` in English (the key itself if it is not one): for messages that leave the program as
+/// text outside a page, such as the API's problem+json and the command line.
+pub fn en(key: &str) -> &str {
+    Tr::new(Lang::En).t(key)
+}
+
 /// A translator for one language. Cheap to copy into every page.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tr {
@@ -225,5 +231,85 @@ mod dynamic_keys {
         }
         let missing: Vec<&String> = keys.iter().filter(|k| !tr.has(k)).collect();
         assert!(missing.is_empty(), "{missing:?}");
+    }
+}
+
+#[cfg(test)]
+mod message_keys {
+    /// The string literals given as a field's message (`errors.add("field", "…")`,
+    /// `Errors::with("field", "…")`) anywhere in `src`: each must be a key of the English
+    /// catalog, so that what staff read next to a field goes through translation.
+    fn literal_messages(src: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for call in [".add(", "::with("] {
+            let mut rest = src;
+            while let Some(i) = rest.find(call) {
+                rest = &rest[i + call.len()..];
+                let args = rest.trim_start();
+                // The first argument: a literal field name or an expression up to the comma.
+                let Some(comma) = args.find(',') else {
+                    continue;
+                };
+                let first = args[..comma].trim();
+                let is_field = (first.starts_with('"') && first.ends_with('"'))
+                    || first.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+                if !is_field || first.is_empty() {
+                    continue;
+                }
+                let second = args[comma + 1..].trim_start();
+                let Some(lit) = second.strip_prefix('"') else {
+                    continue;
+                };
+                if let Some(end) = lit.find('"') {
+                    out.push(lit[..end].to_owned());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_literal_field_message_is_a_catalog_key() {
+        let tr = super::Tr::new(super::Lang::En);
+        let mut missing = Vec::new();
+        let mut seen = 0;
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        while let Some(dir) = dirs.pop() {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    // Tests of a module may use any text.
+                    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                    for m in literal_messages(code) {
+                        seen += 1;
+                        if !tr.has(&m) {
+                            missing.push(format!("{}: {m:?}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            seen >= 40,
+            "only {seen} messages found: is the scan still finding them?"
+        );
+        assert!(
+            missing.is_empty(),
+            "English literals instead of keys: {missing:#?}"
+        );
+    }
+
+    #[test]
+    fn the_scan_finds_a_literal() {
+        assert_eq!(
+            literal_messages(r#"e.add("name", "too long"); Errors::with("x", "invalid.y")"#),
+            vec!["too long".to_owned(), "invalid.y".to_owned()]
+        );
     }
 }

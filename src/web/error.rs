@@ -175,7 +175,7 @@ impl IntoResponse for AppError {
                 let fields: std::collections::BTreeMap<String, String> = errors
                     .as_map()
                     .iter()
-                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .map(|(k, v)| ((*k).to_owned(), crate::i18n::en(v).to_owned()))
                     .collect();
                 let detail = fields
                     .iter()

@@ -199,7 +199,7 @@ impl Email {
         if valid {
             Ok(Self(e))
         } else {
-            Err("enter an email address like name@example.org")
+            Err("invalid.email")
         }
     }
     pub fn as_str(&self) -> &str {
@@ -217,7 +217,7 @@ impl std::fmt::Display for Email {
 pub fn parse_display_name(s: &str) -> Result<String, &'static str> {
     let t = s.trim();
     if t.is_empty() || t.chars().count() > 120 || t.chars().any(char::is_control) {
-        Err("enter a name of 1-120 characters")
+        Err("invalid.display_name")
     } else {
         Ok(t.to_owned())
     }

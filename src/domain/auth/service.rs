@@ -251,9 +251,9 @@ pub async fn disable_mfa(
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("{0}")]
+    #[error("{}", crate::i18n::en(.0))]
     Email(&'static str),
-    #[error("{0}")]
+    #[error("{}", crate::i18n::en(.0))]
     Name(&'static str),
     #[error("password: {0}")]
     Password(#[from] password::PasswordError),

@@ -194,7 +194,7 @@ fn text(
     let t = v.map(str::trim).filter(|s| !s.is_empty());
     match t {
         None if required => {
-            errors.add(field, "required");
+            errors.add(field, "invalid.required");
             None
         }
         None => None,
@@ -206,7 +206,7 @@ fn text(
             if s.chars()
                 .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') =>
         {
-            errors.add(field, "contains control characters");
+            errors.add(field, "invalid.control_chars");
             None
         }
         Some(s) => Some(s.to_owned()),
@@ -232,12 +232,12 @@ impl PatientInput {
             ("middle_name", &middle_name),
         ] {
             if v.as_deref().is_some_and(|s| s.contains('\n')) {
-                e.add(field, "a name is one line");
+                e.add(field, "invalid.one_line");
             }
         }
         let sex = Sex::parse(&self.sex);
         if sex.is_none() {
-            e.add("sex", "choose female, male, other or unknown");
+            e.add("sex", "invalid.sex");
         }
 
         let bd = self
@@ -253,16 +253,16 @@ impl PatientInput {
         let (birth_date, birth_date_estimated) = match (bd, age) {
             (Some(d), _) => match parse_date(d) {
                 Some(d) if d > today => {
-                    e.add("birth_date", "cannot be in the future");
+                    e.add("birth_date", "invalid.birth_future");
                     (None, false)
                 }
                 Some(d) if d.year() < 1880 => {
-                    e.add("birth_date", "check the year");
+                    e.add("birth_date", "invalid.check_year");
                     (None, false)
                 }
                 Some(d) => (Some(d), self.birth_date_estimated.unwrap_or(false)),
                 None => {
-                    e.add("birth_date", "use the form YYYY-MM-DD or DD.MM.YYYY");
+                    e.add("birth_date", "invalid.date_format");
                     (None, false)
                 }
             },
@@ -275,7 +275,7 @@ impl PatientInput {
                     (d, true)
                 }
                 _ => {
-                    e.add("estimated_age", "enter the age in whole years (0-130)");
+                    e.add("estimated_age", "invalid.age");
                     (None, false)
                 }
             },
@@ -313,7 +313,7 @@ impl PatientInput {
         if let Some(m) = &email
             && crate::domain::auth::Email::parse(m).is_err()
         {
-            e.add("email", "enter an email address like name@example.org");
+            e.add("email", "invalid.email");
         }
         let address = text(&mut e, "address", self.address.as_deref(), 500, false);
         let national_id = text(
@@ -343,10 +343,7 @@ impl PatientInput {
                 let relation = text(&mut e, "emergency_relation", Some(&c.relation), 50, false);
                 let phone = c.phone.trim();
                 if !phone.is_empty() && phone_digits(phone).is_none() {
-                    e.add(
-                        "emergency_phone",
-                        "use digits, spaces, + - ( ) only, 6 to 20 digits",
-                    );
+                    e.add("emergency_phone", "invalid.phone");
                 }
                 name.map(|name| EmergencyContact {
                     name,
@@ -421,7 +418,7 @@ impl PatientInput {
             }),
             _ => {
                 if e.is_empty() {
-                    e.add("_form", "incomplete");
+                    e.add("_form", "invalid.incomplete");
                 }
                 Err(e)
             }

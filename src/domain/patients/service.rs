@@ -102,6 +102,6 @@ pub fn parse_mrn_prefix(s: &str) -> Result<String, &'static str> {
     {
         Ok(p)
     } else {
-        Err("up to 8 letters, digits or '-'")
+        Err("invalid.mrn_prefix")
     }
 }

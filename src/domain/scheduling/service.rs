@@ -122,24 +122,24 @@ pub async fn book(
 ) -> Result<Appointment, BookingError> {
     let mut e = Errors::new();
     if !patient_ok(conn, b.patient_id).await? {
-        e.add("patient_id", "no such patient");
+        e.add("patient_id", "invalid.no_patient");
     }
     if repo::provider(conn, b.provider_id).await?.is_none() {
-        e.add("provider_id", "choose a doctor or nurse");
+        e.add("provider_id", "invalid.provider");
     }
     let ty = repo::appointment_type(conn, b.type_id)
         .await?
         .filter(|t| t.active);
     if ty.is_none() {
-        e.add("type_id", "choose an appointment type");
+        e.add("type_id", "invalid.appointment_type");
     }
     if b.starts_at < now - Duration::minutes(5) {
-        e.add("starts_at", "this time has passed");
+        e.add("starts_at", "invalid.past");
     }
     if let Some(r) = &b.reason
         && r.chars().count() > 500
     {
-        e.add("reason", "at most 500 characters");
+        e.add("reason", "invalid.max_500");
     }
     let Some(ty) = ty.filter(|_| e.is_empty()) else {
         return Err(BookingError::Invalid(e));
@@ -234,13 +234,13 @@ pub async fn reschedule(
     if repo::provider(conn, provider).await?.is_none() {
         return Err(BookingError::Invalid(Errors::with(
             "provider_id",
-            "choose a doctor or nurse",
+            "invalid.provider",
         )));
     }
     if starts < now - Duration::minutes(5) {
         return Err(BookingError::Invalid(Errors::with(
             "starts_at",
-            "this time has passed",
+            "invalid.past",
         )));
     }
     let duration = current.ends_at - current.starts_at;
@@ -335,18 +335,18 @@ pub async fn walk_in(
 ) -> Result<Appointment, BookingError> {
     let mut e = Errors::new();
     if !patient_ok(conn, patient).await? {
-        e.add("patient_id", "no such patient");
+        e.add("patient_id", "invalid.no_patient");
     }
     if let Some(p) = provider
         && repo::provider(conn, p).await?.is_none()
     {
-        e.add("provider_id", "choose a doctor or nurse");
+        e.add("provider_id", "invalid.provider");
     }
     let minutes = match type_id {
         Some(t) => match repo::appointment_type(conn, t).await?.filter(|t| t.active) {
             Some(t) => i64::from(t.duration_minutes),
             None => {
-                e.add("type_id", "choose an appointment type");
+                e.add("type_id", "invalid.appointment_type");
                 15
             }
         },

@@ -63,7 +63,7 @@ pub async fn list(
     if !(1..=500).contains(&limit) {
         return Err(AppError::Validation(FormErrors::with(
             "limit",
-            "between 1 and 500",
+            "invalid.between_1_500",
         )));
     }
     let (_, mut items) =

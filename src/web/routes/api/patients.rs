@@ -57,7 +57,7 @@ pub async fn search(
     if !(1..=100).contains(&limit) {
         return Err(AppError::Validation(crate::web::forms::FormErrors::with(
             "limit",
-            "between 1 and 100",
+            "invalid.between_1_100",
         )));
     }
     let (items, _) = work::search(&clinic, p.q.as_deref().unwrap_or(""), limit).await?;

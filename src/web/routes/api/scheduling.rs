@@ -42,7 +42,7 @@ fn date_param(s: Option<&str>) -> Result<Option<NaiveDate>, AppError> {
         None => Ok(None),
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map(Some)
-            .map_err(|_| AppError::Validation(FormErrors::with("date", "use YYYY-MM-DD"))),
+            .map_err(|_| AppError::Validation(FormErrors::with("date", "invalid.iso_date"))),
     }
 }
 

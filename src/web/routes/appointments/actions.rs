@@ -175,7 +175,12 @@ pub async fn reschedule(
                 .join(", ")
         ),
         BookingError::OutsideHours { .. } => page.t("appointments.outside_hours").to_owned(),
-        BookingError::Invalid(e) => e.as_map().values().cloned().collect::<Vec<_>>().join("; "),
+        BookingError::Invalid(e) => e
+            .as_map()
+            .values()
+            .map(|m| page.t(m).to_owned())
+            .collect::<Vec<_>>()
+            .join("; "),
         e => e.to_string(),
     };
     Ok(render_with_status(

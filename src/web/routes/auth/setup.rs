@@ -72,7 +72,7 @@ pub async fn submit(
     state.limits.sign_in(ctx.ip, "setup")?;
     let mut errors = FormErrors::new();
     if form.password != form.confirm {
-        errors.add("confirm", "the two passwords differ");
+        errors.add("confirm", "invalid.passwords_differ");
     } else if let Err(e) = NewPassword::parse(&form.password, &[&form.email, &form.display_name]) {
         errors.add("password", e.to_string());
     }

@@ -161,7 +161,7 @@ fn parse_keep(errors: &mut FormErrors, field: &'static str, v: &str) -> u32 {
     match v.trim().parse::<u32>() {
         Ok(n) if n <= 1000 => n,
         _ => {
-            errors.add(field, "enter a whole number from 0 to 1000");
+            errors.add(field, "invalid.whole_0_1000");
             0
         }
     }
@@ -178,17 +178,14 @@ pub async fn save_settings(
     let before = BackupSettings::load(&state.db.pool).await?;
     let mut errors = FormErrors::new();
     let at = NaiveTime::parse_from_str(form.at.trim(), "%H:%M").unwrap_or_else(|_| {
-        errors.add("at", "enter a time as HH:MM, for example 02:30");
+        errors.add("at", "invalid.time");
         before.at
     });
     let keep_daily = parse_keep(&mut errors, "keep_daily", &form.keep_daily);
     let keep_weekly = parse_keep(&mut errors, "keep_weekly", &form.keep_weekly);
     let keep_monthly = parse_keep(&mut errors, "keep_monthly", &form.keep_monthly);
     if keep_daily + keep_weekly + keep_monthly == 0 {
-        errors.add(
-            "keep_daily",
-            "keep at least one backup (otherwise each new backup would be the only one)",
-        );
+        errors.add("keep_daily", "invalid.keep_one");
     }
     let encryption = match form.encryption.as_str() {
         "none" => Encryption::None,
@@ -199,7 +196,7 @@ pub async fn save_settings(
         "passphrase" if form.passphrase.is_empty() => match &before.encryption {
             e @ Encryption::Passphrase(_) => e.clone(),
             _ => {
-                errors.add("passphrase", "enter the passphrase");
+                errors.add("passphrase", "invalid.passphrase");
                 Encryption::None
             }
         },
@@ -209,7 +206,7 @@ pub async fn save_settings(
                 Encryption::None
             }),
         _ => {
-            errors.add("encryption", "choose how backups are encrypted");
+            errors.add("encryption", "invalid.encryption");
             Encryption::None
         }
     };

@@ -166,10 +166,7 @@ pub async fn save_hsts(
     let max_age = match form.max_age.trim().parse::<i64>() {
         Ok(n) if (0..=Hsts::MAX_AGE_LIMIT).contains(&n) => n,
         _ => {
-            errors.add(
-                "max_age",
-                "enter a number of seconds from 0 (off) to 63072000 (two years)",
-            );
+            errors.add("max_age", "invalid.hsts_max_age");
             0
         }
     };

@@ -59,7 +59,7 @@ pub async fn save(
     let mut errors = FormErrors::new();
     let tz: Option<chrono_tz::Tz> = f.one("timezone").parse().ok();
     if tz.is_none() {
-        errors.add("timezone", "choose a time zone from the list");
+        errors.add("timezone", "invalid.timezone");
     }
     let prefix = parse_mrn_prefix(&f.one("mrn_prefix"))
         .map_err(|e| errors.add("mrn_prefix", e))
@@ -71,7 +71,7 @@ pub async fn save(
         .ok()
         .filter(|m| [5, 10, 15, 20, 30, 60].contains(m));
     if slot.is_none() {
-        errors.add("slot_minutes", "5, 10, 15, 20, 30 or 60");
+        errors.add("slot_minutes", "invalid.slot_minutes");
     }
     let (Some(timezone), Some(mrn_prefix), Some(slot_minutes)) = (tz, prefix, slot) else {
         return Ok(render_with_status(

@@ -88,10 +88,10 @@ pub async fn add_holiday(
     let name = f.one("name").trim().to_owned();
     let mut errors = FormErrors::new();
     if day.is_none() {
-        errors.add("day", "choose a date");
+        errors.add("day", "invalid.date");
     }
     if name.is_empty() || name.chars().count() > 100 {
-        errors.add("name", "name the holiday (1-100 characters)");
+        errors.add("name", "invalid.holiday_name");
     }
     let Some(day) = day.filter(|_| errors.is_empty()) else {
         return hours_page(&clinic, page.into_page(), None, errors).await;

@@ -125,11 +125,11 @@ pub async fn add_absence(
     let mut errors = FormErrors::new();
     match (from, to) {
         (Some(a), Some(b)) if b >= a => {}
-        (Some(_), Some(_)) => errors.add("ends_on", "the last day cannot be before the first"),
-        _ => errors.add("starts_on", "choose the first day"),
+        (Some(_), Some(_)) => errors.add("ends_on", "invalid.last_before_first"),
+        _ => errors.add("starts_on", "invalid.first_day"),
     }
     if reason.as_deref().is_some_and(|r| r.chars().count() > 200) {
-        errors.add("reason", "at most 200 characters");
+        errors.add("reason", "invalid.max_200");
     }
     let (Some(from), Some(to)) = (from, to) else {
         return provider_page(&clinic, page.into_page(), id, None, errors).await;

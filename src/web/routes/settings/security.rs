@@ -57,13 +57,13 @@ pub async fn save(
     let mut errors = FormErrors::new();
     let num = |errors: &mut FormErrors, field: &'static str, v: &str| -> i64 {
         v.trim().parse::<i64>().unwrap_or_else(|_| {
-            errors.add(field, "enter a whole number");
+            errors.add(field, "invalid.whole_number");
             0
         })
     };
     let s = Security {
         mfa_policy: MfaPolicy::parse(&form.mfa_policy).unwrap_or_else(|| {
-            errors.add("mfa_policy", "choose one of the options");
+            errors.add("mfa_policy", "invalid.option");
             MfaPolicy::Optional
         }),
         idle_minutes: num(&mut errors, "idle_minutes", &form.idle_minutes),

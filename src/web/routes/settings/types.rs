@@ -29,7 +29,7 @@ struct TypesPage {
 fn parse_type(f: &Pairs, errors: &mut FormErrors) -> Option<(String, i32, String)> {
     let name = f.one("name").trim().to_owned();
     if name.is_empty() || name.chars().count() > 80 {
-        errors.add("name", "1-80 characters");
+        errors.add("name", "invalid.max_80");
     }
     let minutes = f
         .one("duration_minutes")
@@ -38,11 +38,11 @@ fn parse_type(f: &Pairs, errors: &mut FormErrors) -> Option<(String, i32, String
         .ok()
         .filter(|m| (5..=480).contains(m));
     if minutes.is_none() {
-        errors.add("duration_minutes", "5 to 480 minutes");
+        errors.add("duration_minutes", "invalid.duration");
     }
     let color = f.one("color").trim().to_owned();
     if !is_hex_color(&color) {
-        errors.add("color", "a colour like #1f6f8b");
+        errors.add("color", "invalid.color");
     }
     minutes
         .filter(|_| errors.is_empty())

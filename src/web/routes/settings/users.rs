@@ -108,7 +108,7 @@ pub async fn create(
             &clinic,
             page.into_page(),
             form,
-            FormErrors::with("role", "choose a role"),
+            FormErrors::with("role", "invalid.role"),
         )
         .await;
     };
