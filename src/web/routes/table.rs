@@ -20,7 +20,8 @@ use crate::web::auth::StaffIdentity;
 pub enum Access {
     /// Anyone: the sign-in pages, the stylesheet, the API's description.
     Public,
-    /// Any signed-in staff member: their own account, the start page.
+    /// Any signed-in staff member: their own account, the start page. Checked before the
+    /// request is read, like a permission.
     SignedIn,
     /// Staff whose role has the permission. Checked before anything of the request is read;
     /// without it the answer is 403 (and an `access.denied` audit row), signed out it is the
@@ -95,10 +96,20 @@ pub fn router(routes: Vec<Route>) -> Router<AppState> {
             Access::Needs(p) => route
                 .handler
                 .route_layer(axum::middleware::from_fn_with_state(p, require)),
-            Access::Public | Access::SignedIn => route.handler,
+            Access::SignedIn => route
+                .handler
+                .route_layer(axum::middleware::from_fn(require_signed_in)),
+            Access::Public => route.handler,
         };
         r.route(route.path, h)
     })
+}
+
+async fn require_signed_in(req: Request, next: Next) -> Response {
+    match req.extensions().get::<StaffIdentity>() {
+        None => AppError::Unauthenticated.into_response(),
+        Some(_) => next.run(req).await,
+    }
 }
 
 async fn require(State(p): State<Permission>, req: Request, next: Next) -> Response {

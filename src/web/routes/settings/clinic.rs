@@ -6,12 +6,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
-use crate::domain::auth::Permission;
 use crate::domain::clinic::Clinic;
 use crate::domain::patients::service::parse_mrn_prefix;
 use crate::domain::scheduling::config::{self, ClinicSettings};
 use crate::web::AppError;
-use crate::web::auth::CurrentUser;
 use crate::web::forms::{FormErrors, Pairs};
 use crate::web::page::{Page, render_with_status};
 use crate::web::page_ctx::{PageCtx, set_flash};
@@ -31,8 +29,7 @@ fn zones() -> Vec<&'static str> {
     chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect()
 }
 
-pub async fn show(clinic: Clinic, user: CurrentUser, page: PageCtx) -> Result<Response, AppError> {
-    user.require(Permission::SettingsManage)?;
+pub async fn show(clinic: Clinic, page: PageCtx) -> Result<Response, AppError> {
     let s = config::clinic_settings(&clinic).await?;
     Ok(render_with_status(
         StatusCode::OK,
@@ -49,12 +46,10 @@ pub async fn show(clinic: Clinic, user: CurrentUser, page: PageCtx) -> Result<Re
 
 pub async fn save(
     clinic: Clinic,
-    user: CurrentUser,
     session: Session,
     page: PageCtx,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    user.require(Permission::SettingsManage)?;
     let f = Pairs::parse(&body);
     let mut errors = FormErrors::new();
     let tz: Option<chrono_tz::Tz> = f.one("timezone").parse().ok();

@@ -7,11 +7,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::domain::auth::{MfaPolicy, Permission};
+use crate::domain::auth::MfaPolicy;
 use crate::domain::clinic::Clinic;
 use crate::domain::settings::{self, Security};
 use crate::web::AppError;
-use crate::web::auth::CurrentUser;
 use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_page, render_with_status};
 use crate::web::page_ctx::{PageCtx, set_flash};
@@ -24,8 +23,7 @@ struct SecurityPage {
     errors: FormErrors,
 }
 
-pub async fn show(clinic: Clinic, user: CurrentUser, page: PageCtx) -> Result<Response, AppError> {
-    user.require(Permission::SettingsManage)?;
+pub async fn show(clinic: Clinic, page: PageCtx) -> Result<Response, AppError> {
     let s = settings::security(&clinic).await?;
     Ok(render_page(&SecurityPage {
         page: page.into_page(),
@@ -48,12 +46,10 @@ pub struct SecurityForm {
 
 pub async fn save(
     clinic: Clinic,
-    user: CurrentUser,
     session: Session,
     page: PageCtx,
     Form(form): Form<SecurityForm>,
 ) -> Result<Response, AppError> {
-    user.require(Permission::SettingsManage)?;
     let mut errors = FormErrors::new();
     let num = |errors: &mut FormErrors, field: &'static str, v: &str| -> i64 {
         v.trim().parse::<i64>().unwrap_or_else(|_| {

@@ -10,10 +10,9 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::domain::auth::service::AccountError;
-use crate::domain::auth::{AccountRow, AccountStatus, Permission, Role, work};
+use crate::domain::auth::{AccountRow, AccountStatus, Role, work};
 use crate::domain::clinic::Clinic;
 use crate::web::AppError;
-use crate::web::auth::CurrentUser;
 use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_page, render_with_status};
 use crate::web::page_ctx::{PageCtx, set_flash};
@@ -75,8 +74,7 @@ async fn render_list(
     ))
 }
 
-pub async fn list(clinic: Clinic, user: CurrentUser, page: PageCtx) -> Result<Response, AppError> {
-    user.require(Permission::UsersManage)?;
+pub async fn list(clinic: Clinic, page: PageCtx) -> Result<Response, AppError> {
     render_list(
         &clinic,
         page.into_page(),
@@ -98,11 +96,9 @@ pub struct NewUserForm {
 
 pub async fn create(
     clinic: Clinic,
-    user: CurrentUser,
     page: PageCtx,
     Form(form): Form<NewUserForm>,
 ) -> Result<Response, AppError> {
-    user.require(Permission::UsersManage)?;
     let Some(role) = Role::parse(&form.role) else {
         return render_list(
             &clinic,
@@ -135,11 +131,9 @@ async fn find(clinic: &Clinic, id: i64) -> Result<AccountRow, AppError> {
 
 pub async fn edit(
     clinic: Clinic,
-    user: CurrentUser,
     page: PageCtx,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    user.require(Permission::UsersManage)?;
     let u = find(&clinic, id).await?;
     Ok(render_page(&EditPage {
         page: page.into_page(),
@@ -164,13 +158,11 @@ pub async fn update(
     State(state): State<AppState>,
     clinic: Clinic,
     tenant: CurrentTenant,
-    user: CurrentUser,
     session: Session,
     page: PageCtx,
     Path(id): Path<i64>,
     Form(form): Form<EditForm>,
 ) -> Result<Response, AppError> {
-    user.require(Permission::UsersManage)?;
     let result = work::update_staff(
         &clinic,
         id,
@@ -209,11 +201,9 @@ pub async fn reset_password(
     State(state): State<AppState>,
     clinic: Clinic,
     tenant: CurrentTenant,
-    user: CurrentUser,
     page: PageCtx,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    user.require(Permission::UsersManage)?;
     let (temp, u) = match work::reset_password(&clinic, id).await {
         Ok(t) => t,
         Err(AccountError::NotFound) => return Err(AppError::NotFound),
@@ -230,11 +220,9 @@ pub async fn reset_password(
 
 pub async fn unlock(
     clinic: Clinic,
-    user: CurrentUser,
     session: Session,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    user.require(Permission::UsersManage)?;
     if !work::unlock(&clinic, id).await? {
         return Err(AppError::NotFound);
     }
@@ -246,11 +234,9 @@ pub async fn reset_mfa(
     State(state): State<AppState>,
     clinic: Clinic,
     tenant: CurrentTenant,
-    user: CurrentUser,
     session: Session,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    user.require(Permission::UsersManage)?;
     if !work::reset_mfa(&clinic, id).await? {
         return Err(AppError::NotFound);
     }
