@@ -121,6 +121,15 @@ pub fn render_page<T: Template>(t: &T) -> Response {
     render_with_status(StatusCode::OK, t)
 }
 
+/// A form page's status: 200, or 422 when it shows errors.
+pub fn form_status(errors: &crate::web::forms::FormErrors) -> StatusCode {
+    if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
 pub fn render_with_status<T: Template>(status: StatusCode, t: &T) -> Response {
     match t.render() {
         Ok(body) => (

@@ -30,6 +30,17 @@ impl PageCtx {
 }
 
 /// Messages set by one request and shown once by the next, as i18n keys.
+/// A redirect to `to` that shows the notice `key` on the next page (303).
+pub async fn redirect_with_flash(
+    session: &Session,
+    key: &str,
+    to: &str,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    set_flash(session, key).await;
+    axum::response::Redirect::to(to).into_response()
+}
+
 pub async fn set_flash(session: &Session, key: &str) {
     if let Some(mut st) = session::load(session).await {
         st.flash = Some(key.to_owned());

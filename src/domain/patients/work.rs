@@ -165,13 +165,17 @@ pub async fn update(
 ) -> Result<(Patient, Vec<&'static str>), PatientError> {
     let mut u = c.begin().await?;
     let (p, changed) = apply(&mut u, id, input, version).await?;
+    updated(u, id, &changed).await?;
+    Ok((p, changed))
+}
+
+async fn updated(u: Unit<'_>, id: i64, changed: &[&str]) -> sqlx::Result<()> {
     let ev = u
         .event(action::PATIENT_UPDATED)
         .resource("patient", id)
         .patient(id)
         .details(serde_json::json!({ "changed": changed }));
-    u.audit_and_commit(ev).await?;
-    Ok((p, changed))
+    u.audit_and_commit(ev).await
 }
 
 async fn apply(
@@ -209,12 +213,7 @@ pub async fn patch(
     let input = serde_json::from_value::<PatientInput>(merged)
         .map_err(|e| PatientError::Malformed(format!("invalid patient: {e}")))?;
     let (p, changed) = apply(&mut u, id, &input, version).await?;
-    let ev = u
-        .event(action::PATIENT_UPDATED)
-        .resource("patient", id)
-        .patient(id)
-        .details(serde_json::json!({ "changed": changed }));
-    u.audit_and_commit(ev).await?;
+    updated(u, id, &changed).await?;
     Ok(p)
 }
 

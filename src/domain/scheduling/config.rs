@@ -125,15 +125,15 @@ fn name_taken(e: &sqlx::Error) -> bool {
 }
 
 /// An appointment type as entered (name, minutes, colour), already checked by its form.
-pub struct TypeInput<'a> {
-    pub name: &'a str,
+pub struct TypeInput {
+    pub name: String,
     pub minutes: i32,
-    pub color: &'a str,
+    pub color: String,
 }
 
-pub async fn add_type(c: &Clinic, t: &TypeInput<'_>) -> Result<AppointmentType, TypeError> {
+pub async fn add_type(c: &Clinic, t: &TypeInput) -> Result<AppointmentType, TypeError> {
     let mut u = c.begin().await?;
-    let added = match repo::insert_type(&mut u, t.name, t.minutes, t.color).await {
+    let added = match repo::insert_type(&mut u, &t.name, t.minutes, &t.color).await {
         Ok(a) => a,
         Err(e) if name_taken(&e) => return Err(TypeError::NameTaken),
         Err(e) => return Err(e.into()),
@@ -150,11 +150,11 @@ pub async fn add_type(c: &Clinic, t: &TypeInput<'_>) -> Result<AppointmentType, 
 pub async fn update_type(
     c: &Clinic,
     id: i64,
-    t: &TypeInput<'_>,
+    t: &TypeInput,
     active: bool,
 ) -> Result<(), TypeError> {
     let mut u = c.begin().await?;
-    match repo::update_type(&mut u, id, t.name, t.minutes, t.color, active).await {
+    match repo::update_type(&mut u, id, &t.name, t.minutes, &t.color, active).await {
         Ok(true) => {}
         Ok(false) => return Err(TypeError::NotFound),
         Err(e) if name_taken(&e) => return Err(TypeError::NameTaken),

@@ -4,7 +4,6 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -16,8 +15,8 @@ use crate::domain::auth::{password, repo};
 use crate::web::AppError;
 use crate::web::auth::{AuditCtx, ClinicSecurity, SignedIn};
 use crate::web::forms::FormErrors;
-use crate::web::page::{Page, render_page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page::{Page, form_status, render_page, render_with_status};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 use crate::web::realm::Realm;
 
 #[derive(Template)]
@@ -58,13 +57,8 @@ async fn render(
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     let enrolment = service::pending_enrolment(&state.secrets, &acc, &realm.issuer())?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok(render_with_status(
-        status,
+        form_status(&errors),
         &MfaPage {
             page,
             enabled: acc.mfa_enabled(),
@@ -239,6 +233,5 @@ pub async fn disable(
         )
         .await?;
     tx.commit().await?;
-    set_flash(&session, "mfa_disabled").await;
-    Ok(Redirect::to("/account").into_response())
+    Ok(redirect_with_flash(&session, "mfa_disabled", "/account").await)
 }

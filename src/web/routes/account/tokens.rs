@@ -4,7 +4,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -16,7 +16,7 @@ use crate::web::AppError;
 use crate::web::auth::{ClinicSecurity, SignedIn};
 use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 use crate::web::realm::Realm;
 use crate::web::site::CurrentTenant;
 
@@ -93,6 +93,5 @@ pub async fn revoke(
     if !work::revoke_token(&clinic, id).await? {
         return Err(AppError::NotFound);
     }
-    set_flash(&session, "token_revoked").await;
-    Ok(Redirect::to("/account").into_response())
+    Ok(redirect_with_flash(&session, "token_revoked", "/account").await)
 }

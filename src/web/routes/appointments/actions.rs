@@ -15,7 +15,7 @@ use crate::domain::scheduling::{BookingError, Status, StatusError};
 use crate::web::AppError;
 use crate::web::forms::{Pairs, safe_next};
 use crate::web::page::render_with_status;
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash, set_flash};
 use crate::web::routes::schedule::today::{QueueCard, Row, queue, rows};
 
 fn is_htmx(h: &HeaderMap) -> bool {
@@ -32,17 +32,19 @@ pub fn status_error(e: StatusError) -> AppError {
     }
 }
 
-/// The appointment page again, with what went wrong.
+/// The appointment page again (an audited read), with what went wrong; `message` is given the
+/// clinic's time zone, for the times it names.
 async fn page_with_error(
     clinic: &Clinic,
     page: PageCtx,
     id: i64,
     status: StatusCode,
-    message: String,
+    message: impl FnOnce(&PageCtx, chrono_tz::Tz) -> String,
 ) -> Result<Response, AppError> {
     let (a, tz, providers) = work::appointment(clinic, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let message = message(&page, tz);
     Ok(render_with_status(
         status,
         &AppointmentPage {
@@ -54,6 +56,29 @@ async fn page_with_error(
             error: Some(message),
         },
     ))
+}
+
+/// Why a move was refused, in words, with the next free times.
+fn refusal(page: &PageCtx, tz: chrono_tz::Tz, e: BookingError) -> String {
+    match e {
+        BookingError::NoTime => page.t("appointments.choose_time").to_owned(),
+        BookingError::Clash { next } => format!(
+            "{} {}",
+            page.t("appointments.clash"),
+            next.iter()
+                .map(|t| t.with_timezone(&tz).format("%a %d %b %H:%M").to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        BookingError::OutsideHours { .. } => page.t("appointments.outside_hours").to_owned(),
+        BookingError::Invalid(e) => e
+            .as_map()
+            .values()
+            .map(|m| page.t(m).to_owned())
+            .collect::<Vec<_>>()
+            .join("; "),
+        e => e.to_string(),
+    }
 }
 
 pub async fn status(
@@ -112,12 +137,21 @@ pub async fn cancel(
         .await
         .map_err(status_error)
     {
-        Ok(_) => {
-            set_flash(&session, "appointment_cancelled").await;
-            Ok(Redirect::to(&format!("/appointments/{id}")).into_response())
-        }
+        Ok(_) => Ok(redirect_with_flash(
+            &session,
+            "appointment_cancelled",
+            &format!("/appointments/{id}"),
+        )
+        .await),
         Err(AppError::Conflict(msg, _)) => {
-            page_with_error(&clinic, page, id, StatusCode::UNPROCESSABLE_ENTITY, msg).await
+            page_with_error(
+                &clinic,
+                page,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                |_, _| msg,
+            )
+            .await
         }
         Err(e) => Err(e),
     }
@@ -145,47 +179,21 @@ pub async fn reschedule(
     let refused =
         match work::reschedule(&clinic, id, provider, &start, f.flag("outside_hours")).await {
             Ok(_) => {
-                set_flash(&session, "appointment_moved").await;
-                return Ok(Redirect::to(&format!("/appointments/{id}")).into_response());
+                return Ok(redirect_with_flash(
+                    &session,
+                    "appointment_moved",
+                    &format!("/appointments/{id}"),
+                )
+                .await);
             }
             Err(BookingError::NotFound) => return Err(AppError::NotFound),
             Err(BookingError::Sql(e)) => return Err(e.into()),
             Err(e) => e,
         };
-    // The appointment page again (an audited read), with why and the next free times.
-    let (a, tz, providers) = work::appointment(&clinic, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let message = match refused {
-        BookingError::NoTime => page.t("appointments.choose_time").to_owned(),
-        BookingError::Clash { next } => format!(
-            "{} {}",
-            page.t("appointments.clash"),
-            next.iter()
-                .map(|t| t.with_timezone(&tz).format("%a %d %b %H:%M").to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        BookingError::OutsideHours { .. } => page.t("appointments.outside_hours").to_owned(),
-        BookingError::Invalid(e) => e
-            .as_map()
-            .values()
-            .map(|m| page.t(m).to_owned())
-            .collect::<Vec<_>>()
-            .join("; "),
-        e => e.to_string(),
-    };
-    Ok(render_with_status(
-        StatusCode::CONFLICT,
-        &AppointmentPage {
-            page: page.into_page(),
-            a,
-            tz,
-            can_write: true,
-            providers,
-            error: Some(message),
-        },
-    ))
+    page_with_error(&clinic, page, id, StatusCode::CONFLICT, |page, tz| {
+        refusal(page, tz, refused)
+    })
+    .await
 }
 
 pub async fn walk_in(clinic: Clinic, session: Session, body: Bytes) -> Result<Response, AppError> {

@@ -1,14 +1,14 @@
 //! `POST /logout`: ends every session of the account, not only this one.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::domain::audit::{Event, action};
 use crate::web::AppError;
 use crate::web::auth::{AuditCtx, OperatorIdentity, StaffIdentity};
-use crate::web::page_ctx::set_flash;
+use crate::web::page_ctx::redirect_with_flash;
 use crate::web::realm::Realm;
 use crate::web::session::{self, SessionState};
 
@@ -42,6 +42,5 @@ pub async fn submit(
         },
     )
     .await;
-    set_flash(&session, "signed_out").await;
-    Ok(Redirect::to("/login").into_response())
+    Ok(redirect_with_flash(&session, "signed_out", "/login").await)
 }

@@ -16,7 +16,7 @@ use crate::web::AppError;
 use crate::web::auth::AuditCtx;
 use crate::web::forms::safe_next;
 use crate::web::page::{Page, render_page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 use crate::web::realm::Realm;
 use crate::web::session;
 use crate::web::site::RequestHost;
@@ -75,8 +75,7 @@ pub async fn submit(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
     let Some(account_id) = pending_account(&session, ctx.at.timestamp()).await else {
-        set_flash(&session, "expired").await;
-        return Ok(Redirect::to("/login").into_response());
+        return Ok(redirect_with_flash(&session, "expired", "/login").await);
     };
     state.limits.sign_in(ctx.ip, &format!("mfa:{account_id}"))?;
     let mut tx = realm.begin(&state).await?;
@@ -122,8 +121,7 @@ pub async fn submit(
                 .await?;
             tx.commit().await?;
             super::complete_login(&session, &realm, &account, ctx.at.timestamp(), &host).await?;
-            set_flash(&session, "recovery_code_used").await;
-            Ok(Redirect::to("/account").into_response())
+            Ok(redirect_with_flash(&session, "recovery_code_used", "/account").await)
         }
         SecondFactor::Invalid { locked_now } => {
             realm

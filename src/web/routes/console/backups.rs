@@ -5,7 +5,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::NaiveTime;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -17,7 +17,7 @@ use crate::web::AppError;
 use crate::web::auth::{AuditCtx, CurrentOperator};
 use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 
 #[derive(Template)]
 #[template(path = "console/backups.html")]
@@ -130,8 +130,7 @@ pub async fn run_now(
     let Some(lock) =
         crate::db::locks::try_acquire(&state.db.pool, crate::db::locks::BACKUP).await?
     else {
-        set_flash(&session, "backup_busy").await;
-        return Ok(Redirect::to("/backups").into_response());
+        return Ok(redirect_with_flash(&session, "backup_busy", "/backups").await);
     };
     let actor = op.actor();
     let audit_ctx: Context = ctx.0.clone();
@@ -153,8 +152,7 @@ pub async fn run_now(
             tracing::warn!(error = %e, "backup lock release");
         }
     });
-    set_flash(&session, "backup_started").await;
-    Ok(Redirect::to("/backups").into_response())
+    Ok(redirect_with_flash(&session, "backup_started", "/backups").await)
 }
 
 fn parse_keep(errors: &mut FormErrors, field: &'static str, v: &str) -> u32 {
@@ -244,6 +242,5 @@ pub async fn save_settings(
     )
     .await?;
     tx.commit().await?;
-    set_flash(&session, "saved").await;
-    Ok(Redirect::to("/backups").into_response())
+    Ok(redirect_with_flash(&session, "saved", "/backups").await)
 }

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -20,7 +20,7 @@ use crate::web::AppError;
 use crate::web::auth::{AuditCtx, CurrentOperator};
 use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 
 #[derive(Template)]
 #[template(path = "console/certificates.html")]
@@ -142,8 +142,7 @@ pub async fn renew(
     if let Some(tls) = state.tls() {
         tls.wake.notify_one();
     }
-    set_flash(&session, "renew_requested").await;
-    Ok(Redirect::to("/certificates").into_response())
+    Ok(redirect_with_flash(&session, "renew_requested", "/certificates").await)
 }
 
 #[derive(Deserialize)]
@@ -194,6 +193,5 @@ pub async fn save_hsts(
     if let Some(tls) = state.tls() {
         tls.set_hsts(hsts);
     }
-    set_flash(&session, "saved").await;
-    Ok(Redirect::to("/certificates").into_response())
+    Ok(redirect_with_flash(&session, "saved", "/certificates").await)
 }

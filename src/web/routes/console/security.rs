@@ -4,7 +4,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -15,7 +15,7 @@ use crate::web::AppError;
 use crate::web::auth::{AuditCtx, CurrentOperator};
 use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 
 #[derive(Template)]
 #[template(path = "console/security.html")]
@@ -142,6 +142,5 @@ pub async fn save_limits(
     .await?;
     tx.commit().await?;
     state.limits.apply(limits);
-    set_flash(&session, "saved").await;
-    Ok(Redirect::to("/security").into_response())
+    Ok(redirect_with_flash(&session, "saved", "/security").await)
 }

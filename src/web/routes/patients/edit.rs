@@ -15,7 +15,7 @@ use crate::web::AppError;
 use crate::web::auth::CurrentUser;
 use crate::web::forms::{FormErrors, Pairs};
 use crate::web::page::render_with_status;
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash, set_flash};
 
 pub async fn show(
     clinic: Clinic,
@@ -49,8 +49,7 @@ pub async fn save(
     let version = form.one("version").parse::<i32>().ok();
     let errors = match work::update(&clinic, id, &input, version).await {
         Ok(_) => {
-            set_flash(&session, "saved").await;
-            return Ok(Redirect::to(&format!("/patients/{id}")).into_response());
+            return Ok(redirect_with_flash(&session, "saved", &format!("/patients/{id}")).await);
         }
         Err(PatientError::NotFound) => return Err(AppError::NotFound),
         Err(PatientError::Invalid(e)) => e,

@@ -3,7 +3,8 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
+
 use tower_sessions::Session;
 
 use crate::domain::clinic::Clinic;
@@ -12,7 +13,7 @@ use crate::domain::scheduling::config::{self, ClinicSettings};
 use crate::web::AppError;
 use crate::web::forms::{FormErrors, Pairs};
 use crate::web::page::{Page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 
 #[derive(Template)]
 #[template(path = "settings/clinic.html")]
@@ -90,6 +91,5 @@ pub async fn save(
         },
     )
     .await?;
-    set_flash(&session, "saved").await;
-    Ok(Redirect::to("/settings/clinic").into_response())
+    Ok(redirect_with_flash(&session, "saved", "/settings/clinic").await)
 }

@@ -3,19 +3,19 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use tower_sessions::Session;
 
 use super::week::{self, WeekLine};
+use tower_sessions::Session;
+
 use crate::domain::clinic::Clinic;
 use crate::domain::scheduling::config;
 use crate::domain::scheduling::repo::Holiday;
 use crate::web::AppError;
 use crate::web::forms::{FormErrors, Pairs};
-use crate::web::page::{Page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page::{Page, form_status, render_with_status};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 
 #[derive(Template)]
 #[template(path = "settings/hours.html")]
@@ -33,13 +33,8 @@ async fn hours_page(
     errors: FormErrors,
 ) -> Result<Response, AppError> {
     let (rows, holidays) = config::opening_hours(clinic).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok(render_with_status(
-        status,
+        form_status(&errors),
         &HoursPage {
             page,
             week: typed.unwrap_or_else(|| week::text(&rows)),
@@ -66,8 +61,7 @@ pub async fn save(
         return hours_page(&clinic, page.into_page(), Some(week::typed(&f)), errors).await;
     }
     config::save_opening_hours(&clinic, &rows).await?;
-    set_flash(&session, "saved").await;
-    Ok(Redirect::to("/settings/hours").into_response())
+    Ok(redirect_with_flash(&session, "saved", "/settings/hours").await)
 }
 
 pub async fn add_holiday(
@@ -90,8 +84,7 @@ pub async fn add_holiday(
         return hours_page(&clinic, page.into_page(), None, errors).await;
     };
     config::add_holiday(&clinic, day, &name).await?;
-    set_flash(&session, "saved").await;
-    Ok(Redirect::to("/settings/hours").into_response())
+    Ok(redirect_with_flash(&session, "saved", "/settings/hours").await)
 }
 
 pub async fn remove_holiday(clinic: Clinic, Path(day): Path<String>) -> Result<Response, AppError> {

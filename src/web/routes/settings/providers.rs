@@ -6,16 +6,17 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use tower_sessions::Session;
 
 use super::week::{self, WeekLine};
+use tower_sessions::Session;
+
 use crate::domain::clinic::Clinic;
 use crate::domain::scheduling::repo::Absence;
 use crate::domain::scheduling::{Provider, config, work};
 use crate::web::AppError;
 use crate::web::forms::{FormErrors, Pairs};
-use crate::web::page::{Page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page::{Page, form_status, render_with_status};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 
 #[derive(Template)]
 #[template(path = "settings/providers.html")]
@@ -55,13 +56,8 @@ async fn provider_page(
     let (p, rows, absences) = config::provider(clinic, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok(render_with_status(
-        status,
+        form_status(&errors),
         &ProviderPage {
             page,
             p,
@@ -96,8 +92,7 @@ pub async fn save_hours(
     if !config::save_provider_hours(&clinic, id, &rows).await? {
         return Err(AppError::NotFound);
     }
-    set_flash(&session, "saved").await;
-    Ok(Redirect::to(&format!("/settings/providers/{id}")).into_response())
+    Ok(redirect_with_flash(&session, "saved", &format!("/settings/providers/{id}")).await)
 }
 
 pub async fn add_absence(
@@ -131,8 +126,7 @@ pub async fn add_absence(
     if !config::add_absence(&clinic, id, from, to, reason.as_deref()).await? {
         return Err(AppError::NotFound);
     }
-    set_flash(&session, "saved").await;
-    Ok(Redirect::to(&format!("/settings/providers/{id}")).into_response())
+    Ok(redirect_with_flash(&session, "saved", &format!("/settings/providers/{id}")).await)
 }
 
 pub async fn remove_absence(

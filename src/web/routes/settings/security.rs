@@ -3,8 +3,9 @@
 use askama::Template;
 use axum::Form;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
+
 use tower_sessions::Session;
 
 use crate::domain::auth::MfaPolicy;
@@ -13,7 +14,7 @@ use crate::domain::settings::{self, Security};
 use crate::web::AppError;
 use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 
 #[derive(Template)]
 #[template(path = "settings/security.html")]
@@ -86,6 +87,5 @@ pub async fn save(
         ));
     }
     settings::save_security(&clinic, &s).await?;
-    set_flash(&session, "saved").await;
-    Ok(Redirect::to("/settings/security").into_response())
+    Ok(redirect_with_flash(&session, "saved", "/settings/security").await)
 }

@@ -3,8 +3,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use tower_sessions::Session;
 
 use crate::domain::clinic::Clinic;
@@ -13,8 +12,8 @@ use crate::domain::scheduling::{AppointmentType, work};
 use crate::domain::tenants::model::is_hex_color;
 use crate::web::AppError;
 use crate::web::forms::{FormErrors, Pairs};
-use crate::web::page::{Page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page::{Page, form_status, render_with_status};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 
 #[derive(Template)]
 #[template(path = "settings/types.html")]
@@ -24,7 +23,8 @@ struct TypesPage {
     errors: FormErrors,
 }
 
-fn parse_type(f: &Pairs, errors: &mut FormErrors) -> Option<(String, i32, String)> {
+fn parse_type(f: &Pairs) -> Result<TypeInput, FormErrors> {
+    let mut errors = FormErrors::new();
     let name = f.one("name").trim().to_owned();
     if name.is_empty() || name.chars().count() > 80 {
         errors.add("name", "invalid.max_80");
@@ -42,20 +42,20 @@ fn parse_type(f: &Pairs, errors: &mut FormErrors) -> Option<(String, i32, String
     if !is_hex_color(&color) {
         errors.add("color", "invalid.color");
     }
-    minutes
-        .filter(|_| errors.is_empty())
-        .map(|m| (name, m, color))
+    match minutes {
+        Some(minutes) if errors.is_empty() => Ok(TypeInput {
+            name,
+            minutes,
+            color,
+        }),
+        _ => Err(errors),
+    }
 }
 
 async fn types_page(clinic: &Clinic, page: Page, errors: FormErrors) -> Result<Response, AppError> {
     let types = work::types(clinic, true).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok(render_with_status(
-        status,
+        form_status(&errors),
         &TypesPage {
             page,
             types,
@@ -76,10 +76,7 @@ async fn saved(
     result: Result<(), TypeError>,
 ) -> Result<Response, AppError> {
     match result {
-        Ok(()) => {
-            set_flash(session, "saved").await;
-            Ok(Redirect::to("/settings/appointment-types").into_response())
-        }
+        Ok(()) => Ok(redirect_with_flash(session, "saved", "/settings/appointment-types").await),
         Err(TypeError::NotFound) => Err(AppError::NotFound),
         Err(e @ TypeError::NameTaken) => {
             types_page(
@@ -99,17 +96,10 @@ pub async fn add(
     page: PageCtx,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let f = Pairs::parse(&body);
-    let mut errors = FormErrors::new();
-    let Some((name, minutes, color)) = parse_type(&f, &mut errors) else {
-        return types_page(&clinic, page.into_page(), errors).await;
+    let result = match parse_type(&Pairs::parse(&body)) {
+        Ok(t) => config::add_type(&clinic, &t).await.map(|_| ()),
+        Err(errors) => return types_page(&clinic, page.into_page(), errors).await,
     };
-    let t = TypeInput {
-        name: &name,
-        minutes,
-        color: &color,
-    };
-    let result = config::add_type(&clinic, &t).await.map(|_| ());
     saved(&clinic, &session, page, result).await
 }
 
@@ -121,15 +111,9 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let f = Pairs::parse(&body);
-    let mut errors = FormErrors::new();
-    let Some((name, minutes, color)) = parse_type(&f, &mut errors) else {
-        return types_page(&clinic, page.into_page(), errors).await;
+    let result = match parse_type(&f) {
+        Ok(t) => config::update_type(&clinic, id, &t, f.flag("active")).await,
+        Err(errors) => return types_page(&clinic, page.into_page(), errors).await,
     };
-    let t = TypeInput {
-        name: &name,
-        minutes,
-        color: &color,
-    };
-    let result = config::update_type(&clinic, id, &t, f.flag("active")).await;
     saved(&clinic, &session, page, result).await
 }

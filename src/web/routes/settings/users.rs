@@ -4,7 +4,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -14,8 +14,8 @@ use crate::domain::auth::{AccountRow, AccountStatus, Role, work};
 use crate::domain::clinic::Clinic;
 use crate::web::AppError;
 use crate::web::forms::FormErrors;
-use crate::web::page::{Page, render_page, render_with_status};
-use crate::web::page_ctx::{PageCtx, set_flash};
+use crate::web::page::{Page, form_status, render_page, render_with_status};
+use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 use crate::web::session::end_sessions_of;
 use crate::web::site::CurrentTenant;
 
@@ -56,13 +56,8 @@ async fn render_list(
     errors: FormErrors,
 ) -> Result<Response, AppError> {
     let users = work::staff(clinic).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok(render_with_status(
-        status,
+        form_status(&errors),
         &UsersPage {
             page,
             users,
@@ -176,8 +171,7 @@ pub async fn update(
             if change.ends_sessions {
                 end_sessions_of(&state.db.pool, Some(tenant.id), id).await?;
             }
-            set_flash(&session, "saved").await;
-            Ok(Redirect::to(&format!("/settings/users/{id}")).into_response())
+            Ok(redirect_with_flash(&session, "saved", &format!("/settings/users/{id}")).await)
         }
         Err(AccountError::NotFound) => Err(AppError::NotFound),
         Err(e @ (AccountError::Name(_) | AccountError::LastAdmin)) => {
@@ -226,8 +220,7 @@ pub async fn unlock(
     if !work::unlock(&clinic, id).await? {
         return Err(AppError::NotFound);
     }
-    set_flash(&session, "unlocked").await;
-    Ok(Redirect::to(&format!("/settings/users/{id}")).into_response())
+    Ok(redirect_with_flash(&session, "unlocked", &format!("/settings/users/{id}")).await)
 }
 
 pub async fn reset_mfa(
@@ -241,6 +234,5 @@ pub async fn reset_mfa(
         return Err(AppError::NotFound);
     }
     end_sessions_of(&state.db.pool, Some(tenant.id), id).await?;
-    set_flash(&session, "mfa_reset").await;
-    Ok(Redirect::to(&format!("/settings/users/{id}")).into_response())
+    Ok(redirect_with_flash(&session, "mfa_reset", &format!("/settings/users/{id}")).await)
 }
