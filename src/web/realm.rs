@@ -1,14 +1,12 @@
-//! A clinic's staff or the installation's operators: where accounts live, how their
-//! transactions open and where their audit rows go. Sign-in and account pages are the same
-//! code for both.
+//! A clinic's staff or the installation's operators, as the request found them: which
+//! accounts, which sessions, which issuer. Their transactions and audit rows are the
+//! domain's (`domain::auth::realm`, `domain::auth::signin`).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::app::AppState;
-use crate::db::TenantDb;
-use crate::domain::audit::{self, Event};
+use crate::domain::audit;
 use crate::domain::auth::Accounts;
 use crate::web::AppError;
 use crate::web::site::CurrentTenant;
@@ -45,23 +43,21 @@ impl Realm {
         }
     }
 
-    /// A transaction in which this realm's accounts (and audit log) can be used.
-    pub async fn begin(&self, state: &AppState) -> sqlx::Result<Transaction<'static, Postgres>> {
-        match self {
-            Self::Clinic(t) => TenantDb::begin(&state.db.pool, &t.db).await,
-            Self::Console => crate::db::begin(&state.db.pool).await,
-        }
-    }
-
-    pub async fn audit(
+    /// The domain's realm (for its units of work), with this request's audit context.
+    pub fn domain(
         &self,
-        conn: &mut PgConnection,
+        state: &AppState,
         ctx: &audit::Context,
-        ev: Event,
-    ) -> sqlx::Result<()> {
+    ) -> crate::domain::auth::realm::Realm {
+        use crate::domain::auth::realm::Realm as R;
         match self {
-            Self::Clinic(_) => audit::record(conn, ctx, ev).await,
-            Self::Console => audit::record_system(conn, ctx, ev, None).await,
+            Self::Clinic(t) => R::clinic(
+                state.db.pool.clone(),
+                t.db.clone(),
+                &self.site_words(),
+                ctx.clone(),
+            ),
+            Self::Console => R::console(state.db.pool.clone(), ctx.clone()),
         }
     }
 

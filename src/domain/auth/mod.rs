@@ -4,9 +4,11 @@
 pub mod breached;
 pub mod model;
 pub mod password;
+pub mod realm;
 pub mod repo;
 pub mod service;
 pub mod setup;
+pub mod signin;
 pub mod tokens;
 pub mod totp;
 pub mod work;

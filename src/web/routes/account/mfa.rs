@@ -9,9 +9,8 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::domain::audit::{Event, Outcome, action};
-use crate::domain::auth::service::{self, Enrolment};
-use crate::domain::auth::{password, repo};
+use crate::domain::auth::service::{self, AccountError, Enrolment};
+use crate::domain::auth::signin;
 use crate::web::AppError;
 use crate::web::auth::{AuditCtx, ClinicSecurity, SignedIn};
 use crate::web::forms::FormErrors;
@@ -51,11 +50,10 @@ async fn render(
     required: bool,
     errors: FormErrors,
 ) -> Result<Response, AppError> {
-    let mut tx = realm.begin(state).await?;
-    let acc = repo::by_id(&mut tx, realm.kind(), me.id, false)
+    let ctx = crate::domain::audit::Context::system(state.clock.now());
+    let acc = signin::account(&realm.domain(state, &ctx), me.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
     let enrolment = service::pending_enrolment(&state.secrets, &acc, &realm.issuer())?;
     Ok(render_with_status(
         form_status(&errors),
@@ -95,22 +93,10 @@ pub async fn start(
     me: SignedIn,
     ctx: AuditCtx,
 ) -> Result<Response, AppError> {
-    let mut tx = realm.begin(&state).await?;
-    let acc = repo::by_id(&mut tx, realm.kind(), me.id, true)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !acc.mfa_enabled() {
-        service::begin_enrolment(
-            &mut tx,
-            realm.kind(),
-            &state.secrets,
-            &acc,
-            &realm.issuer(),
-            ctx.at,
-        )
-        .await?;
+    let r = realm.domain(&state, &ctx);
+    if !signin::start_mfa(&r, &state.secrets, me.id, &realm.issuer()).await? {
+        return Err(AppError::NotFound);
     }
-    tx.commit().await?;
     Ok(Redirect::to("/account/mfa").into_response())
 }
 
@@ -129,40 +115,12 @@ pub async fn confirm(
     ext: axum::http::Extensions,
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AppError> {
-    let mut tx = realm.begin(&state).await?;
-    let codes = service::confirm_enrolment(
-        &mut tx,
-        realm.kind(),
-        &state.secrets,
-        me.id,
-        &form.code,
-        ctx.at,
-    )
-    .await?;
+    let r = realm.domain(&state, &ctx);
+    let codes = signin::confirm_mfa(&r, &state.secrets, me.id, &form.code).await?;
     let page = page.into_page();
     match codes {
-        Some(codes) => {
-            realm
-                .audit(
-                    &mut tx,
-                    &ctx,
-                    Event::new(action::MFA_ENROLLED, realm.actor(me.id)).resource("account", me.id),
-                )
-                .await?;
-            tx.commit().await?;
-            Ok(render_page(&RecoveryCodesPage { page, codes }))
-        }
+        Some(codes) => Ok(render_page(&RecoveryCodesPage { page, codes })),
         None => {
-            realm
-                .audit(
-                    &mut tx,
-                    &ctx,
-                    Event::new(action::MFA_FAILED, realm.actor(me.id))
-                        .outcome(Outcome::Failure)
-                        .details(serde_json::json!({ "step": "enrolment" })),
-                )
-                .await?;
-            tx.commit().await?;
             let msg = page.t("mfa.invalid").to_owned();
             render(
                 &state,
@@ -207,12 +165,13 @@ pub async fn disable(
         )
         .await;
     }
-    let mut tx = realm.begin(&state).await?;
-    let acc = repo::by_id(&mut tx, realm.kind(), me.id, true)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !password::verify(&form.password, acc.password_hash.as_deref()).await {
-        tx.rollback().await?;
+    let r = realm.domain(&state, &ctx);
+    let ok = match signin::disable_mfa(&r, me.id, &form.password).await {
+        Ok(ok) => ok,
+        Err(AccountError::NotFound) => return Err(AppError::NotFound),
+        Err(e) => return Err(AppError::Internal(e.into())),
+    };
+    if !ok {
         let msg = page.t("account.wrong_password").to_owned();
         return render(
             &state,
@@ -224,14 +183,5 @@ pub async fn disable(
         )
         .await;
     }
-    service::disable_mfa(&mut tx, realm.kind(), me.id, ctx.at).await?;
-    realm
-        .audit(
-            &mut tx,
-            &ctx,
-            Event::new(action::MFA_DISABLED, realm.actor(me.id)).resource("account", me.id),
-        )
-        .await?;
-    tx.commit().await?;
     Ok(redirect_with_flash(&session, "mfa_disabled", "/account").await)
 }

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::domain::audit::{Event, action};
-use crate::domain::auth::service::{self, AccountError};
+use crate::domain::auth::service::AccountError;
+use crate::domain::auth::signin;
 use crate::web::AppError;
 use crate::web::auth::{AuditCtx, SignedIn};
 use crate::web::forms::FormErrors;
@@ -55,29 +55,9 @@ pub async fn submit(
     page: PageCtx,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
-    let mut tx = realm.begin(&state).await?;
-    match service::change_own_password(
-        &mut tx,
-        realm.kind(),
-        me.id,
-        &form.current,
-        &form.password,
-        &form.confirm,
-        &realm.site_words(),
-        ctx.at,
-    )
-    .await
-    {
+    let r = realm.domain(&state, &ctx);
+    match signin::change_password(&r, me.id, &form.current, &form.password, &form.confirm).await {
         Ok(()) => {
-            realm
-                .audit(
-                    &mut tx,
-                    &ctx,
-                    Event::new(action::PASSWORD_CHANGED, realm.actor(me.id))
-                        .resource("account", me.id),
-                )
-                .await?;
-            tx.commit().await?;
             // Every other session of this account ends; this one continues under a new id.
             let current = session::load(&session).await.unwrap_or_default();
             session::end_sessions_of(&state.db.pool, realm.tenant_id(), me.id).await?;
@@ -93,7 +73,6 @@ pub async fn submit(
             Ok(Redirect::to("/account").into_response())
         }
         Err(e @ (AccountError::WrongPassword | AccountError::Password(_))) => {
-            tx.rollback().await?;
             let field = match e {
                 AccountError::WrongPassword => "current",
                 _ => "password",

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use crate::app::AppState;
-use crate::domain::auth::{TokenRow, repo};
+use crate::domain::auth::{TokenRow, signin};
 use crate::web::AppError;
 use crate::web::auth::{ClinicSecurity, SignedIn};
 use crate::web::forms::FormErrors;
@@ -43,17 +43,14 @@ pub async fn load(
     page: Page,
     security: Option<ClinicSecurity>,
 ) -> Result<AccountPage, AppError> {
-    let mut tx = realm.begin(state).await?;
-    let recovery_codes_left = if me.mfa_enabled {
-        repo::unused_recovery_codes(&mut tx, realm.kind(), me.id).await?
-    } else {
-        0
-    };
-    let tokens = match realm {
-        Realm::Clinic(_) => repo::tokens_of(&mut tx, me.id).await?,
-        Realm::Console => Vec::new(),
-    };
-    tx.commit().await?;
+    let ctx = crate::domain::audit::Context::system(state.clock.now());
+    let (recovery_codes_left, tokens) = signin::overview(
+        &realm.domain(state, &ctx),
+        me.id,
+        me.mfa_enabled,
+        matches!(realm, Realm::Clinic(_)),
+    )
+    .await?;
     let mfa_required = match (me.role, security) {
         (Some(role), Some(s)) => s.0.mfa_policy.requires(role),
         _ => false,

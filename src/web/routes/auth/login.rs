@@ -9,8 +9,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::domain::audit::{Actor, Event, Outcome, action};
-use crate::domain::auth::service::{self, PasswordCheck};
+use crate::domain::auth::signin::{self, PasswordStep};
 use crate::web::AppError;
 use crate::web::auth::{AuditCtx, OperatorIdentity, StaffIdentity};
 use crate::web::forms::safe_next;
@@ -71,31 +70,13 @@ pub async fn submit(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     state.limits.sign_in(ctx.ip, &form.email)?;
-    let mut tx = realm.begin(&state).await?;
-    let check =
-        service::check_password(&mut tx, realm.kind(), &form.email, &form.password, ctx.at).await?;
-    let failed = |actor: Actor, reason: &str| {
-        Event::new(action::LOGIN_FAILED, actor)
-            .outcome(Outcome::Failure)
-            .details(serde_json::json!({ "reason": reason }))
-    };
     let page = page.into_page();
-    let error = match check {
-        PasswordCheck::Ok(acc) => {
-            realm
-                .audit(
-                    &mut tx,
-                    &ctx,
-                    Event::new(action::LOGIN, realm.actor(acc.id))
-                        .details(serde_json::json!({ "mfa": false })),
-                )
-                .await?;
-            tx.commit().await?;
+    match signin::password(&realm.domain(&state, &ctx), &form.email, &form.password).await? {
+        PasswordStep::SignedIn(acc) => {
             super::complete_login(&session, &realm, &acc, ctx.at.timestamp(), &host).await?;
             return Ok(Redirect::to(&safe_next(&form.next)).into_response());
         }
-        PasswordCheck::NeedsSecondFactor(acc) => {
-            tx.commit().await?;
+        PasswordStep::SecondFactor(acc) => {
             let mut st = session::load(&session).await.unwrap_or_default();
             st.tenant = realm.tenant_id();
             st.mfa_pending = Some(acc.id);
@@ -107,40 +88,9 @@ pub async fn submit(
                 url::form_urlencoded::byte_serialize(form.next.as_bytes()).collect::<String>();
             return Ok(Redirect::to(&format!("/login/mfa?next={next}")).into_response());
         }
-        PasswordCheck::Invalid {
-            account,
-            locked_now,
-        } => {
-            let (actor, reason) = match account {
-                Some(id) => (realm.actor(id), "bad_password"),
-                None => (Actor::Anonymous, "unknown_account"),
-            };
-            realm.audit(&mut tx, &ctx, failed(actor, reason)).await?;
-            if locked_now && let Some(id) = account {
-                realm
-                    .audit(
-                        &mut tx,
-                        &ctx,
-                        Event::new(action::LOCKED, realm.actor(id)).outcome(Outcome::Failure),
-                    )
-                    .await?;
-            }
-            page.t("login.invalid")
-        }
-        PasswordCheck::Locked { account, .. } => {
-            realm
-                .audit(&mut tx, &ctx, failed(realm.actor(account), "locked"))
-                .await?;
-            page.t("login.invalid")
-        }
-        PasswordCheck::Disabled { account } => {
-            realm
-                .audit(&mut tx, &ctx, failed(realm.actor(account), "disabled"))
-                .await?;
-            page.t("login.invalid")
-        }
-    };
-    tx.commit().await?;
+        PasswordStep::Refused => {}
+    }
+    let error = page.t("login.invalid");
     Ok(render_with_status(
         StatusCode::UNPROCESSABLE_ENTITY,
         &LoginPage {

@@ -5,7 +5,7 @@ use axum::response::Response;
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::domain::audit::{Event, action};
+
 use crate::web::AppError;
 use crate::web::auth::{AuditCtx, OperatorIdentity, StaffIdentity};
 use crate::web::page_ctx::redirect_with_flash;
@@ -24,11 +24,7 @@ pub async fn submit(
         .map(|s| s.id)
         .or_else(|| ext.get::<OperatorIdentity>().map(|o| o.id));
     if let Some(id) = account {
-        let mut tx = realm.begin(&state).await?;
-        realm
-            .audit(&mut tx, &ctx, Event::new(action::LOGOUT, realm.actor(id)))
-            .await?;
-        tx.commit().await?;
+        crate::domain::auth::signin::logout(&realm.domain(&state, &ctx), id).await?;
         session::end_sessions_of(&state.db.pool, realm.tenant_id(), id).await?;
     }
     let _ = session.flush().await;

@@ -10,8 +10,7 @@ use tower_sessions::Session;
 
 use super::login::NextQuery;
 use crate::app::AppState;
-use crate::domain::audit::{Event, Outcome, action};
-use crate::domain::auth::service::{self, SecondFactor};
+use crate::domain::auth::signin::{self, CodeStep};
 use crate::web::AppError;
 use crate::web::auth::AuditCtx;
 use crate::web::forms::safe_next;
@@ -78,69 +77,23 @@ pub async fn submit(
         return Ok(redirect_with_flash(&session, "expired", "/login").await);
     };
     state.limits.sign_in(ctx.ip, &format!("mfa:{account_id}"))?;
-    let mut tx = realm.begin(&state).await?;
-    let result = service::check_second_factor(
-        &mut tx,
-        realm.kind(),
+    let step = signin::second_factor(
+        &realm.domain(&state, &ctx),
         &state.secrets,
         account_id,
         &form.code,
-        ctx.at,
     )
     .await?;
-    let actor = realm.actor(account_id);
-    match result {
-        SecondFactor::Totp(acc) => {
-            realm
-                .audit(
-                    &mut tx,
-                    &ctx,
-                    Event::new(action::LOGIN, actor).details(serde_json::json!({ "mfa": "totp" })),
-                )
-                .await?;
-            tx.commit().await?;
+    match step {
+        CodeStep::SignedIn(acc) => {
             super::complete_login(&session, &realm, &acc, ctx.at.timestamp(), &host).await?;
             Ok(Redirect::to(&safe_next(&form.next)).into_response())
         }
-        SecondFactor::RecoveryCode { account, remaining } => {
-            realm
-                .audit(
-                    &mut tx,
-                    &ctx,
-                    Event::new(action::RECOVERY_CODE_USED, actor)
-                        .details(serde_json::json!({ "remaining": remaining })),
-                )
-                .await?;
-            realm
-                .audit(
-                    &mut tx,
-                    &ctx,
-                    Event::new(action::LOGIN, actor)
-                        .details(serde_json::json!({ "mfa": "recovery_code" })),
-                )
-                .await?;
-            tx.commit().await?;
+        CodeStep::Recovered { account, .. } => {
             super::complete_login(&session, &realm, &account, ctx.at.timestamp(), &host).await?;
             Ok(redirect_with_flash(&session, "recovery_code_used", "/account").await)
         }
-        SecondFactor::Invalid { locked_now } => {
-            realm
-                .audit(
-                    &mut tx,
-                    &ctx,
-                    Event::new(action::MFA_FAILED, actor).outcome(Outcome::Failure),
-                )
-                .await?;
-            if locked_now {
-                realm
-                    .audit(
-                        &mut tx,
-                        &ctx,
-                        Event::new(action::LOCKED, actor).outcome(Outcome::Failure),
-                    )
-                    .await?;
-            }
-            tx.commit().await?;
+        CodeStep::Wrong => {
             let page = page.into_page();
             let error = page.t("mfa.invalid").to_owned();
             Ok(render_with_status(
@@ -152,17 +105,7 @@ pub async fn submit(
                 },
             ))
         }
-        SecondFactor::Locked | SecondFactor::Gone => {
-            realm
-                .audit(
-                    &mut tx,
-                    &ctx,
-                    Event::new(action::MFA_FAILED, actor)
-                        .outcome(Outcome::Failure)
-                        .details(serde_json::json!({ "reason": "locked_or_disabled" })),
-                )
-                .await?;
-            tx.commit().await?;
+        CodeStep::Ended => {
             let mut st = session::load(&session).await.unwrap_or_default();
             st.mfa_pending = None;
             st.mfa_started = None;
