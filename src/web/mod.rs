@@ -5,6 +5,7 @@ pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod forms;
+pub mod guard;
 pub mod limits;
 pub mod middleware;
 pub mod page;
