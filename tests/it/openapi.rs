@@ -2,7 +2,7 @@
 //! holds up under schemathesis with every check: no 5xx, every answer as documented.
 //!
 //! Both tools come from PyPI; `.ci/run` installs them into a virtual environment it puts on
-//! PATH (`CLINICBOX_PYTHON_TOOLS`, default /var/tmp/clinicbox-ci/venv/bin).
+//! PATH (`CI_PYTHON_TOOLS`, default /var/tmp/clinicbox-ci/venv/bin).
 
 use std::path::PathBuf;
 
@@ -14,7 +14,7 @@ use crate::helpers::clinic::{clinic, patient};
 use crate::helpers::{TestApp, cluster_root, spawn_app};
 
 fn tool(name: &str) -> PathBuf {
-    let dir = std::env::var_os("CLINICBOX_PYTHON_TOOLS")
+    let dir = std::env::var_os("CI_PYTHON_TOOLS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/var/tmp/clinicbox-ci/venv/bin"));
     let p = dir.join(name);
