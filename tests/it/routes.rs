@@ -445,3 +445,57 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
     assert!(denials > 0);
     assert_eq!(denied, denials, "one access.denied row per refusal");
 }
+
+/// Every page or API read that names a patient or an appointment by id leaves exactly one
+/// audit row about that patient (the booking form was once such a read without one).
+#[tokio::test]
+async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let own = patient(&app, &c.t, "Own", "Patient", Some("1980-01-01"), None).await;
+    let mut b = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.admin).await;
+    let r = b
+        .api(
+            Method::POST,
+            "/api/v1/appointments",
+            Some(
+                json!({"patient_id": own, "provider_id": c.doctor.id, "type_id": c.consult,
+                        "starts_at": "2026-03-03T09:00:00Z"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let ids = Ids {
+        patient: own,
+        appointment: r.json()["id"].as_i64().unwrap(),
+        user: c.doctor.id,
+        appointment_type: c.consult,
+        token: 0,
+        absence: 0,
+        day: "2026-12-25",
+    };
+    let names_a_patient = |r: &Route| {
+        r.path.contains("/patients/{id}")
+            || r.path.contains("/appointments/{id}")
+            || r.query.is_some_and(|q| q.contains("{patient}"))
+    };
+    let mut walked = 0;
+    for r in all_routes()
+        .iter()
+        .filter(|r| r.method == Method::GET && names_a_patient(r))
+    {
+        let before = app.audit_rows(&c.t).await.len();
+        let path = fill(r, &ids).unwrap();
+        let p = request(&mut b, r, &path).await;
+        assert_eq!(p.status, StatusCode::OK, "GET {path}: {}", p.body);
+        let rows = app.audit_rows(&c.t).await;
+        let new: Vec<_> = rows[before..]
+            .iter()
+            .filter(|a| a.action != "auth.login")
+            .collect();
+        assert_eq!(new.len(), 1, "GET {path}: {new:?}");
+        assert_eq!(new[0].patient_id, Some(own), "GET {path}: {new:?}");
+        walked += 1;
+    }
+    assert!(walked >= 7, "only {walked} reads walked");
+}
