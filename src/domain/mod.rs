@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clinic;
+pub mod console;
 pub mod patients;
 pub mod scheduling;
 pub mod settings;

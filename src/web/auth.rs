@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::domain::audit::{self, Actor, Event, Outcome, action};
+use crate::domain::audit::{self, Actor};
 use crate::domain::auth::work::{self, TokenAuth};
 use crate::domain::auth::{AccountRow, AccountStatus, Accounts, Permission, Role, TokenScope};
 use crate::domain::clinic::Clinic;
@@ -383,21 +383,14 @@ pub async fn authenticate_operator(
         let other_host = st.account.is_some() && st.host.as_deref() != Some(host.as_str());
         if st.tenant.is_some() || other_host {
             let ctx = audit_context(req.extensions(), now);
-            let mut conn = match state.db.pool.acquire().await {
-                Ok(c) => c,
-                Err(e) => return AppError::from(e).into_response(),
+            let reason = if st.tenant.is_some() {
+                "session of a clinic"
+            } else {
+                "session of another host"
             };
-            let _ = audit::record_system(
-                &mut conn,
-                &ctx,
-                Event::new(action::SESSION_REFUSED, Actor::Anonymous)
-                    .outcome(Outcome::Denied)
-                    .details(serde_json::json!({
-                        "reason": if st.tenant.is_some() { "session of a clinic" } else { "session of another host" },
-                    })),
-                st.tenant,
-            )
-            .await;
+            let c =
+                crate::domain::console::Console::new(state.db.pool.clone(), Actor::Anonymous, ctx);
+            let _ = crate::domain::console::refuse_session(&c, reason, st.tenant).await;
             let _ = session.flush().await;
         } else if let Some(id) = st.account {
             let idle_minutes = crate::domain::settings::console_idle_minutes(&state.db.pool)

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::domain::audit::{self, Actor, Event, action};
-use crate::domain::auth::service::{self, AccountError};
-use crate::domain::auth::{Accounts, password::NewPassword, setup};
+use crate::domain::audit::Actor;
+use crate::domain::auth::{password::NewPassword, setup};
+use crate::domain::console::{self, Console, FirstOperator};
 use crate::web::AppError;
 use crate::web::auth::AuditCtx;
 use crate::web::forms::FormErrors;
@@ -76,49 +76,27 @@ pub async fn submit(
     } else if let Err(e) = NewPassword::parse(&form.password, &[&form.email, &form.display_name]) {
         errors.add("password", e.to_string());
     }
-    let mut tx = crate::db::begin(&state.db.pool).await?;
-    if !setup::consume(&mut tx, &token, ctx.at).await? {
-        return Err(AppError::NotFound);
-    }
-    if errors.is_empty() {
-        match service::create_account(
-            &mut tx,
-            Accounts::Operators,
-            &form.email,
-            &form.display_name,
-            None,
-            Some(&form.password),
-            &[],
-            ctx.at,
-        )
+    let c = Console::new(state.db.pool.clone(), Actor::Anonymous, ctx.0.clone());
+    let input = errors.is_empty().then_some((
+        form.email.as_str(),
+        form.display_name.as_str(),
+        form.password.as_str(),
+    ));
+    match console::create_first_operator(&c, &token, input)
         .await
-        {
-            Ok((acc, _)) => {
-                audit::record_system(
-                    &mut tx,
-                    &ctx,
-                    Event::new(action::OPERATOR_CREATED, Actor::Operator(acc.id))
-                        .resource("operator", acc.id)
-                        .details(serde_json::json!({ "via": "setup_link" })),
-                    None,
-                )
+        .map_err(|e| AppError::Internal(e.into()))?
+    {
+        FirstOperator::NoLink => return Err(AppError::NotFound),
+        FirstOperator::Created(acc) => {
+            crate::domain::auth::setup::forget_link_file(&state.config.storage.data_dir);
+            super::complete_login(&session, &Realm::Console, &acc, ctx.at.timestamp(), &host)
                 .await?;
-                tx.commit().await?;
-                crate::domain::auth::setup::forget_link_file(&state.config.storage.data_dir);
-                super::complete_login(&session, &Realm::Console, &acc, ctx.at.timestamp(), &host)
-                    .await?;
-                return Ok(Redirect::to("/").into_response());
-            }
-            Err(
-                e @ (AccountError::Email(_) | AccountError::Name(_) | AccountError::Password(_)),
-            ) => {
-                errors.add(e.field().unwrap_or("_form"), e.to_string());
-            }
-            Err(e) => return Err(AppError::Internal(e.into())),
+            return Ok(Redirect::to("/").into_response());
         }
+        // Nothing was created: the link stays usable.
+        FirstOperator::Refused(e) => errors.add(e.field().unwrap_or("_form"), e.to_string()),
+        FirstOperator::LinkValid => {}
     }
-    // Nothing was created: the link stays usable.
-    tx.rollback().await?;
     Ok(render_with_status(
         StatusCode::UNPROCESSABLE_ENTITY,
         &SetupPage {

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::domain::audit::{self, Context, Event, action};
+use crate::domain::audit::Context;
+use crate::domain::console::{self, Console};
 use crate::ops::backup::{self, BackupSettings, Ctx, Encryption, Listed, Status};
 use crate::web::AppError;
 use crate::web::auth::{AuditCtx, CurrentOperator};
@@ -222,8 +223,6 @@ pub async fn save_settings(
         keep_monthly,
         encryption,
     };
-    let mut tx = crate::db::begin(&state.db.pool).await?;
-    after.save(&mut tx, ctx.at).await?;
     // The audit row names the encryption mode, never a key or passphrase.
     let describe = |s: &BackupSettings| {
         serde_json::json!({
@@ -232,15 +231,7 @@ pub async fn save_settings(
             "keep_monthly": s.keep_monthly, "encryption": mode(&s.encryption),
         })
     };
-    audit::record_system(
-        &mut tx,
-        &ctx,
-        Event::new(action::SETTINGS_UPDATED, op.actor())
-            .resource("settings", "backup")
-            .details(serde_json::json!({ "before": describe(&before), "after": describe(&after) })),
-        None,
-    )
-    .await?;
-    tx.commit().await?;
+    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    console::save_backup_settings(&c, &before, &after, describe).await?;
     Ok(redirect_with_flash(&session, "saved", "/backups").await)
 }

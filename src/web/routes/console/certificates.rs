@@ -11,7 +11,7 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::config::TlsMode;
-use crate::domain::audit::{self, Event, action};
+use crate::domain::console::{self, Console};
 use crate::domain::settings::Hsts;
 use crate::tls::certs::CertInfo;
 use crate::tls::repo::{self, OrderRow};
@@ -128,17 +128,8 @@ pub async fn renew(
     if !known.contains(&host) {
         return Err(AppError::NotFound);
     }
-    let marked = repo::request_renewal(&state.db.pool, Some(&host), ctx.at).await?;
-    let mut conn = state.db.pool.acquire().await?;
-    audit::record_system(
-        &mut conn,
-        &ctx,
-        Event::new(action::CERT_RENEW, op.actor())
-            .resource("host", &host)
-            .details(serde_json::json!({ "via": "console", "hosts": marked })),
-        None,
-    )
-    .await?;
+    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    console::request_renewal(&c, &host).await?;
     if let Some(tls) = state.tls() {
         tls.wake.notify_one();
     }
@@ -178,18 +169,8 @@ pub async fn save_hsts(
         return Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &p));
     }
     let before = Hsts::load(&state.db.pool).await?;
-    let mut tx = crate::db::begin(&state.db.pool).await?;
-    hsts.save(&mut tx, ctx.at).await?;
-    audit::record_system(
-        &mut tx,
-        &ctx,
-        Event::new(action::SETTINGS_UPDATED, op.actor())
-            .resource("settings", "hsts")
-            .details(serde_json::json!({ "before": before, "after": hsts })),
-        None,
-    )
-    .await?;
-    tx.commit().await?;
+    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    console::save_hsts(&c, &before, &hsts).await?;
     if let Some(tls) = state.tls() {
         tls.set_hsts(hsts);
     }

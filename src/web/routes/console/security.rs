@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::domain::audit::{self, Event, action};
+use crate::domain::console::{self, Console};
 use crate::domain::settings::RateLimits;
 use crate::web::AppError;
 use crate::web::auth::{AuditCtx, CurrentOperator};
@@ -129,18 +129,8 @@ pub async fn save_limits(
         }
     };
     let before = state.limits.limits();
-    let mut tx = crate::db::begin(&state.db.pool).await?;
-    limits.save(&mut tx, ctx.at).await?;
-    audit::record_system(
-        &mut tx,
-        &ctx,
-        Event::new(action::SETTINGS_UPDATED, op.actor())
-            .resource("settings", "rate_limits")
-            .details(serde_json::json!({ "before": before, "after": limits })),
-        None,
-    )
-    .await?;
-    tx.commit().await?;
+    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    console::save_rate_limits(&c, &before, &limits).await?;
     state.limits.apply(limits);
     Ok(redirect_with_flash(&session, "saved", "/security").await)
 }

@@ -1,0 +1,176 @@
+//! The installation's units of work (see `domain::clinic` for a clinic's): an operator or the
+//! system changes installation settings or accounts, in a control-plane transaction that
+//! commits with exactly one event in the system audit log.
+
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::domain::audit::{self, Actor, Context, Event, Outcome, action};
+use crate::domain::auth::repo::{AccountRow, Accounts};
+use crate::domain::auth::service::{self, AccountError};
+use crate::domain::settings::{Hsts, RateLimits};
+use crate::ops::backup::BackupSettings;
+
+/// Who acts on the installation, from where and when.
+#[derive(Clone, Debug)]
+pub struct Console {
+    pool: PgPool,
+    actor: Actor,
+    ctx: Context,
+}
+
+impl Console {
+    pub fn new(pool: PgPool, actor: Actor, ctx: Context) -> Self {
+        Self { pool, actor, ctx }
+    }
+
+    async fn begin(&self) -> sqlx::Result<SystemUnit<'_>> {
+        Ok(SystemUnit {
+            tx: crate::db::begin(&self.pool).await?,
+            console: self,
+        })
+    }
+}
+
+/// A control-plane transaction owing one system audit event.
+struct SystemUnit<'c> {
+    tx: Transaction<'static, Postgres>,
+    console: &'c Console,
+}
+
+impl SystemUnit<'_> {
+    fn event(&self, action: &'static str) -> Event {
+        Event::new(action, self.console.actor)
+    }
+
+    /// Writes `ev` (about clinic `tenant`, if any) and commits.
+    async fn audit_and_commit(mut self, ev: Event, tenant: Option<i64>) -> sqlx::Result<()> {
+        audit::record_system(&mut self.tx, &self.console.ctx, ev, tenant).await?;
+        self.tx.commit().await
+    }
+}
+
+async fn save_setting(
+    c: &Console,
+    what: &'static str,
+    before: serde_json::Value,
+    after: serde_json::Value,
+    save: impl for<'t> AsyncFnOnce(&'t mut sqlx::PgConnection) -> sqlx::Result<()>,
+) -> sqlx::Result<()> {
+    let mut u = c.begin().await?;
+    save(&mut u.tx).await?;
+    let ev = u
+        .event(action::SETTINGS_UPDATED)
+        .resource("settings", what)
+        .details(serde_json::json!({ "before": before, "after": after }));
+    u.audit_and_commit(ev, None).await
+}
+
+/// The sign-in and API rate limits (`before`: what applied until now).
+pub async fn save_rate_limits(
+    c: &Console,
+    before: &RateLimits,
+    after: &RateLimits,
+) -> sqlx::Result<()> {
+    let (b, a) = (serde_json::json!(before), serde_json::json!(after));
+    save_setting(c, "rate_limits", b, a, async |conn| {
+        after.save(conn, c.ctx.at).await
+    })
+    .await
+}
+
+pub async fn save_hsts(c: &Console, before: &Hsts, after: &Hsts) -> sqlx::Result<()> {
+    let (b, a) = (serde_json::json!(before), serde_json::json!(after));
+    save_setting(c, "hsts", b, a, async |conn| {
+        after.save(conn, c.ctx.at).await
+    })
+    .await
+}
+
+/// Backup settings; `describe` says what the audit row may show (never a key or passphrase).
+pub async fn save_backup_settings(
+    c: &Console,
+    before: &BackupSettings,
+    after: &BackupSettings,
+    describe: impl Fn(&BackupSettings) -> serde_json::Value,
+) -> sqlx::Result<()> {
+    let (b, a) = (describe(before), describe(after));
+    save_setting(c, "backup", b, a, async |conn| {
+        after.save(conn, c.ctx.at).await
+    })
+    .await
+}
+
+/// Asks for certificates of `host` to be renewed now; returns the hosts marked.
+pub async fn request_renewal(c: &Console, host: &str) -> sqlx::Result<Vec<String>> {
+    let u = c.begin().await?;
+    let marked = crate::tls::repo::request_renewal(&c.pool, Some(host), c.ctx.at).await?;
+    let ev = u
+        .event(action::CERT_RENEW)
+        .resource("host", host)
+        .details(serde_json::json!({ "via": "console", "hosts": marked }));
+    u.audit_and_commit(ev, None).await?;
+    Ok(marked)
+}
+
+/// A console session that belongs elsewhere (a clinic's, or made on another host) was refused.
+pub async fn refuse_session(c: &Console, reason: &str, tenant: Option<i64>) -> sqlx::Result<()> {
+    let u = c.begin().await?;
+    let ev = u
+        .event(action::SESSION_REFUSED)
+        .outcome(Outcome::Denied)
+        .details(serde_json::json!({ "reason": reason }));
+    u.audit_and_commit(ev, tenant).await
+}
+
+/// The first operator, from a one-time setup link.
+pub enum FirstOperator {
+    /// No such link (used, expired or never made).
+    NoLink,
+    Created(AccountRow),
+    /// The account was refused (email, name, password); the link stays usable.
+    Refused(AccountError),
+    /// The link is valid and was left usable (no input given).
+    LinkValid,
+}
+
+/// Creates the first operator with the link `token` (which is then used up). Without `input`
+/// (the form had errors of its own) only the link is checked and stays usable; a refusal also
+/// leaves it usable.
+pub async fn create_first_operator(
+    c: &Console,
+    token: &str,
+    input: Option<(&str, &str, &str)>,
+) -> Result<FirstOperator, AccountError> {
+    let mut u = c.begin().await?;
+    if !crate::domain::auth::setup::consume(&mut u.tx, token, c.ctx.at).await? {
+        return Ok(FirstOperator::NoLink);
+    }
+    let Some((email, name, password)) = input else {
+        u.tx.rollback().await?;
+        return Ok(FirstOperator::LinkValid);
+    };
+    let acc = match service::create_account(
+        &mut u.tx,
+        Accounts::Operators,
+        email,
+        name,
+        None,
+        Some(password),
+        &[],
+        c.ctx.at,
+    )
+    .await
+    {
+        Ok((acc, _)) => acc,
+        Err(e @ (AccountError::Email(_) | AccountError::Name(_) | AccountError::Password(_))) => {
+            u.tx.rollback().await?;
+            return Ok(FirstOperator::Refused(e));
+        }
+        Err(e) => return Err(e),
+    };
+    let ev = Event::new(action::OPERATOR_CREATED, Actor::Operator(acc.id))
+        .resource("operator", acc.id)
+        .details(serde_json::json!({ "via": "setup_link" }));
+    u.audit_and_commit(ev, None).await?;
+    Ok(FirstOperator::Created(acc))
+}
