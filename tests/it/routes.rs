@@ -352,6 +352,22 @@ async fn session_cookie(
     (session, csrf)
 }
 
+/// Books `patient` with the clinic's doctor through the API; the appointment's id.
+async fn book(b: &mut Browser, c: &Clinic, patient: i64) -> i64 {
+    let r = b
+        .api(
+            Method::POST,
+            "/api/v1/appointments",
+            Some(
+                json!({"patient_id": patient, "provider_id": c.doctor.id, "type_id": c.consult,
+                        "starts_at": "2026-03-03T09:00:00Z"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.json()["id"].as_i64().unwrap()
+}
+
 #[tokio::test]
 async fn every_permission_guarded_route_refuses_the_roles_without_it() {
     let app = spawn_app().await;
@@ -359,18 +375,7 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
     let target = app.create_staff(&c.t, Role::Receptionist).await;
     let own = patient(&app, &c.t, "Own", "Patient", Some("1980-01-01"), None).await;
     let mut admin = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.admin).await;
-    let r = admin
-        .api(
-            Method::POST,
-            "/api/v1/appointments",
-            Some(
-                json!({"patient_id": own, "provider_id": c.doctor.id, "type_id": c.consult,
-                        "starts_at": "2026-03-03T09:00:00Z"}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let appointment = r.json()["id"].as_i64().unwrap();
+    let appointment = book(&mut admin, &c, own).await;
     let r = admin
         .api(
             Method::POST,
@@ -454,20 +459,9 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
     let c = clinic(&app, "alpha", "UTC").await;
     let own = patient(&app, &c.t, "Own", "Patient", Some("1980-01-01"), None).await;
     let mut b = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.admin).await;
-    let r = b
-        .api(
-            Method::POST,
-            "/api/v1/appointments",
-            Some(
-                json!({"patient_id": own, "provider_id": c.doctor.id, "type_id": c.consult,
-                        "starts_at": "2026-03-03T09:00:00Z"}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let ids = Ids {
         patient: own,
-        appointment: r.json()["id"].as_i64().unwrap(),
+        appointment: book(&mut b, &c, own).await,
         user: c.doctor.id,
         appointment_type: c.consult,
         token: 0,
