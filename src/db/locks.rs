@@ -20,8 +20,7 @@ pub struct Held {
 
 pub async fn try_acquire(pool: &PgPool, key: i64) -> sqlx::Result<Option<Held>> {
     let mut conn = pool.acquire().await?;
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(key)
+    let got: bool = sqlx::query_scalar!(r#"SELECT pg_try_advisory_lock($1) AS "got!""#, key)
         .fetch_one(&mut *conn)
         .await?;
     Ok(got.then_some(Held {
@@ -33,9 +32,8 @@ pub async fn try_acquire(pool: &PgPool, key: i64) -> sqlx::Result<Option<Held>> 
 impl Held {
     pub async fn release(mut self) -> sqlx::Result<()> {
         if let Some(mut conn) = self.conn.take() {
-            let r = sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(self.key)
-                .execute(&mut *conn)
+            let r = sqlx::query_scalar!("SELECT pg_advisory_unlock($1)", self.key)
+                .fetch_one(&mut *conn)
                 .await;
             if r.is_err() {
                 drop(conn.detach());
@@ -63,8 +61,7 @@ pub async fn hold_shared(
 ) -> sqlx::Result<Option<sqlx::PgConnection>> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect_with(opts).await?;
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock_shared($1)")
-        .bind(key)
+    let got: bool = sqlx::query_scalar!(r#"SELECT pg_try_advisory_lock_shared($1) AS "got!""#, key)
         .fetch_one(&mut conn)
         .await?;
     Ok(got.then_some(conn))

@@ -140,11 +140,14 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<Db, DbError> {
 
 impl Db {
     pub async fn from_pool(pool: PgPool) -> Result<Self, DbError> {
-        let (role, version): (String, String) =
-            sqlx::query_as("SELECT current_user::text, current_setting('server_version_num')")
-                .fetch_one(&pool)
-                .await
-                .map_err(DbError::Connect)?;
+        let (role, version): (String, String) = sqlx::query!(
+            r#"SELECT current_user::text AS "role!",
+                      current_setting('server_version_num') AS "version!""#
+        )
+        .map(|r| (r.role, r.version))
+        .fetch_one(&pool)
+        .await
+        .map_err(DbError::Connect)?;
         let login_role = Ident::parse_login_role(&role)?;
         let server_version = version.parse().unwrap_or(0);
         Ok(Self {
@@ -199,9 +202,11 @@ pub async fn savepoint(
 /// (with it, on PostgreSQL 15, it could grant itself the audit logs' owner); the superuser part
 /// of the setup must be in place. See docs/database.md.
 pub async fn check_login_role(db: &Db) -> Result<(), String> {
-    let (superuser, inherit, createrole): (bool, bool, bool) = sqlx::query_as(
-        "SELECT rolsuper, rolinherit, rolcreaterole FROM pg_roles WHERE rolname = current_user",
+    let (superuser, inherit, createrole): (bool, bool, bool) = sqlx::query!(
+        r#"SELECT rolsuper AS "superuser!", rolinherit AS "inherit!", rolcreaterole AS "createrole!"
+             FROM pg_roles WHERE rolname = current_user"#
     )
+    .map(|r| (r.superuser, r.inherit, r.createrole))
     .fetch_one(&db.pool)
     .await
     .map_err(|e| format!("cannot read the database role: {e}"))?;
@@ -252,6 +257,105 @@ mod tests {
         assert_eq!(
             TenantDb::begin_sql(&t),
             "BEGIN; SELECT set_config('role', 'clinicbox_t_city_clinic', true), set_config('search_path', '\"tenant_city_clinic\", \"tenant_city_clinic_audit\", extensions', true)"
+        );
+    }
+}
+
+#[cfg(test)]
+mod checked_sql {
+    /// Files that may build SQL at run time, and why. Everything else uses the compile-time
+    /// checked macros (`sqlx::query!` and friends, offline data in `.sqlx/`,
+    /// `scripts/sqlx-prepare.sh`).
+    const RUNTIME_SQL: &[(&str, &str)] = &[
+        (
+            "src/db/migrate.rs",
+            "runs the migration files and its own bookkeeping, before the schema exists",
+        ),
+        (
+            "src/ops/pgcluster.rs",
+            "creates roles and databases (DDL with identifiers)",
+        ),
+        (
+            "src/ops/backup/snapshot.rs",
+            "COPYs every table of a schema named at run time",
+        ),
+        (
+            "src/ops/backup/restore.rs",
+            "recreates schemas and roles named in the archive",
+        ),
+        (
+            "src/domain/audit/chain.rs",
+            "each audit log lives in a schema of its own, chosen at run time",
+        ),
+        (
+            "src/domain/audit/transfer.rs",
+            "each audit log lives in a schema of its own, chosen at run time",
+        ),
+        (
+            "src/domain/patients/search.rs",
+            "the corrected-name query has one condition per corrected word",
+        ),
+    ];
+
+    fn rs_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                rs_files(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// A query added as a runtime string (unchecked until it runs) fails here; so does an
+    /// entry of the list above that no longer needs to be there.
+    #[test]
+    fn sql_is_checked_at_compile_time_outside_the_listed_files() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        rs_files(&root.join("src"), &mut files);
+        // Split, so that this file does not name them itself.
+        let needles: Vec<String> = [
+            "query(",
+            "query_as(",
+            "query_scalar(",
+            "query_as::<",
+            "query_scalar::<",
+        ]
+        .iter()
+        .map(|n| format!("sqlx::{n}"))
+        .collect();
+        let mut offenders = Vec::new();
+        let mut used = std::collections::BTreeSet::new();
+        for path in files {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if !needles.iter().any(|n| text.contains(n.as_str())) {
+                continue;
+            }
+            if RUNTIME_SQL.iter().any(|(f, _)| *f == rel) {
+                used.insert(rel);
+            } else {
+                offenders.push(rel);
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "runtime SQL outside the listed files (use sqlx::query! and run scripts/sqlx-prepare.sh): {offenders:?}"
+        );
+        let stale: Vec<_> = RUNTIME_SQL
+            .iter()
+            .filter(|(f, _)| !used.contains(*f))
+            .map(|(f, _)| *f)
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "listed but without runtime SQL: {stale:?}"
         );
     }
 }

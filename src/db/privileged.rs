@@ -36,7 +36,7 @@ pub fn instructions(login: &Ident) -> String {
 /// `Ok` when the setup is in place at this binary's version.
 pub async fn check(pool: &PgPool, login: &Ident) -> Result<(), String> {
     let version: Option<i32> =
-        match sqlx::query_scalar("SELECT max(version) FROM clinicbox_audit.setup")
+        match sqlx::query_scalar!("SELECT max(version) FROM clinicbox_audit.setup")
             .fetch_one(pool)
             .await
         {

@@ -65,11 +65,11 @@ async fn seal_written(state: &AppState, tables: &[u32]) -> anyhow::Result<()> {
         .iter()
         .map(|o| sqlx::postgres::types::Oid(*o))
         .collect();
-    let schemas: Vec<String> = sqlx::query_scalar(
-        "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.oid = ANY($1)",
+    let schemas: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT n.nspname::text AS "schema!" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.oid = ANY($1)"#,
+        &oids
     )
-    .bind(&oids)
     .fetch_all(&state.db.pool)
     .await?;
     let mut known = None;

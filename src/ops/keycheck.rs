@@ -29,30 +29,30 @@ fn fingerprint(secrets: &Secrets) -> String {
 async fn sealed_samples(pool: &PgPool) -> sqlx::Result<Vec<(&'static str, Purpose, Vec<u8>)>> {
     let mut out = Vec::new();
     let acme: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT credentials_enc FROM clinicbox.acme_account LIMIT 1")
+        sqlx::query_scalar!("SELECT credentials_enc FROM clinicbox.acme_account LIMIT 1")
             .fetch_optional(pool)
             .await?;
     if let Some(a) = acme {
         out.push(("the ACME account", Purpose::AcmeAccount, a));
     }
-    let cert: Option<Vec<u8>> = sqlx::query_scalar(
-        "SELECT key_enc FROM clinicbox.certificates WHERE key_enc IS NOT NULL LIMIT 1",
+    let cert: Option<Vec<u8>> = sqlx::query_scalar!(
+        r#"SELECT key_enc AS "key_enc!" FROM clinicbox.certificates WHERE key_enc IS NOT NULL LIMIT 1"#
     )
     .fetch_optional(pool)
     .await?;
     if let Some(c) = cert {
         out.push(("a certificate's private key", Purpose::TlsKey, c));
     }
-    let mfa: Option<Vec<u8>> = sqlx::query_scalar(
-        "SELECT mfa_secret FROM clinicbox.operators WHERE mfa_secret IS NOT NULL LIMIT 1",
+    let mfa: Option<Vec<u8>> = sqlx::query_scalar!(
+        r#"SELECT mfa_secret AS "mfa_secret!" FROM clinicbox.operators WHERE mfa_secret IS NOT NULL LIMIT 1"#
     )
     .fetch_optional(pool)
     .await?;
     if let Some(m) = mfa {
         out.push(("an operator's MFA secret", Purpose::Totp, m));
     }
-    let encryption: Option<serde_json::Value> = sqlx::query_scalar(
-        "SELECT value FROM clinicbox.system_settings WHERE key = 'backup.encryption'",
+    let encryption: Option<serde_json::Value> = sqlx::query_scalar!(
+        "SELECT value FROM clinicbox.system_settings WHERE key = 'backup.encryption'"
     )
     .fetch_optional(pool)
     .await?;
@@ -70,11 +70,13 @@ async fn sealed_samples(pool: &PgPool) -> sqlx::Result<Vec<(&'static str, Purpos
 
 /// Compares the key with the database without changing anything.
 pub async fn inspect(pool: &PgPool, secrets: &Secrets) -> sqlx::Result<Option<KeyMatch>> {
-    let stored: Option<String> =
-        sqlx::query_scalar("SELECT value #>> '{}' FROM clinicbox.system_settings WHERE key = $1")
-            .bind(SETTING)
-            .fetch_optional(pool)
-            .await?;
+    let stored: Option<String> = sqlx::query_scalar!(
+        "SELECT value #>> '{}' FROM clinicbox.system_settings WHERE key = $1",
+        SETTING
+    )
+    .fetch_optional(pool)
+    .await?
+    .flatten();
     if let Some(f) = stored {
         return Ok(Some(if f == fingerprint(secrets) {
             KeyMatch::Matches
@@ -104,13 +106,8 @@ pub async fn verify_or_record(
     if let Some(m) = inspect(pool, secrets).await? {
         return Ok(m);
     }
-    sqlx::query(
-        "INSERT INTO clinicbox.system_settings (key, value, updated_at) VALUES ($1, to_jsonb($2::text), $3)
-         ON CONFLICT (key) DO NOTHING",
-    )
-    .bind(SETTING)
-    .bind(fingerprint(secrets))
-    .bind(now)
+    sqlx::query!("INSERT INTO clinicbox.system_settings (key, value, updated_at) VALUES ($1, to_jsonb($2::text), $3)
+         ON CONFLICT (key) DO NOTHING", SETTING, fingerprint(secrets), now)
     .execute(pool)
     .await?;
     // Another node may have recorded its key at the same moment: read back what won.

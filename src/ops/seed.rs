@@ -266,16 +266,18 @@ pub async fn demo_clinic(
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let mut tx = TenantDb::begin(&db.pool, &tenant.db).await?;
-    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM patients")
+    let existing: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM patients"#)
         .fetch_one(&mut *tx)
         .await?;
     if existing > 0 {
         return Ok(false);
     }
-    sqlx::query("UPDATE settings SET value = to_jsonb($1::text) WHERE key = 'timezone'")
-        .bind(tz)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE settings SET value = to_jsonb($1::text) WHERE key = 'timezone'",
+        tz
+    )
+    .execute(&mut *tx)
+    .await?;
     let zone: Tz = tz.parse().unwrap_or(Tz::UTC);
     let t = |h: u32, m: u32| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
     let mut open = Vec::new();
@@ -406,12 +408,13 @@ pub async fn bulk_patients(
     while done < n {
         let k = batch.min(n - done);
         let mut tx = TenantDb::begin(&db.pool, &tenant.db).await?;
-        sqlx::query("SELECT setseed($1)")
-            .bind(seed - (done as f64 / n.max(1) as f64) * 0.4)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO patients (mrn, given_name, family_name, sex, birth_date, phones, phone_keys,
+        sqlx::query_scalar!(
+            "SELECT setseed($1)",
+            seed - (done as f64 / n.max(1) as f64) * 0.4
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query!("INSERT INTO patients (mrn, given_name, family_name, sex, birth_date, phones, phone_keys,
                                    preferred_language, created_at, updated_at)
              SELECT next_mrn(),
                     (CASE WHEN female THEN $2::text[] ELSE $3::text[] END)
@@ -424,13 +427,7 @@ pub async fn bulk_patients(
                     'Nepali', $5, $5
                FROM (SELECT random() < 0.52 AS female,
                             lpad(floor(random() * 100000000)::bigint::text, 8, '0') AS digits
-                       FROM generate_series(1, $1)) g",
-        )
-        .bind(k as i64)
-        .bind(GIVEN_F)
-        .bind(GIVEN_M)
-        .bind(FAMILY)
-        .bind(now)
+                       FROM generate_series(1, $1)) g", k as i64, GIVEN_F as _, GIVEN_M as _, FAMILY as _, now)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -438,8 +435,8 @@ pub async fn bulk_patients(
         progress(done);
     }
     let mut tx = TenantDb::begin(&db.pool, &tenant.db).await?;
-    sqlx::query("ANALYZE patients").execute(&mut *tx).await?;
-    sqlx::query("ANALYZE name_words").execute(&mut *tx).await?;
+    sqlx::query!("ANALYZE patients").execute(&mut *tx).await?;
+    sqlx::query!("ANALYZE name_words").execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(started.elapsed())
 }

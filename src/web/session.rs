@@ -70,7 +70,7 @@ impl PgSessionStore {
     /// Removes rows past their horizon; run periodically.
     pub async fn delete_expired(&self) -> sqlx::Result<u64> {
         Ok(
-            sqlx::query("DELETE FROM clinicbox.sessions WHERE expires_at < now()")
+            sqlx::query!("DELETE FROM clinicbox.sessions WHERE expires_at < now()")
                 .execute(&self.pool)
                 .await?
                 .rows_affected(),
@@ -98,24 +98,32 @@ fn columns(record: &Record) -> (Option<i64>, Option<i64>, serde_json::Value) {
     }
 }
 
-const UPSERT: &str = "INSERT INTO clinicbox.sessions (id, tenant_id, account_id, data, expires_at)
-     VALUES ($1, $2, $3, $4, now() + make_interval(hours => $5))";
+/// Writes a session row; `$conflict` (a string literal) says what happens when the id exists.
+macro_rules! upsert_session {
+    ($pool:expr, $record:expr, $conflict:tt) => {{
+        let (tenant, account, data) = columns($record);
+        sqlx::query!(
+            "INSERT INTO clinicbox.sessions (id, tenant_id, account_id, data, expires_at)
+             VALUES ($1, $2, $3, $4, now() + make_interval(hours => $5)) "
+                + $conflict,
+            key(&$record.id),
+            tenant,
+            account,
+            data,
+            STORE_HORIZON_HOURS as i32
+        )
+        .execute($pool)
+        .await
+        .map_err(backend)
+    }};
+}
 
 #[async_trait]
 impl SessionStore for PgSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         loop {
-            let (tenant, account, data) = columns(record);
-            let inserted = sqlx::query(&format!("{UPSERT} ON CONFLICT (id) DO NOTHING"))
-                .bind(key(&record.id))
-                .bind(tenant)
-                .bind(account)
-                .bind(data)
-                .bind(STORE_HORIZON_HOURS as i32)
-                .execute(&self.pool)
-                .await
-                .map_err(backend)?
-                .rows_affected();
+            let inserted =
+                upsert_session!(&self.pool, record, "ON CONFLICT (id) DO NOTHING")?.rows_affected();
             if inserted == 1 {
                 return Ok(());
             }
@@ -124,27 +132,22 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let (tenant, account, data) = columns(record);
-        sqlx::query(&format!(
-            "{UPSERT} ON CONFLICT (id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id,
-                 account_id = EXCLUDED.account_id, data = EXCLUDED.data, expires_at = EXCLUDED.expires_at"
-        ))
-        .bind(key(&record.id))
-        .bind(tenant)
-        .bind(account)
-        .bind(data)
-        .bind(STORE_HORIZON_HOURS as i32)
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        upsert_session!(
+            &self.pool,
+            record,
+            "ON CONFLICT (id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id,
+                 account_id = EXCLUDED.account_id, data = EXCLUDED.data,
+                 expires_at = EXCLUDED.expires_at"
+        )?;
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row: Option<(serde_json::Value,)> = sqlx::query_as(
+        let row: Option<(serde_json::Value,)> = sqlx::query!(
             "SELECT data FROM clinicbox.sessions WHERE id = $1 AND expires_at > now()",
+            key(id)
         )
-        .bind(key(id))
+        .map(|r| (r.data,))
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
@@ -160,8 +163,7 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        sqlx::query("DELETE FROM clinicbox.sessions WHERE id = $1")
-            .bind(key(id))
+        sqlx::query!("DELETE FROM clinicbox.sessions WHERE id = $1", key(id))
             .execute(&self.pool)
             .await
             .map_err(backend)?;

@@ -401,7 +401,13 @@ async fn front_desk_check_in_walk_ins_and_reschedule() {
             &[("patient_id", &w.to_string()), ("provider_id", "")],
         )
         .await;
-    assert_eq!(r.location.as_deref(), Some("/today"));
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/today"),
+        "{} {}",
+        r.status,
+        r.body
+    );
     let today = b.get("/today").await;
     assert!(today.contains("Walk In") && today.contains("Ana Silva"));
     assert!(today.contains("#1"));

@@ -145,11 +145,13 @@ async fn anchor(conn: &mut PgConnection, log: &LogId) -> sqlx::Result<Option<Hea
 
 /// The head recorded apart from the log (`clinicbox_audit.heads`).
 pub async fn recorded_head(conn: &mut PgConnection, log: &LogId) -> sqlx::Result<Option<Head>> {
-    let h: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT seq, hash FROM clinicbox_audit.heads WHERE log = $1")
-            .bind(log.as_str())
-            .fetch_optional(conn)
-            .await?;
+    let h: Option<(i64, Vec<u8>)> = sqlx::query!(
+        "SELECT seq, hash FROM clinicbox_audit.heads WHERE log = $1",
+        log.as_str()
+    )
+    .map(|r| (r.seq, r.hash))
+    .fetch_optional(conn)
+    .await?;
     Ok(h.map(|(seq, hash)| Head { seq, hash }))
 }
 
@@ -159,10 +161,12 @@ const SEAL_BATCH: i64 = 2000;
 /// log (the clinic's, or a control-plane one for the installation's log); a sealer already at
 /// work elsewhere makes this return 0. Returns the rows sealed.
 pub async fn seal(conn: &mut PgConnection, secrets: &Secrets, log: &LogId) -> sqlx::Result<u64> {
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext($1))")
-        .bind(format!("clinicbox.audit_seal.{}", log.as_str()))
-        .fetch_one(&mut *conn)
-        .await?;
+    let got: bool = sqlx::query_scalar!(
+        r#"SELECT pg_try_advisory_xact_lock(hashtext($1)) AS "v!""#,
+        format!("clinicbox.audit_seal.{}", log.as_str())
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     if !got {
         return Ok(0);
     }
@@ -267,11 +271,13 @@ pub async fn verify(
     use futures::TryStreamExt;
     let s = log.schema().quoted();
     let start = anchor(conn, log).await?.unwrap_or_default();
-    let legacy_anchor: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT seq, hash FROM clinicbox_audit.legacy_anchors WHERE log = $1")
-            .bind(log.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
+    let legacy_anchor: Option<(i64, Vec<u8>)> = sqlx::query!(
+        "SELECT seq, hash FROM clinicbox_audit.legacy_anchors WHERE log = $1",
+        log.as_str()
+    )
+    .map(|r| (r.seq, r.hash))
+    .fetch_optional(&mut *conn)
+    .await?;
     let recorded = recorded_head(conn, log).await?;
     let mut report = VerifyReport {
         rows: 0,

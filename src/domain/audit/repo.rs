@@ -40,23 +40,23 @@ pub fn take_written() -> Vec<u32> {
 /// INSERT, no lock: the chain is added by the sealer shortly after.
 pub async fn record(conn: &mut PgConnection, ctx: &Context, ev: Event) -> sqlx::Result<()> {
     let (actor_type, actor_id) = ev.actor.parts();
-    let table: sqlx::postgres::types::Oid = sqlx::query_scalar(
+    let table: sqlx::postgres::types::Oid = sqlx::query_scalar!(
         "INSERT INTO audit_log (at, actor_type, actor_id, ip, action, resource_type, resource_id,
                                 patient_id, outcome, details, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          RETURNING tableoid",
+        ctx.at,
+        actor_type,
+        actor_id,
+        ctx.ip.map(sqlx::types::ipnetwork::IpNetwork::from),
+        ev.action,
+        ev.resource_type,
+        ev.resource_id,
+        ev.patient_id,
+        ev.outcome.as_str(),
+        ev.details,
+        ctx.request_id.as_deref()
     )
-    .bind(ctx.at)
-    .bind(actor_type)
-    .bind(actor_id)
-    .bind(ctx.ip.map(sqlx::types::ipnetwork::IpNetwork::from))
-    .bind(ev.action)
-    .bind(ev.resource_type)
-    .bind(ev.resource_id)
-    .bind(ev.patient_id)
-    .bind(ev.outcome.as_str())
-    .bind(ev.details)
-    .bind(ctx.request_id.as_deref())
     .fetch_one(conn)
     .await?;
     note_written(table);
@@ -71,23 +71,23 @@ pub async fn record_system(
     tenant_id: Option<i64>,
 ) -> sqlx::Result<()> {
     let (actor_type, actor_id) = ev.actor.parts();
-    let table: sqlx::postgres::types::Oid = sqlx::query_scalar(
+    let table: sqlx::postgres::types::Oid = sqlx::query_scalar!(
         "INSERT INTO clinicbox_audit.audit_log (at, actor_type, actor_id, ip, action,
                                 resource_type, resource_id, tenant_id, outcome, details, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          RETURNING tableoid",
+        ctx.at,
+        actor_type,
+        actor_id,
+        ctx.ip.map(sqlx::types::ipnetwork::IpNetwork::from),
+        ev.action,
+        ev.resource_type,
+        ev.resource_id,
+        tenant_id,
+        ev.outcome.as_str(),
+        ev.details,
+        ctx.request_id.as_deref()
     )
-    .bind(ctx.at)
-    .bind(actor_type)
-    .bind(actor_id)
-    .bind(ctx.ip.map(sqlx::types::ipnetwork::IpNetwork::from))
-    .bind(ev.action)
-    .bind(ev.resource_type)
-    .bind(ev.resource_id)
-    .bind(tenant_id)
-    .bind(ev.outcome.as_str())
-    .bind(ev.details)
-    .bind(ctx.request_id.as_deref())
     .fetch_one(conn)
     .await?;
     note_written(table);
@@ -173,7 +173,8 @@ pub async fn query(
     f: &AuditFilter,
     limit: i64,
 ) -> sqlx::Result<Vec<AuditRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        AuditRow,
         "SELECT a.id AS seq, a.at, a.actor_type, a.actor_id,
                 CASE WHEN a.actor_type = 'user' THEN u.email END AS actor_email,
                 host(a.ip) AS ip, a.action, a.resource_type, a.resource_id, a.patient_id,
@@ -188,14 +189,14 @@ pub async fn query(
             AND ($6::bigint IS NULL OR a.id < $6)
           ORDER BY a.id DESC
           LIMIT $7",
+        f.user,
+        f.patient,
+        f.action.as_deref().filter(|s| !s.is_empty()),
+        f.from,
+        f.to,
+        f.before,
+        limit
     )
-    .bind(f.user)
-    .bind(f.patient)
-    .bind(f.action.as_deref().filter(|s| !s.is_empty()))
-    .bind(f.from)
-    .bind(f.to)
-    .bind(f.before)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -215,8 +216,7 @@ pub async fn prune(
     let cutoff = now - chrono::Duration::days(365 * i64::from(years));
     seal_clinic(pool, secrets, &tenant.db).await?;
     let mut tx = TenantDb::begin(pool, &tenant.db).await?;
-    let removed: i64 = sqlx::query_scalar("SELECT audit_prune($1)")
-        .bind(cutoff)
+    let removed: i64 = sqlx::query_scalar!(r#"SELECT audit_prune($1) AS "v!""#, cutoff)
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;

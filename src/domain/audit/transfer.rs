@@ -117,10 +117,12 @@ pub enum ExportError {
 
 /// Whether the log exists here already.
 pub async fn exists(conn: &mut PgConnection, log: &LogId) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM clinicbox_audit.heads WHERE log = $1)")
-        .bind(log.as_str())
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM clinicbox_audit.heads WHERE log = $1) AS "v!""#,
+        log.as_str()
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Creates the log (for `writer`, the role that owns the matching clinic schema) and fills it
@@ -133,11 +135,13 @@ pub async fn import(
     files: &Files<'_>,
     legacy_anchor: Option<&Head>,
 ) -> Result<i64, ExportError> {
-    sqlx::query("SELECT clinicbox_audit.create_log($1, $2)")
-        .bind(log.as_str())
-        .bind(writer.as_str())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "SELECT clinicbox_audit.create_log($1, $2)",
+        log.as_str(),
+        writer.as_str()
+    )
+    .execute(&mut *conn)
+    .await?;
     let s = log.schema().quoted();
     sqlx::raw_sql(&format!(
         "CREATE TEMP TABLE audit_import_log ON COMMIT DROP AS SELECT {LOG_COLUMNS} FROM {s}.audit_log WITH NO DATA;

@@ -15,34 +15,50 @@ pub enum Accounts {
     Operators,
 }
 
-impl Accounts {
-    fn table(self) -> &'static str {
-        match self {
-            Self::Staff => "users",
-            Self::Operators => "clinicbox.operators",
+/// One query per kind of account, each checked at compile time: `$head` + the table + `$tail`
+/// (string literals), run with `$fetch` on `$conn`.
+macro_rules! per_kind {
+    ($kind:expr, [$staff:tt, $operators:tt], $conn:expr, $fetch:ident,
+     $m:ident!($($ty:ident,)? $head:tt, $tail:tt $(, $arg:expr)* $(,)?)) => {
+        match $kind {
+            Accounts::Staff => sqlx::$m!($($ty,)? $head + $staff + $tail $(, $arg)*).$fetch($conn).await,
+            Accounts::Operators => sqlx::$m!($($ty,)? $head + $operators + $tail $(, $arg)*).$fetch($conn).await,
         }
-    }
+    };
+}
 
-    fn codes_table(self) -> &'static str {
-        match self {
-            Self::Staff => "recovery_codes",
-            Self::Operators => "clinicbox.operator_recovery_codes",
-        }
-    }
+/// [`per_kind`] on the accounts table.
+macro_rules! on_accounts {
+    ($kind:expr, $($rest:tt)*) => { per_kind!($kind, ["users", "clinicbox.operators"], $($rest)*) };
+}
 
-    fn columns(self) -> &'static str {
-        match self {
-            Self::Staff => {
-                "id, email, display_name, role, password_hash, status, failed_logins, locked_until, \
-                 must_change_password, mfa_secret, mfa_pending, mfa_last_step, created_at, last_login_at"
-            }
-            Self::Operators => {
-                "id, email, display_name, NULL::text AS role, password_hash, status, failed_logins, \
-                 locked_until, must_change_password, mfa_secret, mfa_pending, mfa_last_step, created_at, \
-                 last_login_at"
-            }
+/// [`per_kind`] on the recovery codes table.
+macro_rules! on_codes {
+    ($kind:expr, $($rest:tt)*) => {
+        per_kind!($kind, ["recovery_codes", "clinicbox.operator_recovery_codes"], $($rest)*)
+    };
+}
+
+/// Account rows (`$tail` is what follows the table: WHERE, ORDER BY…). Operators have no role.
+macro_rules! account_rows {
+    ($kind:expr, $conn:expr, $fetch:ident, $tail:tt $(, $arg:expr)* $(,)?) => {
+        match $kind {
+            Accounts::Staff => sqlx::query_as!(
+                AccountRow,
+                "SELECT id, email, display_name, role, password_hash, status, failed_logins,
+                        locked_until, must_change_password, mfa_secret, mfa_pending, mfa_last_step,
+                        created_at, last_login_at
+                   FROM users " + $tail $(, $arg)*
+            ).$fetch($conn).await,
+            Accounts::Operators => sqlx::query_as!(
+                AccountRow,
+                "SELECT id, email, display_name, NULL::text AS role, password_hash, status,
+                        failed_logins, locked_until, must_change_password, mfa_secret, mfa_pending,
+                        mfa_last_step, created_at, last_login_at
+                   FROM clinicbox.operators " + $tail $(, $arg)*
+            ).$fetch($conn).await,
         }
-    }
+    };
 }
 
 #[derive(Clone, sqlx::FromRow)]
@@ -94,15 +110,17 @@ pub async fn by_email(
     email: &str,
     for_update: bool,
 ) -> sqlx::Result<Option<AccountRow>> {
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    sqlx::query_as(&format!(
-        "SELECT {} FROM {} WHERE email = $1{lock}",
-        kind.columns(),
-        kind.table()
-    ))
-    .bind(email)
-    .fetch_optional(conn)
-    .await
+    if for_update {
+        account_rows!(
+            kind,
+            conn,
+            fetch_optional,
+            "WHERE email = $1 FOR UPDATE",
+            email
+        )
+    } else {
+        account_rows!(kind, conn, fetch_optional, "WHERE email = $1", email)
+    }
 }
 
 pub async fn by_id(
@@ -111,31 +129,24 @@ pub async fn by_id(
     id: i64,
     for_update: bool,
 ) -> sqlx::Result<Option<AccountRow>> {
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    sqlx::query_as(&format!(
-        "SELECT {} FROM {} WHERE id = $1{lock}",
-        kind.columns(),
-        kind.table()
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+    if for_update {
+        account_rows!(kind, conn, fetch_optional, "WHERE id = $1 FOR UPDATE", id)
+    } else {
+        account_rows!(kind, conn, fetch_optional, "WHERE id = $1", id)
+    }
 }
 
 pub async fn list(conn: &mut PgConnection, kind: Accounts) -> sqlx::Result<Vec<AccountRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {} FROM {} ORDER BY lower(display_name), id",
-        kind.columns(),
-        kind.table()
-    ))
-    .fetch_all(conn)
-    .await
+    account_rows!(kind, conn, fetch_all, "ORDER BY lower(display_name), id")
 }
 
 pub async fn count(conn: &mut PgConnection, kind: Accounts) -> sqlx::Result<i64> {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {}", kind.table()))
-        .fetch_one(conn)
-        .await
+    on_accounts!(
+        kind,
+        conn,
+        fetch_one,
+        query_scalar!(r#"SELECT count(*) AS "n!" FROM "#, "")
+    )
 }
 
 pub async fn insert(
@@ -148,27 +159,40 @@ pub async fn insert(
     must_change_password: bool,
     now: DateTime<Utc>,
 ) -> sqlx::Result<AccountRow> {
-    let sql = match kind {
-        Accounts::Staff => format!(
-            "INSERT INTO users (email, display_name, role, password_hash, must_change_password, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {}",
-            kind.columns()
-        ),
-        Accounts::Operators => format!(
-            "INSERT INTO clinicbox.operators (email, display_name, password_hash, must_change_password, created_at, updated_at)
-             VALUES ($1, $2, $4, $5, $6, $6) RETURNING {}",
-            kind.columns()
-        ),
+    let id = match kind {
+        Accounts::Staff => {
+            sqlx::query_scalar!(
+                "INSERT INTO users (email, display_name, role, password_hash, must_change_password,
+                                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+                email,
+                display_name,
+                role.map(Role::as_str),
+                password_hash,
+                must_change_password,
+                now
+            )
+            .fetch_one(&mut *conn)
+            .await?
+        }
+        Accounts::Operators => {
+            sqlx::query_scalar!(
+                "INSERT INTO clinicbox.operators (email, display_name, password_hash,
+                                              must_change_password, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                email,
+                display_name,
+                password_hash,
+                must_change_password,
+                now
+            )
+            .fetch_one(&mut *conn)
+            .await?
+        }
     };
-    sqlx::query_as(&sql)
-        .bind(email)
-        .bind(display_name)
-        .bind(role.map(Role::as_str))
-        .bind(password_hash)
-        .bind(must_change_password)
-        .bind(now)
-        .fetch_one(conn)
-        .await
+    by_id(conn, kind, id, false)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
 }
 
 pub async fn record_failure(
@@ -179,16 +203,19 @@ pub async fn record_failure(
     locked_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "UPDATE {} SET failed_logins = $2, locked_until = coalesce($3, locked_until), updated_at = $4 WHERE id = $1",
-        kind.table()
-    ))
-    .bind(id)
-    .bind(failed)
-    .bind(locked_until)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    on_accounts!(
+        kind,
+        conn,
+        execute,
+        query!(
+            "UPDATE ",
+            " SET failed_logins = $2, locked_until = coalesce($3, locked_until), updated_at = $4 WHERE id = $1",
+            id,
+            failed,
+            locked_until,
+            now
+        )
+    )?;
     Ok(())
 }
 
@@ -198,14 +225,17 @@ pub async fn record_success(
     id: i64,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "UPDATE {} SET failed_logins = 0, locked_until = NULL, last_login_at = $2, updated_at = $2 WHERE id = $1",
-        kind.table()
-    ))
-    .bind(id)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    on_accounts!(
+        kind,
+        conn,
+        execute,
+        query!(
+            "UPDATE ",
+            " SET failed_logins = 0, locked_until = NULL, last_login_at = $2, updated_at = $2 WHERE id = $1",
+            id,
+            now
+        )
+    )?;
     Ok(())
 }
 
@@ -215,14 +245,17 @@ pub async fn unlock(
     id: i64,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(&format!(
-        "UPDATE {} SET failed_logins = 0, locked_until = NULL, updated_at = $2 WHERE id = $1",
-        kind.table()
-    ))
-    .bind(id)
-    .bind(now)
-    .execute(conn)
-    .await?
+    let n = on_accounts!(
+        kind,
+        conn,
+        execute,
+        query!(
+            "UPDATE ",
+            " SET failed_logins = 0, locked_until = NULL, updated_at = $2 WHERE id = $1",
+            id,
+            now
+        )
+    )?
     .rows_affected();
     Ok(n == 1)
 }
@@ -235,17 +268,20 @@ pub async fn set_password(
     must_change: bool,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "UPDATE {} SET password_hash = $2, must_change_password = $3, failed_logins = 0,
+    on_accounts!(
+        kind,
+        conn,
+        execute,
+        query!(
+            "UPDATE ",
+            " SET password_hash = $2, must_change_password = $3, failed_logins = 0,
                 locked_until = NULL, updated_at = $4 WHERE id = $1",
-        kind.table()
-    ))
-    .bind(id)
-    .bind(hash)
-    .bind(must_change)
-    .bind(now)
-    .execute(conn)
-    .await?;
+            id,
+            hash,
+            must_change,
+            now
+        )
+    )?;
     Ok(())
 }
 
@@ -256,15 +292,18 @@ pub async fn set_mfa_pending(
     sealed: Option<&[u8]>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "UPDATE {} SET mfa_pending = $2, updated_at = $3 WHERE id = $1",
-        kind.table()
-    ))
-    .bind(id)
-    .bind(sealed)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    on_accounts!(
+        kind,
+        conn,
+        execute,
+        query!(
+            "UPDATE ",
+            " SET mfa_pending = $2, updated_at = $3 WHERE id = $1",
+            id,
+            sealed,
+            now
+        )
+    )?;
     Ok(())
 }
 
@@ -277,24 +316,26 @@ pub async fn set_mfa(
     last_step: Option<i64>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "UPDATE {} SET mfa_secret = $2, mfa_pending = NULL, mfa_last_step = $3, updated_at = $4 WHERE id = $1",
-        kind.table()
-    ))
-    .bind(id)
-    .bind(sealed)
-    .bind(last_step)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    on_accounts!(
+        kind,
+        &mut *conn,
+        execute,
+        query!(
+            "UPDATE ",
+            " SET mfa_secret = $2, mfa_pending = NULL, mfa_last_step = $3, updated_at = $4 WHERE id = $1",
+            id,
+            sealed,
+            last_step,
+            now
+        )
+    )?;
     if sealed.is_none() {
-        sqlx::query(&format!(
-            "DELETE FROM {} WHERE account_id = $1",
-            kind.codes_table()
-        ))
-        .bind(id)
-        .execute(conn)
-        .await?;
+        on_codes!(
+            kind,
+            conn,
+            execute,
+            query!("DELETE FROM ", " WHERE account_id = $1", id)
+        )?;
     }
     Ok(())
 }
@@ -306,14 +347,7 @@ pub async fn advance_mfa_step(
     id: i64,
     step: i64,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(&format!(
-        "UPDATE {} SET mfa_last_step = $2 WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)",
-        kind.table()
-    ))
-    .bind(id)
-    .bind(step)
-    .execute(conn)
-    .await?
+    let n = on_accounts!(kind, conn, execute, query!("UPDATE ", " SET mfa_last_step = $2 WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)", id, step))?
     .rows_affected();
     Ok(n == 1)
 }
@@ -324,21 +358,23 @@ pub async fn replace_recovery_codes(
     id: i64,
     hashes: &[Vec<u8>],
 ) -> sqlx::Result<()> {
-    sqlx::query(&format!(
-        "DELETE FROM {} WHERE account_id = $1",
-        kind.codes_table()
-    ))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(&format!(
-        "INSERT INTO {} (account_id, code_hash) SELECT $1, unnest($2::bytea[])",
-        kind.codes_table()
-    ))
-    .bind(id)
-    .bind(hashes)
-    .execute(conn)
-    .await?;
+    on_codes!(
+        kind,
+        &mut *conn,
+        execute,
+        query!("DELETE FROM ", " WHERE account_id = $1", id)
+    )?;
+    on_codes!(
+        kind,
+        conn,
+        execute,
+        query!(
+            "INSERT INTO ",
+            " (account_id, code_hash) SELECT $1, unnest($2::bytea[])",
+            id,
+            hashes
+        )
+    )?;
     Ok(())
 }
 
@@ -350,20 +386,21 @@ pub async fn use_recovery_code(
     hash: &[u8],
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(&format!(
-        "UPDATE {} SET used_at = $3 WHERE id = (
-             SELECT id FROM {} WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL
-             LIMIT 1 FOR UPDATE)",
-        kind.codes_table(),
-        kind.codes_table()
-    ))
-    .bind(id)
-    .bind(hash)
-    .bind(now)
-    .execute(conn)
-    .await?
+    // A code is random, so its hash is on one row at most; every matching unused row is used up.
+    let n = on_codes!(
+        kind,
+        conn,
+        execute,
+        query!(
+            "UPDATE ",
+            " SET used_at = $3 WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL",
+            id,
+            hash,
+            now
+        )
+    )?
     .rows_affected();
-    Ok(n == 1)
+    Ok(n >= 1)
 }
 
 pub async fn unused_recovery_codes(
@@ -371,13 +408,16 @@ pub async fn unused_recovery_codes(
     kind: Accounts,
     id: i64,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM {} WHERE account_id = $1 AND used_at IS NULL",
-        kind.codes_table()
-    ))
-    .bind(id)
-    .fetch_one(conn)
-    .await
+    on_codes!(
+        kind,
+        conn,
+        fetch_one,
+        query_scalar!(
+            r#"SELECT count(*) AS "n!" FROM "#,
+            " WHERE account_id = $1 AND used_at IS NULL",
+            id
+        )
+    )
 }
 
 /// Staff only.
@@ -389,22 +429,22 @@ pub async fn update_staff(
     status: AccountStatus,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE users SET display_name = $2, role = $3, status = $4, updated_at = $5 WHERE id = $1",
+        id,
+        display_name,
+        role.as_str(),
+        status.as_str(),
+        now
     )
-    .bind(id)
-    .bind(display_name)
-    .bind(role.as_str())
-    .bind(status.as_str())
-    .bind(now)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn active_admins(conn: &mut PgConnection) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM users WHERE role = 'clinic_admin' AND status = 'active'",
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "v!" FROM users WHERE role = 'clinic_admin' AND status = 'active'"#
     )
     .fetch_one(conn)
     .await
@@ -429,8 +469,18 @@ impl TokenRow {
     }
 }
 
-const TOKEN_COLUMNS: &str =
-    "id, user_id, name, prefix, scope, created_at, expires_at, last_used_at, revoked_at";
+/// Token rows: `$head` + the columns + `$tail` (string literals).
+macro_rules! token_rows {
+    ($conn:expr, $fetch:ident, $head:tt, $tail:tt $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            TokenRow,
+            $head + "id, user_id, name, prefix, scope, created_at, expires_at, last_used_at,
+                     revoked_at" + $tail $(, $arg)*
+        )
+        .$fetch($conn)
+        .await
+    };
+}
 
 pub async fn insert_token(
     conn: &mut PgConnection,
@@ -442,28 +492,30 @@ pub async fn insert_token(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<TokenRow> {
-    sqlx::query_as(&format!(
+    token_rows!(
+        conn,
+        fetch_one,
         "INSERT INTO api_tokens (user_id, name, token_hash, prefix, scope, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TOKEN_COLUMNS}"
-    ))
-    .bind(user_id)
-    .bind(name)
-    .bind(hash)
-    .bind(prefix)
-    .bind(scope.as_str())
-    .bind(now)
-    .bind(expires_at)
-    .fetch_one(conn)
-    .await
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+        "",
+        user_id,
+        name,
+        hash,
+        prefix,
+        scope.as_str(),
+        now,
+        expires_at
+    )
 }
 
 pub async fn tokens_of(conn: &mut PgConnection, user_id: i64) -> sqlx::Result<Vec<TokenRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
-    ))
-    .bind(user_id)
-    .fetch_all(conn)
-    .await
+    token_rows!(
+        conn,
+        fetch_all,
+        "SELECT ",
+        " FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
+        user_id
+    )
 }
 
 pub async fn revoke_token(
@@ -472,12 +524,7 @@ pub async fn revoke_token(
     token_id: i64,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(token_id)
-    .bind(user_id)
-    .bind(now)
+    let n = sqlx::query!("UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL", token_id, user_id, now)
     .execute(conn)
     .await?
     .rows_affected();
@@ -485,22 +532,23 @@ pub async fn revoke_token(
 }
 
 pub async fn token_by_hash(conn: &mut PgConnection, hash: &[u8]) -> sqlx::Result<Option<TokenRow>> {
-    sqlx::query_as(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
-    ))
-    .bind(hash)
-    .fetch_optional(conn)
-    .await
+    token_rows!(
+        conn,
+        fetch_optional,
+        "SELECT ",
+        " FROM api_tokens WHERE token_hash = $1",
+        hash
+    )
 }
 
 /// `last_used_at` at most once a minute, so reads do not write on every request.
 pub async fn touch_token(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE api_tokens SET last_used_at = $2
-          WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - interval '1 minute')",
+          WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')",
+        id,
+        now
     )
-    .bind(id)
-    .bind(now)
     .execute(conn)
     .await?;
     Ok(())
@@ -512,11 +560,7 @@ pub async fn end_sessions_of(
     tenant: Option<i64>,
     account: i64,
 ) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "DELETE FROM clinicbox.sessions WHERE tenant_id IS NOT DISTINCT FROM $1 AND account_id = $2",
-    )
-    .bind(tenant)
-    .bind(account)
+    Ok(sqlx::query!("DELETE FROM clinicbox.sessions WHERE tenant_id IS NOT DISTINCT FROM $1 AND account_id = $2", tenant, account)
     .execute(pool)
     .await?
     .rows_affected())

@@ -13,7 +13,7 @@ fn hash(token: &str) -> Vec<u8> {
 }
 
 pub async fn operators_exist(pool: &PgPool) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM clinicbox.operators)")
+    sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM clinicbox.operators) AS "v!""#)
         .fetch_one(pool)
         .await
 }
@@ -26,12 +26,7 @@ pub async fn create_token(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<O
     let token = data_encoding::BASE32_NOPAD
         .encode(&crate::ops::secrets::random_bytes::<20>()?)
         .to_lowercase();
-    sqlx::query(
-        "INSERT INTO clinicbox.setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
-    )
-    .bind(hash(&token))
-    .bind(now)
-    .bind(now + Duration::hours(TTL_HOURS))
+    sqlx::query!("INSERT INTO clinicbox.setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)", hash(&token), now, now + Duration::hours(TTL_HOURS))
     .execute(pool)
     .await?;
     Ok(Some(token))
@@ -43,13 +38,13 @@ pub async fn is_valid(
     token: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM clinicbox.setup_tokens
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM clinicbox.setup_tokens
                          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2)
-            AND NOT EXISTS (SELECT 1 FROM clinicbox.operators)",
+            AND NOT EXISTS (SELECT 1 FROM clinicbox.operators) AS "v!""#,
+        hash(token),
+        now
     )
-    .bind(hash(token))
-    .bind(now)
     .fetch_one(conn)
     .await
 }
@@ -61,16 +56,18 @@ pub async fn consume(
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     // Serialises two browsers racing with the same link.
-    sqlx::query("LOCK TABLE clinicbox.setup_tokens IN EXCLUSIVE MODE")
+    sqlx::query!("LOCK TABLE clinicbox.setup_tokens IN EXCLUSIVE MODE")
         .execute(&mut *conn)
         .await?;
     if !is_valid(conn, token, now).await? {
         return Ok(false);
     }
-    sqlx::query("UPDATE clinicbox.setup_tokens SET used_at = $1 WHERE used_at IS NULL")
-        .bind(now)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE clinicbox.setup_tokens SET used_at = $1 WHERE used_at IS NULL",
+        now
+    )
+    .execute(conn)
+    .await?;
     Ok(true)
 }
 

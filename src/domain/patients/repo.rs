@@ -64,49 +64,72 @@ impl From<PatientRow> for Patient {
     }
 }
 
-const COLUMNS: &str = "id, mrn, given_name, middle_name, family_name, sex, birth_date, \
-    birth_date_estimated, phones, email, address, national_id, insurance_id, emergency_contact, \
-    preferred_language, allergies, alerts, notes, version, created_at, updated_at, deleted_at";
+/// Patient rows: `$head` + the columns + `$tail` (string literals), fetched with `$fetch`.
+macro_rules! patient_rows {
+    ($conn:expr, $fetch:ident, $head:tt, $tail:tt $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            PatientRow,
+            $head + r#"id, mrn, given_name, middle_name, family_name, sex, birth_date,
+                birth_date_estimated, phones AS "phones: Json<Vec<Phone>>", email, address,
+                national_id, insurance_id,
+                emergency_contact AS "emergency_contact: Json<EmergencyContact>",
+                preferred_language, allergies AS "allergies: Json<Vec<Allergy>>", alerts, notes,
+                version, created_at, updated_at, deleted_at"# + $tail $(, $arg)*
+        )
+        .$fetch($conn)
+        .await
+    };
+}
 
 pub async fn get(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Patient>> {
-    let row: Option<PatientRow> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM patients WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
+    let row = patient_rows!(
+        conn,
+        fetch_optional,
+        "SELECT ",
+        " FROM patients WHERE id = $1",
+        id
+    )?;
     Ok(row.map(Patient::from))
 }
 
 pub async fn get_for_update(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Patient>> {
-    let row: Option<PatientRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM patients WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    let row = patient_rows!(
+        conn,
+        fetch_optional,
+        "SELECT ",
+        " FROM patients WHERE id = $1 FOR UPDATE",
+        id
+    )?;
     Ok(row.map(Patient::from))
 }
 
-/// Binds the stored fields of `d` starting at `$first`.
-macro_rules! bind_data {
-    ($q:expr, $d:expr) => {
-        $q.bind(&$d.given_name)
-            .bind(&$d.middle_name)
-            .bind(&$d.family_name)
-            .bind($d.sex.as_str())
-            .bind($d.birth_date)
-            .bind($d.birth_date_estimated)
-            .bind(Json(&$d.phones))
-            .bind($d.phone_keys())
-            .bind(&$d.email)
-            .bind(&$d.address)
-            .bind(&$d.national_id)
-            .bind(&$d.insurance_id)
-            .bind($d.emergency_contact.as_ref().map(Json))
-            .bind(&$d.preferred_language)
-            .bind(Json(&$d.allergies))
-            .bind(&$d.alerts)
-            .bind(&$d.notes)
+/// Writes a patient row: `$head` takes the stored fields of `$d` as `$1`…`$17`, then `$extra`.
+macro_rules! write_patient {
+    ($conn:expr, $d:expr, $head:tt $(, $extra:expr)* $(,)?) => {
+        patient_rows!(
+            $conn,
+            fetch_one,
+            $head,
+            "",
+            &$d.given_name,
+            $d.middle_name.as_deref(),
+            &$d.family_name,
+            $d.sex.as_str(),
+            $d.birth_date,
+            $d.birth_date_estimated,
+            Json(&$d.phones) as _,
+            &$d.phone_keys()[..],
+            $d.email.as_deref(),
+            $d.address.as_deref(),
+            $d.national_id.as_deref(),
+            $d.insurance_id.as_deref(),
+            $d.emergency_contact.as_ref().map(Json) as _,
+            $d.preferred_language.as_deref(),
+            Json(&$d.allergies) as _,
+            $d.alerts.as_deref(),
+            $d.notes.as_deref()
+            $(, $extra)*
+        )
     };
 }
 
@@ -117,17 +140,19 @@ pub async fn insert(
     by: Option<i64>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Patient> {
-    let sql = format!(
+    let row = write_patient!(
+        conn,
+        d,
         "INSERT INTO patients (mrn, given_name, middle_name, family_name, sex, birth_date,
              birth_date_estimated, phones, phone_keys, email, address, national_id, insurance_id,
              emergency_contact, preferred_language, allergies, alerts, notes,
              created_at, updated_at, created_by, updated_by)
          VALUES (next_mrn(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
              $18, $18, $19, $19)
-         RETURNING {COLUMNS}"
-    );
-    let q = sqlx::query_as::<_, PatientRow>(&sql);
-    let row = bind_data!(q, d).bind(now).bind(by).fetch_one(conn).await?;
+         RETURNING ",
+        now,
+        by
+    )?;
     Ok(row.into())
 }
 
@@ -138,22 +163,20 @@ pub async fn update(
     by: Option<i64>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Patient> {
-    let sql = format!(
+    let row = write_patient!(
+        conn,
+        d,
         "UPDATE patients SET given_name = $1, middle_name = $2, family_name = $3, sex = $4,
              birth_date = $5, birth_date_estimated = $6, phones = $7, phone_keys = $8, email = $9,
              address = $10, national_id = $11, insurance_id = $12, emergency_contact = $13,
              preferred_language = $14, allergies = $15, alerts = $16, notes = $17,
              updated_at = $18, updated_by = $19, version = version + 1
          WHERE id = $20
-         RETURNING {COLUMNS}"
-    );
-    let q = sqlx::query_as::<_, PatientRow>(&sql);
-    let row = bind_data!(q, d)
-        .bind(now)
-        .bind(by)
-        .bind(id)
-        .fetch_one(conn)
-        .await?;
+         RETURNING ",
+        now,
+        by,
+        id
+    )?;
     Ok(row.into())
 }
 
@@ -164,21 +187,38 @@ pub async fn set_deleted(
     by: Option<i64>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let n = sqlx::query(
-        "UPDATE patients SET deleted_at = CASE WHEN $2 THEN $3 END, updated_at = $3,
+    let n = sqlx::query!(
+        "UPDATE patients SET deleted_at = CASE WHEN $2 THEN $3::timestamptz END, updated_at = $3,
                 updated_by = $4, version = version + 1
           WHERE id = $1 AND (deleted_at IS NULL) = $2",
+        id,
+        deleted,
+        now,
+        by
     )
-    .bind(id)
-    .bind(deleted)
-    .bind(now)
-    .bind(by)
     .execute(conn)
     .await?
     .rows_affected();
     Ok(n == 1)
 }
 
+/// Search results: the summary columns, `$matched` (an SQL expression, as a string literal) as
+/// `matched`, then `FROM patients` and `$tail`.
+macro_rules! summary_rows {
+    ($conn:expr, $matched:tt, $tail:tt $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            PatientSummary,
+            "SELECT id, mrn, given_name, middle_name, family_name, sex, birth_date,
+                    birth_date_estimated, phones -> 0 ->> 'number' AS phone, " + $matched
+                + r#" AS "matched!" FROM patients "# + $tail $(, $arg)*
+        )
+        .fetch_all($conn)
+        .await
+    };
+}
+pub(super) use summary_rows;
+
+/// The summary columns, for the one search query that is assembled at run time.
 pub const SUMMARY: &str = "id, mrn, given_name, middle_name, family_name, sex, birth_date, \
     birth_date_estimated, phones -> 0 ->> 'number' AS phone";
 
@@ -188,25 +228,22 @@ pub async fn duplicates(
     d: &PatientData,
     except: Option<i64>,
 ) -> sqlx::Result<Vec<PatientSummary>> {
-    sqlx::query_as(&format!(
-        "SELECT {SUMMARY},
-                CASE WHEN phone_keys && $4 THEN 'phone' ELSE 'name_and_birth_date' END AS matched
-           FROM patients
-          WHERE deleted_at IS NULL
+    summary_rows!(
+        conn,
+        "CASE WHEN phone_keys && $4 THEN 'phone' ELSE 'name_and_birth_date' END",
+        "WHERE deleted_at IS NULL
             AND ($5::bigint IS NULL OR id <> $5)
             AND ((given_norm = extensions.fold($1) AND family_norm = extensions.fold($2)
                   AND birth_date = $3)
                  OR phone_keys && $4)
           ORDER BY family_norm, given_norm
-          LIMIT 10"
-    ))
-    .bind(&d.given_name)
-    .bind(&d.family_name)
-    .bind(d.birth_date)
-    .bind(d.phone_keys())
-    .bind(except)
-    .fetch_all(conn)
-    .await
+          LIMIT 10",
+        &d.given_name,
+        &d.family_name,
+        d.birth_date,
+        &d.phone_keys()[..],
+        except
+    )
 }
 
 pub async fn mrn_prefix(conn: &mut PgConnection) -> sqlx::Result<String> {

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use sqlx::PgConnection;
 
 use super::model::{PatientSummary, parse_date, phone_digits, phone_key};
-use super::repo::SUMMARY;
+use super::repo::{SUMMARY, summary_rows};
 
 pub const DEFAULT_LIMIT: i64 = 20;
 
@@ -80,31 +80,27 @@ pub async fn search(
 
     if !q.contains(char::is_whitespace) && q.chars().any(|c| c.is_ascii_digit()) && q.len() <= 40 {
         out.add(
-            sqlx::query_as(&format!(
-                "SELECT {SUMMARY}, 'mrn' AS matched FROM patients
-                  WHERE deleted_at IS NULL
+            summary_rows!(
+                &mut *conn,
+                "'mrn'",
+                "WHERE deleted_at IS NULL
                     AND mrn IN (upper($1),
-                                (SELECT value #>> '{{}}' FROM settings WHERE key = 'patients.mrn_prefix')
-                                    || lpad($1, greatest(6, length($1)), '0'))"
-            ))
-            .bind(q)
-            .fetch_all(&mut *conn)
-            .await?,
+                                (SELECT value #>> '{}' FROM settings WHERE key = 'patients.mrn_prefix')
+                                    || lpad($1, greatest(6, length($1)), '0'))",
+                q
+            )?,
         );
     }
     // "17.05.1980" is a birth date, not a phone number.
     if let Some(digits) = phone_digits(q).filter(|d| d.len() >= 7 && parse_date(q).is_none()) {
-        out.add(
-            sqlx::query_as(&format!(
-                "SELECT {SUMMARY}, 'phone' AS matched FROM patients
-                  WHERE deleted_at IS NULL AND phone_keys @> ARRAY[$1]
-                  ORDER BY family_norm, given_norm LIMIT $2"
-            ))
-            .bind(phone_key(&digits))
-            .bind(limit)
-            .fetch_all(&mut *conn)
-            .await?,
-        );
+        out.add(summary_rows!(
+            &mut *conn,
+            "'phone'",
+            "WHERE deleted_at IS NULL AND phone_keys @> ARRAY[$1]
+                  ORDER BY family_norm, given_norm LIMIT $2",
+            phone_key(&digits),
+            limit
+        )?);
         return Ok(out.rows);
     }
 
@@ -122,25 +118,24 @@ pub async fn search(
     }
     if name_parts.is_empty() {
         if let Some(d) = date {
-            out.add(
-                sqlx::query_as(&format!(
-                    "SELECT {SUMMARY}, 'birth_date' AS matched FROM patients
-                      WHERE deleted_at IS NULL AND birth_date = $1
-                      ORDER BY family_norm, given_norm LIMIT $2"
-                ))
-                .bind(d)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await?,
-            );
+            out.add(summary_rows!(
+                &mut *conn,
+                "'birth_date'",
+                "WHERE deleted_at IS NULL AND birth_date = $1
+                      ORDER BY family_norm, given_norm LIMIT $2",
+                d,
+                limit
+            )?);
         }
         return Ok(out.rows);
     }
 
-    let folded: String = sqlx::query_scalar("SELECT extensions.fold($1)")
-        .bind(name_parts.join(" "))
-        .fetch_one(&mut *conn)
-        .await?;
+    let folded: String = sqlx::query_scalar!(
+        r#"SELECT extensions.fold($1) AS "v!""#,
+        name_parts.join(" ")
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     let tokens = words(&folded);
     if tokens.is_empty() {
         return Ok(out.rows);
@@ -168,29 +163,39 @@ async fn by_prefix(
     } else {
         prefix_range(&rest)
     };
-    let rows: Vec<PatientSummary> = sqlx::query_as(&format!(
-        "(SELECT {SUMMARY}, 'name' AS matched, family_norm, given_norm, 1 AS rank FROM patients
+    // The union has no table behind its columns, so the non-null ones are marked "!".
+    let rows: Vec<PatientSummary> = sqlx::query_as!(
+        PatientSummary,
+        r#"SELECT id AS "id!", mrn AS "mrn!", given_name AS "given_name!",
+                  middle_name AS "middle_name?", family_name AS "family_name!", sex AS "sex!",
+                  birth_date AS "birth_date?", birth_date_estimated AS "birth_date_estimated!",
+                  phone AS "phone?", 'name' AS "matched!"
+           FROM ((SELECT id, mrn, given_name, middle_name, family_name, sex, birth_date,
+                         birth_date_estimated, phones -> 0 ->> 'number' AS phone,
+                         family_norm, given_norm, 1 AS rank FROM patients
            WHERE deleted_at IS NULL
              AND family_norm >= $1 AND family_norm < $2
              AND given_norm >= $3 AND given_norm < $4
              AND ($6::date IS NULL OR birth_date = $6)
            ORDER BY family_norm, given_norm LIMIT $5)
          UNION ALL
-         (SELECT {SUMMARY}, 'name' AS matched, family_norm, given_norm, 2 AS rank FROM patients
+         (SELECT id, mrn, given_name, middle_name, family_name, sex, birth_date,
+                 birth_date_estimated, phones -> 0 ->> 'number' AS phone,
+                 family_norm, given_norm, 2 AS rank FROM patients
            WHERE deleted_at IS NULL
              AND given_norm >= $1 AND given_norm < $2
              AND family_norm >= $3 AND family_norm < $4
              AND ($6::date IS NULL OR birth_date = $6)
-           ORDER BY given_norm, family_norm LIMIT $5)
+           ORDER BY given_norm, family_norm LIMIT $5)) u
          ORDER BY rank, family_norm, given_norm
-         LIMIT $5"
-    ))
-    .bind(&a_lo)
-    .bind(&a_hi)
-    .bind(&b_lo)
-    .bind(&b_hi)
-    .bind(limit)
-    .bind(date)
+         LIMIT $5"#,
+        &a_lo,
+        &a_hi,
+        &b_lo,
+        &b_hi,
+        limit,
+        date
+    )
     .fetch_all(&mut *conn)
     .await?;
     out.add(rows);
@@ -211,8 +216,7 @@ async fn by_corrected_words(
     // words within two edits that start with the same letter (fuzzystrmatch: transpositions such
     // as "smtih"). Very short words cannot be corrected; they must match as typed.
     let tokens: Vec<&String> = tokens.iter().take(4).collect();
-    let rows: Vec<(i32, String, f32)> = sqlx::query_as(
-        "SELECT t.i::int, w.word, w.score
+    let rows: Vec<(i32, String, f32)> = sqlx::query!(r#"SELECT t.i::int AS "i!", w.word AS "word!", w.score AS "score!"
            FROM unnest($1::text[]) WITH ORDINALITY AS t(tok, i)
            CROSS JOIN LATERAL (
                SELECT word, max(score)::real AS score FROM (
@@ -232,9 +236,8 @@ async fn by_corrected_words(
          UNION ALL
          SELECT t.i::int, t.tok, 1.0 FROM unnest($1::text[]) WITH ORDINALITY AS t(tok, i)
           WHERE length(t.tok) < 3
-         ORDER BY 1, 3 DESC",
-    )
-    .bind(tokens.iter().map(|t| t.as_str()).collect::<Vec<_>>())
+         ORDER BY 1, 3 DESC"#, &tokens.iter().map(|t| t.as_str()).collect::<Vec<_>>()[..] as _)
+    .map(|r| (r.i, r.word, r.score))
     .fetch_all(&mut *conn)
     .await?;
     let mut alternatives: Vec<Vec<String>> = vec![Vec::new(); tokens.len()];
@@ -249,18 +252,16 @@ async fn by_corrected_words(
         return Ok(());
     }
     let best: Vec<String> = alternatives.iter().map(|a| a[0].clone()).collect();
-    let sql = format!(
-        "SELECT {SUMMARY}, 'similar_name' AS matched FROM patients
-          WHERE deleted_at IS NULL AND name_tokens @> $1
+    let rows: Vec<PatientSummary> = summary_rows!(
+        &mut *conn,
+        "'similar_name'",
+        "WHERE deleted_at IS NULL AND name_tokens @> $1
             AND ($3::date IS NULL OR birth_date = $3)
-          LIMIT $2"
-    );
-    let rows: Vec<PatientSummary> = sqlx::query_as(&sql)
-        .bind(&best)
-        .bind(limit)
-        .bind(date)
-        .fetch_all(&mut *conn)
-        .await?;
+          LIMIT $2",
+        &best[..],
+        limit,
+        date
+    )?;
     out.add(sorted(rows));
     if out.full() || alternatives.iter().all(|a| a.len() == 1) {
         return Ok(());

@@ -7,7 +7,8 @@ use super::model::{Appointment, AppointmentType, Provider, Status};
 use super::slots::LocalRange;
 
 pub async fn providers(conn: &mut PgConnection) -> sqlx::Result<Vec<Provider>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Provider,
         "SELECT id, display_name, role FROM users
           WHERE role IN ('doctor', 'nurse') AND status = 'active'
           ORDER BY lower(display_name), id",
@@ -17,21 +18,23 @@ pub async fn providers(conn: &mut PgConnection) -> sqlx::Result<Vec<Provider>> {
 }
 
 pub async fn provider(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Provider>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Provider,
         "SELECT id, display_name, role FROM users
           WHERE id = $1 AND role IN ('doctor', 'nurse') AND status = 'active'",
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await
 }
 
 pub async fn types(conn: &mut PgConnection, all: bool) -> sqlx::Result<Vec<AppointmentType>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        AppointmentType,
         "SELECT id, name, duration_minutes, color, active FROM appointment_types
           WHERE $1 OR active ORDER BY active DESC, lower(name)",
+        all
     )
-    .bind(all)
     .fetch_all(conn)
     .await
 }
@@ -40,10 +43,11 @@ pub async fn appointment_type(
     conn: &mut PgConnection,
     id: i64,
 ) -> sqlx::Result<Option<AppointmentType>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        AppointmentType,
         "SELECT id, name, duration_minutes, color, active FROM appointment_types WHERE id = $1",
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await
 }
@@ -54,13 +58,14 @@ pub async fn insert_type(
     minutes: i32,
     color: &str,
 ) -> sqlx::Result<AppointmentType> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        AppointmentType,
         "INSERT INTO appointment_types (name, duration_minutes, color) VALUES ($1, $2, $3)
          RETURNING id, name, duration_minutes, color, active",
+        name,
+        minutes,
+        color
     )
-    .bind(name)
-    .bind(minutes)
-    .bind(color)
     .fetch_one(conn)
     .await
 }
@@ -73,15 +78,15 @@ pub async fn update_type(
     color: &str,
     active: bool,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "UPDATE appointment_types SET name = $2, duration_minutes = $3, color = $4, active = $5
           WHERE id = $1",
+        id,
+        name,
+        minutes,
+        color,
+        active
     )
-    .bind(id)
-    .bind(name)
-    .bind(minutes)
-    .bind(color)
-    .bind(active)
     .execute(conn)
     .await?
     .rows_affected()
@@ -92,31 +97,32 @@ pub async fn update_type(
 pub type WeekRows = Vec<(i16, NaiveTime, NaiveTime)>;
 
 pub async fn clinic_hours(conn: &mut PgConnection) -> sqlx::Result<WeekRows> {
-    sqlx::query_as("SELECT weekday, opens, closes FROM clinic_hours ORDER BY weekday, opens")
+    sqlx::query!("SELECT weekday, opens, closes FROM clinic_hours ORDER BY weekday, opens")
+        .map(|r| (r.weekday, r.opens, r.closes))
         .fetch_all(conn)
         .await
 }
 
 pub async fn replace_clinic_hours(conn: &mut PgConnection, rows: &WeekRows) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM clinic_hours")
+    sqlx::query!("DELETE FROM clinic_hours")
         .execute(&mut *conn)
         .await?;
     for (w, s, e) in rows {
-        sqlx::query("INSERT INTO clinic_hours (weekday, opens, closes) VALUES ($1, $2, $3)")
-            .bind(w)
-            .bind(s)
-            .bind(e)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO clinic_hours (weekday, opens, closes) VALUES ($1, $2, $3)",
+            w,
+            s,
+            e
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
 
 pub async fn provider_hours(conn: &mut PgConnection, provider: i64) -> sqlx::Result<WeekRows> {
-    sqlx::query_as(
-        "SELECT weekday, starts, ends FROM provider_hours WHERE provider_id = $1 ORDER BY weekday, starts",
-    )
-    .bind(provider)
+    sqlx::query!("SELECT weekday, starts, ends FROM provider_hours WHERE provider_id = $1 ORDER BY weekday, starts", provider)
+    .map(|r| (r.weekday, r.starts, r.ends))
     .fetch_all(conn)
     .await
 }
@@ -126,18 +132,14 @@ pub async fn replace_provider_hours(
     provider: i64,
     rows: &WeekRows,
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM provider_hours WHERE provider_id = $1")
-        .bind(provider)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM provider_hours WHERE provider_id = $1",
+        provider
+    )
+    .execute(&mut *conn)
+    .await?;
     for (w, s, e) in rows {
-        sqlx::query(
-            "INSERT INTO provider_hours (provider_id, weekday, starts, ends) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(provider)
-        .bind(w)
-        .bind(s)
-        .bind(e)
+        sqlx::query!("INSERT INTO provider_hours (provider_id, weekday, starts, ends) VALUES ($1, $2, $3, $4)", provider, w, s, e)
         .execute(&mut *conn)
         .await?;
     }
@@ -151,31 +153,35 @@ pub struct Holiday {
 }
 
 pub async fn holidays(conn: &mut PgConnection, from: NaiveDate) -> sqlx::Result<Vec<Holiday>> {
-    sqlx::query_as("SELECT day, name FROM clinic_holidays WHERE day >= $1 ORDER BY day")
-        .bind(from)
-        .fetch_all(conn)
-        .await
+    sqlx::query_as!(
+        Holiday,
+        "SELECT day, name FROM clinic_holidays WHERE day >= $1 ORDER BY day",
+        from
+    )
+    .fetch_all(conn)
+    .await
 }
 
 pub async fn add_holiday(conn: &mut PgConnection, day: NaiveDate, name: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO clinic_holidays (day, name) VALUES ($1, $2)
          ON CONFLICT (day) DO UPDATE SET name = EXCLUDED.name",
+        day,
+        name
     )
-    .bind(day)
-    .bind(name)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn remove_holiday(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<bool> {
-    Ok(sqlx::query("DELETE FROM clinic_holidays WHERE day = $1")
-        .bind(day)
-        .execute(conn)
-        .await?
-        .rows_affected()
-        == 1)
+    Ok(
+        sqlx::query!("DELETE FROM clinic_holidays WHERE day = $1", day)
+            .execute(conn)
+            .await?
+            .rows_affected()
+            == 1,
+    )
 }
 
 #[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
@@ -191,12 +197,13 @@ pub async fn absences(
     provider: i64,
     from: NaiveDate,
 ) -> sqlx::Result<Vec<Absence>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Absence,
         "SELECT id, starts_on, ends_on, reason FROM provider_absences
           WHERE provider_id = $1 AND ends_on >= $2 ORDER BY starts_on",
+        provider,
+        from
     )
-    .bind(provider)
-    .bind(from)
     .fetch_all(conn)
     .await
 }
@@ -208,28 +215,22 @@ pub async fn add_absence(
     to: NaiveDate,
     reason: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO provider_absences (provider_id, starts_on, ends_on, reason) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(provider)
-    .bind(from)
-    .bind(to)
-    .bind(reason)
+    sqlx::query!("INSERT INTO provider_absences (provider_id, starts_on, ends_on, reason) VALUES ($1, $2, $3, $4)", provider, from, to, reason)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn remove_absence(conn: &mut PgConnection, provider: i64, id: i64) -> sqlx::Result<bool> {
-    Ok(
-        sqlx::query("DELETE FROM provider_absences WHERE id = $1 AND provider_id = $2")
-            .bind(id)
-            .bind(provider)
-            .execute(conn)
-            .await?
-            .rows_affected()
-            == 1,
+    Ok(sqlx::query!(
+        "DELETE FROM provider_absences WHERE id = $1 AND provider_id = $2",
+        id,
+        provider
     )
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// Everything the slot computation needs for one provider and day, in one round trip.
@@ -238,7 +239,6 @@ pub async fn day_rules(
     provider: i64,
     date: NaiveDate,
 ) -> sqlx::Result<super::slots::DayRules> {
-    #[derive(sqlx::FromRow)]
     struct Row {
         starts: Vec<NaiveTime>,
         ends: Vec<NaiveTime>,
@@ -250,19 +250,14 @@ pub async fn day_rules(
     }
     let weekday = chrono::Datelike::weekday(&date).number_from_monday() as i16;
     let row: Row =
-        sqlx::query_as(
-            "SELECT
-                coalesce((SELECT array_agg(starts ORDER BY starts) FROM provider_hours WHERE provider_id = $1 AND weekday = $2), '{}') AS starts,
-                coalesce((SELECT array_agg(ends ORDER BY starts) FROM provider_hours WHERE provider_id = $1 AND weekday = $2), '{}') AS ends,
-                coalesce((SELECT array_agg(opens ORDER BY opens) FROM clinic_hours WHERE weekday = $2), '{}') AS opens,
-                coalesce((SELECT array_agg(closes ORDER BY opens) FROM clinic_hours WHERE weekday = $2), '{}') AS closes,
-                EXISTS (SELECT 1 FROM clinic_hours) AS has_clinic_hours,
-                EXISTS (SELECT 1 FROM clinic_holidays WHERE day = $3) AS holiday,
-                EXISTS (SELECT 1 FROM provider_absences WHERE provider_id = $1 AND $3 BETWEEN starts_on AND ends_on) AS absent",
-        )
-        .bind(provider)
-        .bind(weekday)
-        .bind(date)
+        sqlx::query_as!(Row, "SELECT
+                coalesce((SELECT array_agg(starts ORDER BY starts) FROM provider_hours WHERE provider_id = $1 AND weekday = $2), '{}') AS \"starts!\",
+                coalesce((SELECT array_agg(ends ORDER BY starts) FROM provider_hours WHERE provider_id = $1 AND weekday = $2), '{}') AS \"ends!\",
+                coalesce((SELECT array_agg(opens ORDER BY opens) FROM clinic_hours WHERE weekday = $2), '{}') AS \"opens!\",
+                coalesce((SELECT array_agg(closes ORDER BY opens) FROM clinic_hours WHERE weekday = $2), '{}') AS \"closes!\",
+                EXISTS (SELECT 1 FROM clinic_hours) AS \"has_clinic_hours!\",
+                EXISTS (SELECT 1 FROM clinic_holidays WHERE day = $3) AS \"holiday!\",
+                EXISTS (SELECT 1 FROM provider_absences WHERE provider_id = $1 AND $3 BETWEEN starts_on AND ends_on) AS \"absent!\"", provider, weekday, date)
         .fetch_one(conn)
         .await?;
     let zip = |a: Vec<NaiveTime>, b: Vec<NaiveTime>| -> Vec<LocalRange> {
@@ -284,34 +279,43 @@ pub async fn busy(
     to: DateTime<Utc>,
     except: Option<i64>,
 ) -> sqlx::Result<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
-    sqlx::query_as(
+    sqlx::query!(
         "SELECT starts_at, ends_at FROM appointments
           WHERE provider_id = $1 AND starts_at < $3 AND ends_at > $2
             AND status NOT IN ('cancelled', 'no_show') AND NOT walk_in
             AND ($4::bigint IS NULL OR id <> $4)
           ORDER BY starts_at",
+        provider,
+        from,
+        to,
+        except
     )
-    .bind(provider)
-    .bind(from)
-    .bind(to)
-    .bind(except)
+    .map(|r| (r.starts_at, r.ends_at))
     .fetch_all(conn)
     .await
 }
 
-const APPOINTMENT: &str = "SELECT a.id, a.patient_id, p.mrn AS patient_mrn,
-        concat_ws(' ', p.given_name, p.middle_name, p.family_name) AS patient_name,
-        a.provider_id, u.display_name AS provider_name, a.type_id, t.name AS type_name,
+/// The appointment with what lists show about it; `$tail` is the WHERE/ORDER part (a literal).
+macro_rules! appointments {
+    ($tail:tt $(, $arg:expr)*) => {
+        sqlx::query_as!(
+            Appointment,
+            "SELECT a.id, a.patient_id, p.mrn AS patient_mrn,
+        concat_ws(' ', p.given_name, p.middle_name, p.family_name) AS \"patient_name!\",
+        a.provider_id, u.display_name AS \"provider_name?\", a.type_id, t.name AS \"type_name?\",
         a.starts_at, a.ends_at, a.status, a.walk_in, a.queue_number, a.reason, a.cancel_reason,
         a.arrived_at
    FROM appointments a
    JOIN patients p ON p.id = a.patient_id
    LEFT JOIN users u ON u.id = a.provider_id
-   LEFT JOIN appointment_types t ON t.id = a.type_id";
+   LEFT JOIN appointment_types t ON t.id = a.type_id" + " " + $tail
+            $(, $arg)*
+        )
+    };
+}
 
 pub async fn appointment(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Appointment>> {
-    sqlx::query_as(&format!("{APPOINTMENT} WHERE a.id = $1"))
-        .bind(id)
+    appointments!("WHERE a.id = $1", id)
         .fetch_optional(conn)
         .await
 }
@@ -323,23 +327,23 @@ pub async fn between(
     to: DateTime<Utc>,
     provider: Option<i64>,
 ) -> sqlx::Result<Vec<Appointment>> {
-    sqlx::query_as(&format!(
-        "{APPOINTMENT} WHERE a.starts_at >= $1 AND a.starts_at < $2
+    appointments!(
+        "WHERE a.starts_at >= $1 AND a.starts_at < $2
            AND ($3::bigint IS NULL OR a.provider_id = $3)
-         ORDER BY a.starts_at, a.id"
-    ))
-    .bind(from)
-    .bind(to)
-    .bind(provider)
+         ORDER BY a.starts_at, a.id",
+        from,
+        to,
+        provider
+    )
     .fetch_all(conn)
     .await
 }
 
 pub async fn of_patient(conn: &mut PgConnection, patient: i64) -> sqlx::Result<Vec<Appointment>> {
-    sqlx::query_as(&format!(
-        "{APPOINTMENT} WHERE a.patient_id = $1 ORDER BY a.starts_at DESC, a.id DESC LIMIT 200"
-    ))
-    .bind(patient)
+    appointments!(
+        "WHERE a.patient_id = $1 ORDER BY a.starts_at DESC, a.id DESC LIMIT 200",
+        patient
+    )
     .fetch_all(conn)
     .await
 }
@@ -358,34 +362,36 @@ pub async fn insert(
     by: Option<i64>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO appointments (patient_id, provider_id, type_id, starts_at, ends_at, status,
                                    walk_in, reason, created_by, created_at, updated_at,
                                    arrived_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10,
-                 CASE WHEN $6 = 'arrived' THEN $10 END)
+                 CASE WHEN $6 = 'arrived' THEN $10::timestamptz END)
          RETURNING id",
+        patient,
+        provider,
+        type_id,
+        starts,
+        ends,
+        status.as_str(),
+        walk_in,
+        reason,
+        by,
+        now
     )
-    .bind(patient)
-    .bind(provider)
-    .bind(type_id)
-    .bind(starts)
-    .bind(ends)
-    .bind(status.as_str())
-    .bind(walk_in)
-    .bind(reason)
-    .bind(by)
-    .bind(now)
     .fetch_one(conn)
     .await
 }
 
 pub async fn lock(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<(Status, bool)>> {
-    let row: Option<(String, bool)> =
-        sqlx::query_as("SELECT status, walk_in FROM appointments WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
+    let row = sqlx::query!(
+        "SELECT status, walk_in FROM appointments WHERE id = $1 FOR UPDATE",
+        id
+    )
+    .map(|r| (r.status, r.walk_in))
+    .fetch_optional(conn)
+    .await?;
     Ok(row.map(|(s, w)| (Status::parse(&s).unwrap_or(Status::Cancelled), w)))
 }
 
@@ -397,7 +403,7 @@ pub async fn set_status(
     cancel_reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE appointments SET status = $2, updated_at = $3,
                 queue_number = coalesce($4, queue_number),
                 arrived_at = CASE WHEN $2 = 'arrived' THEN $3 ELSE arrived_at END,
@@ -406,12 +412,12 @@ pub async fn set_status(
                 cancelled_at = CASE WHEN $2 = 'cancelled' THEN $3 ELSE cancelled_at END,
                 cancel_reason = coalesce($5, cancel_reason)
           WHERE id = $1",
+        id,
+        to.as_str(),
+        now,
+        queue_number,
+        cancel_reason
     )
-    .bind(id)
-    .bind(to.as_str())
-    .bind(now)
-    .bind(queue_number)
-    .bind(cancel_reason)
     .execute(conn)
     .await?;
     Ok(())
@@ -425,15 +431,15 @@ pub async fn move_to(
     ends: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE appointments SET provider_id = $2, starts_at = $3, ends_at = $4, updated_at = $5
           WHERE id = $1",
+        id,
+        provider,
+        starts,
+        ends,
+        now
     )
-    .bind(id)
-    .bind(provider)
-    .bind(starts)
-    .bind(ends)
-    .bind(now)
     .execute(conn)
     .await?;
     Ok(())
@@ -446,15 +452,15 @@ pub async fn next_queue_number(
     day_start: DateTime<Utc>,
     day_end: DateTime<Utc>,
 ) -> sqlx::Result<i32> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.queue'))")
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.queue'))")
         .execute(&mut *conn)
         .await?;
-    sqlx::query_scalar(
-        "SELECT coalesce(max(queue_number), 0) + 1 FROM appointments
-          WHERE arrived_at >= $1 AND arrived_at < $2",
+    sqlx::query_scalar!(
+        r#"SELECT coalesce(max(queue_number), 0) + 1 AS "n!" FROM appointments
+          WHERE arrived_at >= $1 AND arrived_at < $2"#,
+        day_start,
+        day_end
     )
-    .bind(day_start)
-    .bind(day_end)
     .fetch_one(conn)
     .await
 }

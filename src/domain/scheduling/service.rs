@@ -103,10 +103,10 @@ fn is_clash(e: &sqlx::Error) -> bool {
 }
 
 async fn patient_ok(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1 AND deleted_at IS NULL)",
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1 AND deleted_at IS NULL) AS "v!""#,
+        id
     )
-    .bind(id)
     .fetch_one(conn)
     .await
 }

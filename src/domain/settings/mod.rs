@@ -41,15 +41,6 @@ pub enum Scope {
     System,
 }
 
-impl Scope {
-    fn table(self) -> &'static str {
-        match self {
-            Self::Clinic => "settings",
-            Self::System => "clinicbox.system_settings",
-        }
-    }
-}
-
 /// One setting: its key, where it lives, and (by `T`) what it holds. Every read and write of
 /// a setting goes through here: one upsert for all of them.
 #[derive(Debug)]
@@ -81,13 +72,21 @@ impl<T: Serialize + serde::de::DeserializeOwned> Setting<T> {
     /// The stored value; `None` if unset or if what is stored is not a `T` (callers apply
     /// their default, as for an unset one).
     pub async fn get(&self, conn: &mut PgConnection) -> sqlx::Result<Option<T>> {
-        let v: Option<serde_json::Value> = sqlx::query_scalar(&format!(
-            "SELECT value FROM {} WHERE key = $1",
-            self.scope.table()
-        ))
-        .bind(self.key)
-        .fetch_optional(conn)
-        .await?;
+        let v = match self.scope {
+            Scope::Clinic => {
+                sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", self.key)
+                    .fetch_optional(conn)
+                    .await?
+            }
+            Scope::System => {
+                sqlx::query_scalar!(
+                    "SELECT value FROM clinicbox.system_settings WHERE key = $1",
+                    self.key
+                )
+                .fetch_optional(conn)
+                .await?
+            }
+        };
         Ok(v.and_then(|v| serde_json::from_value(v).ok()))
     }
 
@@ -98,16 +97,32 @@ impl<T: Serialize + serde::de::DeserializeOwned> Setting<T> {
         now: DateTime<Utc>,
     ) -> sqlx::Result<()> {
         let value = serde_json::to_value(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        sqlx::query(&format!(
-            "INSERT INTO {} (key, value, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
-            self.scope.table()
-        ))
-        .bind(self.key)
-        .bind(value)
-        .bind(now)
-        .execute(conn)
-        .await?;
+        match self.scope {
+            Scope::Clinic => {
+                sqlx::query!(
+                    "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,
+                                                 updated_at = EXCLUDED.updated_at",
+                    self.key,
+                    value,
+                    now
+                )
+                .execute(conn)
+                .await?
+            }
+            Scope::System => {
+                sqlx::query!(
+                "INSERT INTO clinicbox.system_settings (key, value, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value,
+                                                 updated_at = EXCLUDED.updated_at",
+                self.key,
+                value,
+                now
+            )
+                .execute(conn)
+                .await?
+            }
+        };
         Ok(())
     }
 }
@@ -151,11 +166,12 @@ impl Security {
     /// Reads the clinic's values inside its transaction; missing or unreadable keys keep the
     /// defaults.
     pub async fn load(conn: &mut PgConnection) -> sqlx::Result<Self> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT key, value #>> '{}' FROM settings
+        let rows: Vec<(String, String)> = sqlx::query!(
+            r#"SELECT key, coalesce(value #>> '{}', '') AS "value!" FROM settings
               WHERE key IN ('security.mfa_policy', 'security.idle_minutes',
-                            'security.session_hours', 'audit.retention_years')",
+                            'security.session_hours', 'audit.retention_years')"#
         )
+        .map(|r| (r.key, r.value))
         .fetch_all(conn)
         .await?;
         let mut s = Self::default();
@@ -288,11 +304,12 @@ pub async fn save_security(
 
 /// Idle timeout of operator sessions (system setting `security.idle_minutes`, default 15).
 pub async fn console_idle_minutes(pool: &PgPool) -> sqlx::Result<i64> {
-    let v: Option<String> = sqlx::query_scalar(
-        "SELECT value #>> '{}' FROM clinicbox.system_settings WHERE key = 'security.idle_minutes'",
+    let v: Option<String> = sqlx::query_scalar!(
+        "SELECT value #>> '{}' FROM clinicbox.system_settings WHERE key = 'security.idle_minutes'"
     )
     .fetch_optional(pool)
-    .await?;
+    .await?
+    .flatten();
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(15))
 }
 
@@ -320,10 +337,11 @@ impl Hsts {
     pub const MAX_AGE_LIMIT: i64 = 63_072_000;
 
     pub async fn load(pool: &PgPool) -> sqlx::Result<Self> {
-        let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
+        let rows: Vec<(String, serde_json::Value)> = sqlx::query!(
             "SELECT key, value FROM clinicbox.system_settings
-              WHERE key IN ('tls.hsts_max_age', 'tls.hsts_include_subdomains')",
+              WHERE key IN ('tls.hsts_max_age', 'tls.hsts_include_subdomains')"
         )
+        .map(|r| (r.key, r.value))
         .fetch_all(pool)
         .await?;
         let mut h = Self::default();
@@ -348,13 +366,8 @@ impl Hsts {
                 serde_json::Value::from(self.include_subdomains),
             ),
         ] {
-            sqlx::query(
-                "INSERT INTO clinicbox.system_settings (key, value, updated_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
-            )
-            .bind(key)
-            .bind(value)
-            .bind(now)
+            sqlx::query!("INSERT INTO clinicbox.system_settings (key, value, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at", key, value, now)
             .execute(&mut *conn)
             .await?;
         }
@@ -412,11 +425,13 @@ impl RateLimits {
 
     /// The stored values, each falling back to `defaults` when unset or out of range.
     pub async fn load(pool: &PgPool, defaults: Self) -> sqlx::Result<Self> {
-        let rows: Vec<(String, serde_json::Value)> =
-            sqlx::query_as("SELECT key, value FROM clinicbox.system_settings WHERE key = ANY($1)")
-                .bind(&Self::KEYS[..])
-                .fetch_all(pool)
-                .await?;
+        let rows: Vec<(String, serde_json::Value)> = sqlx::query!(
+            "SELECT key, value FROM clinicbox.system_settings WHERE key = ANY($1)",
+            &Self::KEYS[..] as _
+        )
+        .map(|r| (r.key, r.value))
+        .fetch_all(pool)
+        .await?;
         let mut l = defaults;
         for (k, v) in rows {
             let n = v.as_u64().and_then(|n| u32::try_from(n).ok());

@@ -4,7 +4,6 @@ use sqlx::{PgConnection, PgExecutor};
 
 use super::model::{Branding, Ident, Slug, Tenant, TenantIdent, TenantStatus};
 
-#[derive(sqlx::FromRow)]
 pub(super) struct TenantRow {
     id: i64,
     slug: String,
@@ -17,7 +16,18 @@ pub(super) struct TenantRow {
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
-const COLUMNS: &str = "t.id, t.slug, t.display_name, t.status, t.db_schema, t.db_role, t.schema_version, t.branding, t.created_at";
+/// Clinic rows: `$head` + the columns of `clinicbox.tenants t` + `$tail` (string literals).
+macro_rules! tenant_rows {
+    ($db:expr, $fetch:ident, $head:tt, $tail:tt $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            TenantRow,
+            $head + "t.id, t.slug, t.display_name, t.status, t.db_schema, t.db_role,
+                     t.schema_version, t.branding, t.created_at" + $tail $(, $arg)*
+        )
+        .$fetch($db)
+        .await
+    };
+}
 
 impl TenantRow {
     /// Re-validates what the database holds before it is used to build SQL identifiers.
@@ -45,12 +55,13 @@ pub(super) async fn by_slug(
     db: impl PgExecutor<'_>,
     slug: &Slug,
 ) -> Result<Option<Tenant>, sqlx::Error> {
-    let row: Option<TenantRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM clinicbox.tenants t WHERE t.slug = $1"
-    ))
-    .bind(slug.as_str())
-    .fetch_optional(db)
-    .await?;
+    let row = tenant_rows!(
+        db,
+        fetch_optional,
+        "SELECT ",
+        " FROM clinicbox.tenants t WHERE t.slug = $1",
+        slug.as_str()
+    )?;
     row.map(TenantRow::into_tenant).transpose()
 }
 
@@ -60,41 +71,51 @@ pub(super) async fn by_host(
     host: &str,
     subdomain_slug: Option<&str>,
 ) -> Result<Option<Tenant>, sqlx::Error> {
-    let row: Option<TenantRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM clinicbox.tenants t
+    let row = tenant_rows!(
+        db,
+        fetch_optional,
+        "SELECT ",
+        " FROM clinicbox.tenants t
           WHERE t.id = (SELECT tenant_id FROM clinicbox.tenant_hostnames WHERE hostname = $1)
              OR t.slug = $2
           ORDER BY (t.slug = $2) NULLS FIRST
-          LIMIT 1"
-    ))
-    .bind(host)
-    .bind(subdomain_slug)
-    .fetch_optional(db)
-    .await?;
+          LIMIT 1",
+        host,
+        subdomain_slug
+    )?;
     row.map(TenantRow::into_tenant).transpose()
 }
 
 pub(super) async fn all_with_hosts(
     db: impl PgExecutor<'_>,
 ) -> Result<Vec<(Tenant, Vec<String>)>, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        t: TenantRow,
-        hosts: Vec<String>,
-    }
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS},
-                coalesce(array_agg(h.hostname ORDER BY h.hostname) FILTER (WHERE h.hostname IS NOT NULL), '{{}}') AS hosts
-           FROM clinicbox.tenants t
-           LEFT JOIN clinicbox.tenant_hostnames h ON h.tenant_id = t.id
-          GROUP BY t.id
-          ORDER BY t.slug"
-    ))
+    let rows = sqlx::query!(
+        r#"SELECT t.id, t.slug, t.display_name, t.status, t.db_schema, t.db_role,
+                  t.schema_version, t.branding, t.created_at,
+                  coalesce(array_agg(h.hostname ORDER BY h.hostname)
+                           FILTER (WHERE h.hostname IS NOT NULL), '{}') AS "hosts!"
+             FROM clinicbox.tenants t
+             LEFT JOIN clinicbox.tenant_hostnames h ON h.tenant_id = t.id
+            GROUP BY t.id
+            ORDER BY t.slug"#
+    )
     .fetch_all(db)
     .await?;
     rows.into_iter()
-        .map(|r| Ok((r.t.into_tenant()?, r.hosts)))
+        .map(|r| {
+            let t = TenantRow {
+                id: r.id,
+                slug: r.slug,
+                display_name: r.display_name,
+                status: r.status,
+                db_schema: r.db_schema,
+                db_role: r.db_role,
+                schema_version: r.schema_version,
+                branding: r.branding,
+                created_at: r.created_at,
+            };
+            Ok((t.into_tenant()?, r.hosts))
+        })
         .collect()
 }
 
@@ -102,11 +123,8 @@ pub(super) async fn host_owner(
     db: impl PgExecutor<'_>,
     host: &str,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT t.slug FROM clinicbox.tenant_hostnames h JOIN clinicbox.tenants t ON t.id = h.tenant_id
-          WHERE h.hostname = $1",
-    )
-    .bind(host)
+    sqlx::query_scalar!("SELECT t.slug FROM clinicbox.tenant_hostnames h JOIN clinicbox.tenants t ON t.id = h.tenant_id
+          WHERE h.hostname = $1", host)
     .fetch_optional(db)
     .await
 }
@@ -115,10 +133,12 @@ pub(super) async fn role_exists(
     db: impl PgExecutor<'_>,
     role: &Ident,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-        .bind(role.as_str())
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS "v!""#,
+        role.as_str()
+    )
+    .fetch_one(db)
+    .await
 }
 
 pub(super) async fn insert(
@@ -128,18 +148,19 @@ pub(super) async fn insert(
     ident: &TenantIdent,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Tenant, sqlx::Error> {
-    let row: TenantRow = sqlx::query_as(&format!(
+    let row = tenant_rows!(
+        conn,
+        fetch_one,
         "INSERT INTO clinicbox.tenants AS t (slug, display_name, db_schema, db_role, created_at)
          VALUES ($1, $2, $3, $4, $5)
-         RETURNING {COLUMNS}"
-    ))
-    .bind(slug.as_str())
-    .bind(name)
-    .bind(ident.schema.as_str())
-    .bind(ident.role.as_str())
-    .bind(now)
-    .fetch_one(conn)
-    .await?;
+         RETURNING ",
+        "",
+        slug.as_str(),
+        name,
+        ident.schema.as_str(),
+        ident.role.as_str(),
+        now
+    )?;
     row.into_tenant()
 }
 
@@ -148,11 +169,13 @@ pub(super) async fn insert_host(
     tenant_id: i64,
     host: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO clinicbox.tenant_hostnames (hostname, tenant_id) VALUES ($1, $2)")
-        .bind(host)
-        .bind(tenant_id)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO clinicbox.tenant_hostnames (hostname, tenant_id) VALUES ($1, $2)",
+        host,
+        tenant_id
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -161,11 +184,13 @@ pub(super) async fn set_version(
     tenant_id: i64,
     version: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE clinicbox.tenants SET schema_version = $1 WHERE id = $2")
-        .bind(version)
-        .bind(tenant_id)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE clinicbox.tenants SET schema_version = $1 WHERE id = $2",
+        version,
+        tenant_id
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -175,12 +200,12 @@ pub(super) async fn set_status(
     status: TenantStatus,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "UPDATE clinicbox.tenants SET status = $2, status_changed_at = $3 WHERE slug = $1",
+        slug.as_str(),
+        status.as_str(),
+        now
     )
-    .bind(slug.as_str())
-    .bind(status.as_str())
-    .bind(now)
     .execute(db)
     .await?
     .rows_affected();
@@ -188,8 +213,7 @@ pub(super) async fn set_status(
 }
 
 pub(super) async fn delete(conn: &mut PgConnection, tenant_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM clinicbox.tenants WHERE id = $1")
-        .bind(tenant_id)
+    sqlx::query!("DELETE FROM clinicbox.tenants WHERE id = $1", tenant_id)
         .execute(conn)
         .await?;
     Ok(())

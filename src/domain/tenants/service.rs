@@ -145,17 +145,7 @@ pub async fn create(
             .await
             .map_err(|e| map_unique(e, &new.slug, Some(h)))?;
     }
-    sqlx::query(
-        "SELECT set_config('role', $1, true), set_config('search_path', $2 || ', extensions', true)",
-    )
-    .bind(ident.role.as_str())
-    .bind(ident.schema.quoted())
-    .execute(&mut *tx)
-    .await?;
-    let version = apply_tenant_migrations(&mut tx, &ident, migs).await?;
-    sqlx::raw_sql("SET LOCAL ROLE NONE; SET LOCAL search_path TO DEFAULT")
-        .execute(&mut *tx)
-        .await?;
+    let version = migrate_as_clinic(&mut tx, &ident, migs).await?;
     repo::set_version(&mut tx, tenant.id, version).await?;
     tx.commit().await?;
     tenant.schema_version = version;
@@ -163,19 +153,42 @@ pub async fn create(
     Ok(tenant)
 }
 
+/// Applies the clinic's pending migrations as the clinic's role with its search path, inside
+/// the caller's transaction, and switches back. Returns the clinic's new version.
+async fn migrate_as_clinic(
+    tx: &mut PgConnection,
+    ident: &TenantIdent,
+    migs: &Migrations,
+) -> Result<i64, TenantError> {
+    sqlx::query!(
+        r#"SELECT set_config('role', $1, true) AS "role",
+                  set_config('search_path', $2 || ', extensions', true) AS "path""#,
+        ident.role.as_str(),
+        ident.schema.quoted()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let version = apply_tenant_migrations(&mut *tx, ident, migs).await?;
+    sqlx::raw_sql("SET LOCAL ROLE NONE; SET LOCAL search_path TO DEFAULT")
+        .execute(&mut *tx)
+        .await?;
+    Ok(version)
+}
+
 /// A clinic's role, made by the provisioner (`db::privileged`): the login role has no
 /// CREATEROLE of its own. It may switch to the role but never inherits it.
 pub async fn create_clinic_role(conn: &mut PgConnection, role: &Ident) -> sqlx::Result<()> {
-    sqlx::query("SELECT clinicbox_priv.create_clinic_role($1)")
-        .bind(role.as_str())
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "SELECT clinicbox_priv.create_clinic_role($1)",
+        role.as_str()
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 pub async fn drop_clinic_role(conn: &mut PgConnection, role: &Ident) -> sqlx::Result<()> {
-    sqlx::query("SELECT clinicbox_priv.drop_clinic_role($1)")
-        .bind(role.as_str())
+    sqlx::query!("SELECT clinicbox_priv.drop_clinic_role($1)", role.as_str())
         .execute(conn)
         .await?;
     Ok(())
@@ -308,9 +321,9 @@ pub async fn delete(
     .await?;
     repo::delete(&mut tx, tenant.id).await?;
     // The audit log goes with the clinic (it is in the dump), once the clinic is gone.
-    sqlx::query("SELECT clinicbox_audit.drop_log($1)")
-        .bind(tenant.db.audit_schema().as_str())
-        .execute(&mut *tx)
+    let log = tenant.db.audit_schema();
+    sqlx::query!("SELECT clinicbox_audit.drop_log($1)", log.as_str())
+        .fetch_one(&mut *tx)
         .await?;
     drop_clinic_role(&mut tx, &tenant.db.role).await?;
     tx.commit().await?;
@@ -337,11 +350,12 @@ pub async fn prepare_restore(
     let mut tx = crate::db::begin(&db.pool).await?;
     let existing = repo::by_slug(&mut *tx, slug).await?;
     if repo::role_exists(&mut *tx, &ident.role).await? {
-        let schema_exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-                .bind(ident.schema.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
+        let schema_exists: bool = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS "v!""#,
+            ident.schema.as_str()
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         let mut ddl = format!("SET LOCAL ROLE {};", ident.role.quoted());
         if schema_exists {
             ddl.push_str(&format!("DROP SCHEMA {} CASCADE;", ident.schema.quoted()));
@@ -385,17 +399,7 @@ pub async fn finish_restore(
     tenant: &Tenant,
 ) -> Result<i64, TenantError> {
     let mut tx = crate::db::begin(&db.pool).await?;
-    sqlx::query(
-        "SELECT set_config('role', $1, true), set_config('search_path', $2 || ', extensions', true)",
-    )
-    .bind(tenant.db.role.as_str())
-    .bind(tenant.db.schema.quoted())
-    .execute(&mut *tx)
-    .await?;
-    let version = apply_tenant_migrations(&mut tx, &tenant.db, migs).await?;
-    sqlx::raw_sql("SET LOCAL ROLE NONE; SET LOCAL search_path TO DEFAULT")
-        .execute(&mut *tx)
-        .await?;
+    let version = migrate_as_clinic(&mut tx, &tenant.db, migs).await?;
     repo::set_version(&mut tx, tenant.id, version).await?;
     tx.commit().await?;
     Ok(version)

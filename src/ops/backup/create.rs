@@ -81,13 +81,15 @@ async fn take(
     // The chains first, so that the heads in the manifest cover every row written so far.
     seal_audit_logs(ctx, clinic).await?;
     let mut snap = Snapshot::begin(&ctx.db.pool).await?;
-    let control_version: i64 =
-        sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM clinicbox.schema_migrations")
-            .fetch_one(snap.conn())
-            .await?;
-    let mut rows: Vec<ClinicRow> = sqlx::query_as(
+    let control_version: i64 = sqlx::query_scalar!(
+        r#"SELECT coalesce(max(version), 0) AS "v!" FROM clinicbox.schema_migrations"#
+    )
+    .fetch_one(snap.conn())
+    .await?;
+    let mut rows: Vec<ClinicRow> = sqlx::query_as!(
+        ClinicRow,
         "SELECT id, slug, display_name, status, db_schema, db_role, schema_version, branding
-           FROM clinicbox.tenants ORDER BY slug",
+           FROM clinicbox.tenants ORDER BY slug"
     )
     .fetch_all(snap.conn())
     .await?;
@@ -97,9 +99,10 @@ async fn take(
             return Err(BackupError::Other(format!("no clinic with slug '{s}'")));
         }
     }
-    let hosts: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT tenant_id, hostname FROM clinicbox.tenant_hostnames ORDER BY hostname",
+    let hosts: Vec<(i64, String)> = sqlx::query!(
+        "SELECT tenant_id, hostname FROM clinicbox.tenant_hostnames ORDER BY hostname"
     )
+    .map(|r| (r.tenant_id, r.hostname))
     .fetch_all(snap.conn())
     .await?;
 
@@ -317,9 +320,8 @@ async fn export_audit(
     role: Option<&str>,
 ) -> Result<AuditEntry, BackupError> {
     if let Some(r) = role {
-        sqlx::query("SELECT set_config('role', $1, true)")
-            .bind(r)
-            .execute(&mut *conn)
+        sqlx::query_scalar!("SELECT set_config('role', $1, true)", r)
+            .fetch_one(&mut *conn)
             .await?;
     }
     let rel = |what: &str| format!("{prefix}.audit.{what}");
@@ -340,8 +342,8 @@ async fn export_audit(
     .await
     .map_err(|e| BackupError::Other(format!("audit log {}: {e}", log.as_str())))?;
     if role.is_some() {
-        sqlx::query("SELECT set_config('role', 'none', true)")
-            .execute(&mut *conn)
+        sqlx::query_scalar!("SELECT set_config('role', 'none', true)")
+            .fetch_one(&mut *conn)
             .await?;
     }
     Ok(AuditEntry {

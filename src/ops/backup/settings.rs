@@ -65,11 +65,13 @@ const KEYS: [&str; 6] = [
 
 impl BackupSettings {
     pub async fn load(pool: &PgPool) -> sqlx::Result<Self> {
-        let rows: Vec<(String, serde_json::Value)> =
-            sqlx::query_as("SELECT key, value FROM clinicbox.system_settings WHERE key = ANY($1)")
-                .bind(&KEYS[..])
-                .fetch_all(pool)
-                .await?;
+        let rows: Vec<(String, serde_json::Value)> = sqlx::query!(
+            "SELECT key, value FROM clinicbox.system_settings WHERE key = ANY($1)",
+            &KEYS[..] as _
+        )
+        .map(|r| (r.key, r.value))
+        .fetch_all(pool)
+        .await?;
         let mut s = Self::default();
         for (k, v) in rows {
             match k.as_str() {
@@ -154,10 +156,11 @@ pub(crate) async fn put(
 }
 
 pub async fn last_run(pool: &PgPool) -> sqlx::Result<(Option<LastRun>, Option<LastRun>)> {
-    let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
+    let rows: Vec<(String, serde_json::Value)> = sqlx::query!(
         "SELECT key, value FROM clinicbox.system_settings
-          WHERE key IN ('backup.last', 'backup.last_success')",
+          WHERE key IN ('backup.last', 'backup.last_success')"
     )
+    .map(|r| (r.key, r.value))
     .fetch_all(pool)
     .await?;
     let get = |k: &str| {

@@ -134,11 +134,12 @@ async fn role(r: &mut Report, db: &Db) {
         r.fail("database role", e);
         return;
     }
-    let createdb: bool =
-        sqlx::query_scalar("SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap_or(false);
+    let createdb: bool = sqlx::query_scalar!(
+        r#"SELECT rolcreatedb AS "createdb!" FROM pg_roles WHERE rolname = current_user"#
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap_or(false);
     let role = db.login_role.as_str();
     if createdb {
         r.ok(
@@ -172,7 +173,7 @@ async fn migrations(r: &mut Report, db: &Db) {
 
 async fn clock(r: &mut Report, db: &Db) {
     let before = crate::ops::clock::SystemClock.now();
-    let Ok(db_now) = sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>("SELECT now()")
+    let Ok(db_now) = sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
         .fetch_one(&db.pool)
         .await
     else {

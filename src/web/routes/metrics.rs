@@ -134,7 +134,8 @@ const DB_BUDGET: std::time::Duration = std::time::Duration::from_millis(800);
 async fn database_metrics(state: &AppState) -> sqlx::Result<String> {
     let mut out = String::with_capacity(4096);
     let clinics: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, count(*) FROM clinicbox.tenants GROUP BY status")
+        sqlx::query!(r#"SELECT status, count(*) AS "n!" FROM clinicbox.tenants GROUP BY status"#)
+            .map(|r| (r.status, r.n))
             .fetch_all(&state.db.pool)
             .await?;
     help(&mut out, "clinicbox_clinics", "gauge", "Clinics by status.");
