@@ -45,8 +45,18 @@ pub enum AppError {
     /// A rate limit: try again after this long.
     #[error("too many requests")]
     TooMany(std::time::Duration),
+    /// A body or path the extractor could not read (`web::extract`): axum's status and its
+    /// description of what is wrong.
+    #[error("rejected request: {1}")]
+    Rejected(StatusCode, String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn rejected(status: StatusCode, detail: String) -> Self {
+        Self::Rejected(status, detail.chars().take(300).collect())
+    }
 }
 
 impl From<sqlx::Error> for AppError {
@@ -97,6 +107,7 @@ impl IntoResponse for AppError {
         let (status, code, detail, cause) = match self {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", None, None),
             Self::BadRequest(d) => (StatusCode::BAD_REQUEST, "bad_request", Some(d), None),
+            Self::Rejected(status, d) => (status, default_code(status), Some(d), None),
             Self::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", Some(d), None),
             Self::Suspended => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod extract;
 pub mod forms;
 pub mod guard;
 pub mod limits;

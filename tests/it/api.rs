@@ -157,3 +157,39 @@ async fn openapi_document_lists_the_api() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+/// Bodies and paths the extractors cannot read (`web::extract`) are problem+json with axum's
+/// status and a description that names the field.
+#[tokio::test]
+async fn unreadable_bodies_and_paths_are_problem_json() {
+    let app = spawn_app().await;
+    let t = app.create_tenant("alpha").await;
+    let admin = app.create_staff(&t, Role::ClinicAdmin).await;
+    let mut b = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &admin).await;
+
+    let wrong_type = b
+        .api(
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"email": "a@b.org", "display_name": 5, "role": "doctor"})),
+        )
+        .await;
+    assert_eq!(wrong_type.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        wrong_type.headers["content-type"],
+        "application/problem+json"
+    );
+    let j = wrong_type.json();
+    assert_eq!(j["code"], "unprocessable", "{j}");
+    assert!(
+        j["detail"].as_str().unwrap().contains("display_name"),
+        "{j}"
+    );
+
+    let bad_id = b
+        .api(Method::GET, "/api/v1/patients/not-a-number", None)
+        .await;
+    assert_eq!(bad_id.status, StatusCode::BAD_REQUEST, "{}", bad_id.body);
+    assert_eq!(bad_id.headers["content-type"], "application/problem+json");
+    assert_eq!(bad_id.json()["code"], "bad_request");
+}

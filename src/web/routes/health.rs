@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axum::Json;
+use crate::web::extract::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;

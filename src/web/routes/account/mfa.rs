@@ -1,8 +1,8 @@
 //! `/account/mfa`: enrol a TOTP authenticator (QR code), confirm it with a first code, see the
 //! recovery codes once; or turn it off (password required, and only where policy allows).
 
+use crate::web::extract::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;

@@ -1,8 +1,8 @@
 //! `GET/POST /account/password`: change one's own password (also the forced change after an
 //! admin reset). Ends the account's other sessions.
 
+use crate::web::extract::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};

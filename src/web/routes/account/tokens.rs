@@ -1,8 +1,9 @@
 //! `POST /account/tokens` and `POST /account/tokens/{id}/revoke` (clinic staff only).
 
+use crate::web::extract::Form;
+use crate::web::extract::Path;
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;

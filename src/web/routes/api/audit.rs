@@ -1,6 +1,6 @@
 //! `GET /api/v1/audit` (clinic admins, read-only).
 
-use axum::Json;
+use crate::web::extract::Json;
 use axum::extract::Query;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

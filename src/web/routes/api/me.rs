@@ -1,6 +1,6 @@
 //! `GET /api/v1/me`
 
-use axum::Json;
+use crate::web::extract::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 

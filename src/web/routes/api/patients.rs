@@ -1,7 +1,8 @@
 //! `/api/v1/patients`
 
-use axum::Json;
-use axum::extract::{Path, Query};
+use crate::web::extract::Json;
+use crate::web::extract::Path;
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};

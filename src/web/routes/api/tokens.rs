@@ -1,7 +1,7 @@
 //! `/api/v1/tokens`: the caller's own API tokens.
 
-use axum::Json;
-use axum::extract::Path;
+use crate::web::extract::Json;
+use crate::web::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,8 @@
 //! `/api/v1/users` (clinic admins).
 
-use axum::Json;
-use axum::extract::{Path, State};
+use crate::web::extract::Json;
+use crate::web::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};

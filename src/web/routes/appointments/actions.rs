@@ -1,8 +1,8 @@
 //! `POST /appointments/{id}/status`, `…/cancel`, `…/reschedule` and `POST /appointments/walk-in`.
 //! Status changes answer htmx with the updated row of the today list.
 
+use crate::web::extract::Path;
 use axum::body::Bytes;
-use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;

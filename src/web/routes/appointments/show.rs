@@ -1,7 +1,7 @@
 //! `GET /appointments/{id}`: one appointment, with its actions.
 
+use crate::web::extract::Path;
 use askama::Template;
-use axum::extract::Path;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

@@ -1,7 +1,7 @@
 //! `GET/POST /login`
 
+use crate::web::extract::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};

@@ -1,8 +1,9 @@
 //! `GET/POST /setup/{token}` on the console host: create the first operator account.
 
+use crate::web::extract::Form;
+use crate::web::extract::Path;
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;

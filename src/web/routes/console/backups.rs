@@ -1,8 +1,8 @@
 //! `/backups`: how backups stand (last result, age), the archives on this server, a "back up
 //! now" button, and the schedule, retention and encryption settings.
 
+use crate::web::extract::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;

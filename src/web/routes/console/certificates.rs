@@ -1,8 +1,8 @@
 //! `/certificates`: HTTPS status per host (why a host is still pending, when it renews), a
 //! "renew now" button, and the HSTS policy.
 
+use crate::web::extract::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;

@@ -1,7 +1,7 @@
 //! `GET/POST /security` on the console: installation-wide sign-in and API rate limits.
 
+use crate::web::extract::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;

@@ -1,7 +1,7 @@
 //! `GET /patients/{id}`: the chart. Viewing it is audited.
 
+use crate::web::extract::Path;
 use askama::Template;
-use axum::extract::Path;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;

@@ -1,7 +1,7 @@
 //! `GET/POST /patients/{id}/edit`, `POST /patients/{id}/delete` and `…/restore`.
 
+use crate::web::extract::Path;
 use axum::body::Bytes;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;

@@ -1,8 +1,8 @@
 //! `/settings/hours`: the clinic's opening hours and holidays.
 
+use crate::web::extract::Path;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::Path;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 

@@ -1,8 +1,8 @@
 //! `/settings/providers`: each doctor's and nurse's working hours and leave.
 
+use crate::web::extract::Path;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;

@@ -1,7 +1,7 @@
 //! `GET/POST /settings/security`: MFA policy, session timeouts, audit retention.
 
+use crate::web::extract::Form;
 use askama::Template;
-use axum::Form;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;

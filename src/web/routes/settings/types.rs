@@ -1,8 +1,8 @@
 //! `/settings/appointment-types`: the clinic's appointment types (name, length, colour).
 
+use crate::web::extract::Path;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::Path;
 use axum::response::Response;
 use tower_sessions::Session;
 

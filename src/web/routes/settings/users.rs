@@ -1,8 +1,9 @@
 //! `/settings/users`: staff accounts (clinic admins).
 
+use crate::web::extract::Form;
+use crate::web::extract::Path;
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
