@@ -38,11 +38,19 @@
       if (s) { e.preventDefault(); s.focus(); s.select(); }
     }
   });
-  // Enter in the search box opens the first live result when there is one.
+  // Enter in the search box opens the patient only when exactly one matches; with several
+  // (or none yet) the form goes to the result list, so that nobody opens the wrong record.
   document.addEventListener("submit", function (e) {
     if (e.target.classList && e.target.classList.contains("global-search")) {
-      var first = results()[0];
-      if (first && !first.classList.contains("all")) { e.preventDefault(); window.location = first.href; }
+      var patients = results().filter(function (a) { return !a.classList.contains("all"); });
+      if (patients.length === 1) { e.preventDefault(); window.location = patients[0].href; }
+    }
+  });
+
+  // A select marked data-autosubmit applies at once (the form's button does it without JS).
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("select[data-autosubmit]") && e.target.form) {
+      e.target.form.requestSubmit();
     }
   });
 

@@ -7,13 +7,12 @@ use clap::Subcommand;
 use super::{CliResult, Failed};
 use crate::config::Config;
 use crate::db::Db;
-use crate::domain::audit::{self, Actor, Context, Event, action};
+use crate::domain::audit::{Actor, Context, Event, action};
 use crate::domain::auth::repo::end_sessions_of;
-use crate::domain::auth::service::{self, AccountError};
-use crate::domain::auth::{
-    AccountRow, AccountStatus, Accounts, Email, Role, TokenScope, repo, work,
-};
+use crate::domain::auth::service::AccountError;
+use crate::domain::auth::{AccountRow, AccountStatus, Email, Role, TokenScope, work};
 use crate::domain::clinic::Clinic;
+use crate::domain::console::{self, Console};
 use crate::domain::tenants::{self, Slug, Tenant};
 use crate::ops::clock::SystemClock;
 
@@ -164,6 +163,19 @@ async fn staff_by_email(c: &Clinic, email: &str) -> Result<AccountRow, Failed> {
         .ok_or_else(|| Failed(format!("no staff account with email {}", e)))
 }
 
+/// The clinic `slug`, the system acting in it, and its staff account `email`.
+async fn staff_in(
+    db: &Db,
+    slug: &Slug,
+    email: &str,
+    ctx: &Context,
+) -> Result<(Tenant, Clinic, AccountRow), Failed> {
+    let t = tenant(db, slug).await?;
+    let c = as_system(db, &t, ctx);
+    let acc = staff_by_email(&c, email).await?;
+    Ok((t, c, acc))
+}
+
 fn default_name(email: &str) -> String {
     email.split('@').next().unwrap_or(email).to_owned()
 }
@@ -196,9 +208,7 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
             tenant: slug,
             email,
         } => {
-            let t = tenant(&db, &slug).await?;
-            let c = as_system(&db, &t, &ctx);
-            let acc = staff_by_email(&c, &email).await?;
+            let (t, c, acc) = staff_in(&db, &slug, &email, &ctx).await?;
             let (temp, _) = work::reset_password(&c, acc.id).await?;
             end_sessions_of(&db.pool, Some(t.id), acc.id).await?;
             say!(
@@ -213,9 +223,7 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
             tenant: slug,
             email,
         } => {
-            let t = tenant(&db, &slug).await?;
-            let c = as_system(&db, &t, &ctx);
-            let acc = staff_by_email(&c, &email).await?;
+            let (_, c, acc) = staff_in(&db, &slug, &email, &ctx).await?;
             work::unlock(&c, acc.id).await?;
             say!("{} is unlocked", acc.email);
         }
@@ -223,9 +231,7 @@ pub async fn user(cfg: &Config, cmd: UserCommand) -> CliResult {
             tenant: slug,
             email,
         } => {
-            let t = tenant(&db, &slug).await?;
-            let c = as_system(&db, &t, &ctx);
-            let acc = staff_by_email(&c, &email).await?;
+            let (t, c, acc) = staff_in(&db, &slug, &email, &ctx).await?;
             work::update_staff(&c, acc.id, None, None, Some(AccountStatus::Disabled)).await?;
             end_sessions_of(&db.pool, Some(t.id), acc.id).await?;
             say!("{} is disabled and signed out", acc.email);
@@ -268,28 +274,8 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
         } => {
             let pw = read_password(password_file.as_ref())?;
             let name = name.unwrap_or_else(|| default_name(&email));
-            let mut tx = crate::db::begin(&db.pool).await?;
-            let (acc, _) = service::create_account(
-                &mut tx,
-                Accounts::Operators,
-                &email,
-                &name,
-                None,
-                Some(&pw),
-                &[],
-                ctx.at,
-            )
-            .await?;
-            audit::record_system(
-                &mut tx,
-                &ctx,
-                Event::new(action::OPERATOR_CREATED, Actor::System)
-                    .resource("operator", acc.id)
-                    .details(serde_json::json!({ "via": "cli" })),
-                None,
-            )
-            .await?;
-            tx.commit().await?;
+            let c = Console::new(db.pool.clone(), Actor::System, ctx.clone());
+            let acc = console::add_operator(&c, &email, &name, &pw).await?;
             crate::domain::auth::setup::forget_link_file(&cfg.storage.data_dir);
             say!(
                 "operator {} created; sign in at the console host",
@@ -302,21 +288,10 @@ pub async fn operator(cfg: &Config, cmd: OperatorCommand) -> CliResult {
         } => {
             let pw = read_password(password_file.as_ref())?;
             let e = Email::parse(&email).map_err(|e| Failed(crate::i18n::en(e).to_owned()))?;
-            let mut tx = crate::db::begin(&db.pool).await?;
-            let acc = repo::by_email(&mut tx, Accounts::Operators, e.as_str(), true)
+            let c = Console::new(db.pool.clone(), Actor::System, ctx.clone());
+            let acc = console::reset_operator_password(&c, e.as_str(), &pw)
                 .await?
                 .ok_or_else(|| Failed(format!("no operator with email {e}")))?;
-            service::set_password(&mut tx, Accounts::Operators, acc.id, &pw, &[], ctx.at).await?;
-            audit::record_system(
-                &mut tx,
-                &ctx,
-                Event::new(action::USER_PASSWORD_RESET, Actor::System)
-                    .resource("operator", acc.id)
-                    .details(serde_json::json!({ "via": "cli" })),
-                None,
-            )
-            .await?;
-            tx.commit().await?;
             end_sessions_of(&db.pool, None, acc.id).await?;
             say!("password of operator {e} changed; their sessions ended");
         }

@@ -97,6 +97,7 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
     }
     let db = super::connect(cfg).await?;
     let now = SystemClock.now();
+    let suspend = matches!(cmd, TenantCommand::Suspend { .. });
     match cmd {
         TenantCommand::Create { slug, name, hosts } => {
             let name = DisplayName::parse(&name)?;
@@ -170,31 +171,28 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
                 say!("created:    {}", t.created_at.format("%Y-%m-%d %H:%M UTC"));
             }
         }
-        TenantCommand::Suspend { slug } => {
-            tenants::set_status(&db, &slug, TenantStatus::Suspended, now).await?;
+        TenantCommand::Suspend { slug } | TenantCommand::Resume { slug } => {
+            let status = if suspend {
+                TenantStatus::Suspended
+            } else {
+                TenantStatus::Active
+            };
+            tenants::set_status(&db, &slug, status, now).await?;
             let t = tenants::find(&db, &slug).await?;
             audit_system(
                 &db,
                 now,
                 action::TENANT_STATUS,
                 Some(t.id),
-                serde_json::json!({ "status": "suspended", "via": "cli" }),
+                serde_json::json!({ "status": status.as_str(), "via": "cli" }),
             )
             .await?;
-            say!("clinic {slug} suspended: its hosts now answer 503 and serve no data");
-        }
-        TenantCommand::Resume { slug } => {
-            tenants::set_status(&db, &slug, TenantStatus::Active, now).await?;
-            let t = tenants::find(&db, &slug).await?;
-            audit_system(
-                &db,
-                now,
-                action::TENANT_STATUS,
-                Some(t.id),
-                serde_json::json!({ "status": "active", "via": "cli" }),
-            )
-            .await?;
-            say!("clinic {slug} is active again");
+            match status {
+                TenantStatus::Suspended => {
+                    say!("clinic {slug} suspended: its hosts now answer 503 and serve no data")
+                }
+                TenantStatus::Active => say!("clinic {slug} is active again"),
+            }
         }
         TenantCommand::Export { .. } => {}
         TenantCommand::Delete { slug, confirm } => {

@@ -42,6 +42,15 @@ impl SystemUnit<'_> {
         Event::new(action, self.console.actor)
     }
 
+    /// Writes the event `action` about operator `id`, done from the command line, and commits.
+    async fn operator_changed_from_cli(self, action: &'static str, id: i64) -> sqlx::Result<()> {
+        let ev = self
+            .event(action)
+            .resource("operator", id)
+            .details(serde_json::json!({ "via": "cli" }));
+        self.audit_and_commit(ev, None).await
+    }
+
     /// Writes `ev` (about clinic `tenant`, if any) and commits.
     async fn audit_and_commit(mut self, ev: Event, tenant: Option<i64>) -> sqlx::Result<()> {
         audit::record_system(&mut self.tx, &self.console.ctx, ev, tenant).await?;
@@ -173,4 +182,56 @@ pub async fn create_first_operator(
         .details(serde_json::json!({ "via": "setup_link" }));
     u.audit_and_commit(ev, None).await?;
     Ok(FirstOperator::Created(acc))
+}
+
+/// Adds an operator (the command line); `name` defaults to the email's local part upstream.
+pub async fn add_operator(
+    c: &Console,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> Result<AccountRow, AccountError> {
+    let mut u = c.begin().await?;
+    let (acc, _) = service::create_account(
+        &mut u.tx,
+        Accounts::Operators,
+        email,
+        name,
+        None,
+        Some(password),
+        &[],
+        c.ctx.at,
+    )
+    .await?;
+    u.operator_changed_from_cli(action::OPERATOR_CREATED, acc.id)
+        .await?;
+    Ok(acc)
+}
+
+/// Sets an operator's password (the command line); `None` if there is no such operator. The
+/// caller ends the operator's sessions.
+pub async fn reset_operator_password(
+    c: &Console,
+    email: &str,
+    password: &str,
+) -> Result<Option<AccountRow>, AccountError> {
+    let mut u = c.begin().await?;
+    let Some(acc) =
+        crate::domain::auth::repo::by_email(&mut u.tx, Accounts::Operators, email, true).await?
+    else {
+        u.tx.rollback().await?;
+        return Ok(None);
+    };
+    service::set_password(
+        &mut u.tx,
+        Accounts::Operators,
+        acc.id,
+        password,
+        &[],
+        c.ctx.at,
+    )
+    .await?;
+    u.operator_changed_from_cli(action::USER_PASSWORD_RESET, acc.id)
+        .await?;
+    Ok(Some(acc))
 }

@@ -31,6 +31,11 @@ impl Errors {
         self.0.is_empty()
     }
 
+    /// Whether any message belongs to a field (not only to the form as a whole, `_form`).
+    pub fn has_field_errors(&self) -> bool {
+        self.0.keys().any(|k| *k != "_form")
+    }
+
     pub fn as_map(&self) -> &BTreeMap<&'static str, String> {
         &self.0
     }

@@ -77,6 +77,24 @@ pub fn en(key: &str) -> &str {
     Tr::new(Lang::En).t(key)
 }
 
+/// A message with arguments, in the form field errors carry it until a page or the API shows
+/// it: `key?name=value&name=value` (values must not hold `&`; numbers and words do not).
+pub fn msg(key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+    let mut s = key.to_owned();
+    for (i, (name, value)) in args.iter().enumerate() {
+        s.push(if i == 0 { '?' } else { '&' });
+        s.push_str(name);
+        s.push('=');
+        s.push_str(&value.to_string().replace('&', "and"));
+    }
+    s
+}
+
+/// [`Tr::message`] in English (logs, the CLI, the API's problem+json).
+pub fn en_message(m: &str) -> String {
+    Tr::new(Lang::En).message(m)
+}
+
 /// A translator for one language. Cheap to copy into every page.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tr {
@@ -105,6 +123,18 @@ impl Tr {
             s = s.replace(&format!("{{{name}}}"), value);
         }
         s
+    }
+
+    /// A message made by [`msg`] (or a bare key), in this language.
+    pub fn message(&self, m: &str) -> String {
+        let Some((key, query)) = m.split_once('?') else {
+            return self.t(m).to_owned();
+        };
+        let args: Vec<(&str, &str)> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
+        self.tf(key, &args)
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -257,6 +287,12 @@ mod message_keys {
                     continue;
                 }
                 let second = args[comma + 1..].trim_start();
+                // A message built in English at run time cannot be translated.
+                let arg_end = second.find([')', '\n']).unwrap_or(second.len());
+                if second.starts_with("format!(") || second[..arg_end].contains(".to_string(") {
+                    out.push(format!("<built at run time: {}>", &second[..arg_end]));
+                    continue;
+                }
                 let Some(lit) = second.strip_prefix('"') else {
                     continue;
                 };
@@ -286,7 +322,12 @@ mod message_keys {
                     let text = std::fs::read_to_string(&path).unwrap_or_default();
                     // Tests of a module may use any text.
                     let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-                    for m in literal_messages(code) {
+                    let keys_of_msg = code
+                        .split("i18n::msg(\"")
+                        .skip(1)
+                        .chain(code.split(" msg(\"").skip(1))
+                        .filter_map(|r| r.split('"').next().map(str::to_owned));
+                    for m in literal_messages(code).into_iter().chain(keys_of_msg) {
                         seen += 1;
                         if !tr.has(&m) {
                             missing.push(format!("{}: {m:?}", path.display()));
@@ -306,10 +347,22 @@ mod message_keys {
     }
 
     #[test]
+    fn a_message_with_arguments_is_filled_in() {
+        let m = super::msg("invalid.max_chars", &[("max", &200)]);
+        assert_eq!(m, "invalid.max_chars?max=200");
+        assert_eq!(super::en_message(&m), "at most 200 characters");
+        assert_eq!(super::en_message("invalid.required"), "required");
+    }
+
+    #[test]
     fn the_scan_finds_a_literal() {
         assert_eq!(
             literal_messages(r#"e.add("name", "too long"); Errors::with("x", "invalid.y")"#),
             vec!["too long".to_owned(), "invalid.y".to_owned()]
         );
+        let built =
+            literal_messages(r#"e.add("name", format!("at most {n}")); e.add(f, x.to_string())"#);
+        assert_eq!(built.len(), 2, "{built:?}");
+        assert!(built.iter().all(|m| m.starts_with("<built at run time")));
     }
 }

@@ -186,7 +186,7 @@ impl IntoResponse for AppError {
                 let fields: std::collections::BTreeMap<String, String> = errors
                     .as_map()
                     .iter()
-                    .map(|(k, v)| ((*k).to_owned(), crate::i18n::en(v).to_owned()))
+                    .map(|(k, v)| ((*k).to_owned(), crate::i18n::en_message(v)))
                     .collect();
                 let detail = fields
                     .iter()

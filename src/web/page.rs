@@ -44,13 +44,15 @@ pub struct NavLink {
 }
 
 impl Page {
-    pub fn for_clinic(t: &Tenant, request_id: &str) -> Self {
+    /// A page of a site called `site_name`, before the request's CSRF token, navigation and
+    /// flash are added.
+    fn base(site_name: String, request_id: &str, theme_url: Option<String>, console: bool) -> Self {
         Self {
             tr: Tr::new(Lang::En),
-            site_name: t.display_name.clone(),
-            theme_url: Some(theme_url(t)),
+            site_name,
+            theme_url,
             request_id: request_id.to_owned(),
-            is_console: false,
+            is_console: console,
             csrf: String::new(),
             nav: None,
             flash: None,
@@ -59,37 +61,32 @@ impl Page {
         }
     }
 
+    pub fn for_clinic(t: &Tenant, request_id: &str) -> Self {
+        Self::base(
+            t.display_name.clone(),
+            request_id,
+            Some(theme_url(t)),
+            false,
+        )
+    }
+
     pub fn for_console(request_id: &str) -> Self {
-        let tr = Tr::new(Lang::En);
-        Self {
-            site_name: tr.t("console.title").to_owned(),
-            tr,
-            theme_url: None,
-            request_id: request_id.to_owned(),
-            is_console: true,
-            csrf: String::new(),
-            nav: None,
-            flash: None,
-            search: false,
-            search_q: String::new(),
-        }
+        Self::base(
+            crate::i18n::en("console.title").to_owned(),
+            request_id,
+            None,
+            true,
+        )
     }
 
     /// For pages outside any site (unknown host).
     pub fn plain(request_id: &str) -> Self {
-        let tr = Tr::new(Lang::En);
-        Self {
-            site_name: tr.t("app.name").to_owned(),
-            tr,
-            theme_url: None,
-            request_id: request_id.to_owned(),
-            is_console: false,
-            csrf: String::new(),
-            nav: None,
-            flash: None,
-            search: false,
-            search_q: String::new(),
-        }
+        Self::base(
+            crate::i18n::en("app.name").to_owned(),
+            request_id,
+            None,
+            false,
+        )
     }
 
     pub fn t<'a>(&self, key: &'a str) -> &'a str {
@@ -98,6 +95,11 @@ impl Page {
 
     pub fn tf(&self, key: &str, args: &[(&str, &str)]) -> String {
         self.tr.tf(key, args)
+    }
+
+    /// A field error or other message made by `i18n::msg` (or a bare key).
+    pub fn message(&self, m: &str) -> String {
+        self.tr.message(m)
     }
 
     pub fn lang(&self) -> &'static str {

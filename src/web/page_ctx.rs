@@ -173,7 +173,12 @@ impl FromRequestParts<AppState> for PageCtx {
             dirty = true;
         }
         if let Some(key) = st.flash.take() {
-            page.flash = Some(page.t(&format!("flash.{key}")).to_owned());
+            // A bare name is a notice of `[flash]`; anything else an i18n message (a refusal).
+            page.flash = Some(if key.contains('.') {
+                page.message(&key)
+            } else {
+                page.t(&format!("flash.{key}")).to_owned()
+            });
             dirty = true;
         }
         if dirty {

@@ -18,7 +18,10 @@ try {
   page.setDefaultTimeout(15000);
   page.on('pageerror', e => problems.push(`page error: ${e}`));
   page.on('console', m => {
-    if (m.type() === 'error' && !m.text().includes('Cross-Origin-Opener-Policy header has been ignored')) {
+    // A header Chromium does not understand (a Permissions-Policy feature it does not know)
+    // is only a warning, but it means the header is wrong.
+    const bad = m.type() === 'error' || (m.type() === 'warning' && /Permissions-Policy|Unrecognized feature/.test(m.text()));
+    if (bad && !m.text().includes('Cross-Origin-Opener-Policy header has been ignored')) {
       problems.push(`${page.url()}: ${m.text()}`);
     }
   });

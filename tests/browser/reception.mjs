@@ -5,7 +5,18 @@
 //
 // Exits non-zero (with the failing step) when any step does not behave.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+// axe-core (from npm) checks what is on screen; critical and serious findings fail the test.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+async function axe(page, include) {
+  // Through the DevTools protocol: the page's CSP (script-src 'self') stays in force.
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSource);
+  const r = await page.evaluate(async (inc) => window.axe.run(inc ? { include: [inc] } : document), include);
+  return r.violations.filter(v => v.impact === 'critical' || v.impact === 'serious')
+    .map(v => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join(', ')})`);
+}
 
 const [base, email, password, shots] = process.argv.slice(2);
 if (!base || !email || !password || !shots) {
@@ -26,7 +37,10 @@ try {
   // Over plain HTTP (tests run without TLS) Chromium ignores Cross-Origin-Opener-Policy and
   // says so; every other console error (a CSP violation, a failed request) fails the test.
   page.on('console', m => {
-    if (m.type() === 'error' && !m.text().includes('Cross-Origin-Opener-Policy header has been ignored')) {
+    // A header Chromium does not understand (a Permissions-Policy feature it does not know)
+    // is only a warning, but it means the header is wrong.
+    const bad = m.type() === 'error' || (m.type() === 'warning' && /Permissions-Policy|Unrecognized feature/.test(m.text()));
+    if (bad && !m.text().includes('Cross-Origin-Opener-Policy header has been ignored')) {
       problems.push(`console: ${m.text()}`);
     }
   });
@@ -51,6 +65,11 @@ try {
     await page.keyboard.type('Aarav Karki', { delay: 20 });
     await page.waitForSelector('#search-results .search-empty');
     await page.screenshot({ path: `${shots}/search-not-found.png` });
+    // The "Register a patient" link can be seen: not white on the white dropdown.
+    const colour = await page.$eval('#search-results .search-empty a', a => getComputedStyle(a).color);
+    if (/rgb\(255, 255, 255\)/.test(colour)) throw new Error(`the register link is white (${colour})`);
+    const found = await axe(page, '.topbar');
+    if (found.length) throw new Error(`accessibility of the open search:\n${found.join('\n')}`);
   });
 
   await step('register', async () => {
@@ -98,6 +117,26 @@ try {
     if (!/#\d+/.test(text)) throw new Error(`no queue number in "${text}"`);
     await page.locator('#queue li', { hasText: 'Aarav Karki' }).waitFor();
     await page.screenshot({ path: `${shots}/today-checked-in.png` });
+  });
+
+  await step('enter with several matches opens the list', async () => {
+    await page.click('#global-search');
+    await page.fill('#global-search', '');
+    await page.keyboard.type('rossi', { delay: 20 });
+    await page.waitForSelector('#search-results a.result:not(.all) >> nth=1');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/patients\?q=rossi/);
+    const names = await page.locator('main').textContent();
+    if (!names.includes('Rossi, Maria') || !names.includes('Rossi, Luca')) throw new Error('the list does not show both');
+  });
+
+  await step('enter with one match opens the patient', async () => {
+    await page.click('#global-search');
+    await page.fill('#global-search', '');
+    await page.keyboard.type('karki', { delay: 20 });
+    await page.waitForSelector('#search-results a.result:not(.all)');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/patients\/\d+$/);
   });
 
   await step('keyboard search', async () => {

@@ -193,3 +193,26 @@ async fn unreadable_bodies_and_paths_are_problem_json() {
     assert_eq!(bad_id.headers["content-type"], "application/problem+json");
     assert_eq!(bad_id.json()["code"], "bad_request");
 }
+
+/// Issue 15, item 14: an empty staff form names every missing field, not only the role.
+#[tokio::test]
+async fn an_empty_staff_form_names_every_field() {
+    let app = spawn_app().await;
+    let t = app.create_tenant("alpha").await;
+    let admin = app.create_staff(&t, Role::ClinicAdmin).await;
+    let mut b = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &admin).await;
+    let p = b
+        .post(
+            "/settings/users",
+            &[("email", ""), ("display_name", ""), ("role", "")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    for msg in [
+        "enter a name of 1-120 characters",
+        "enter an email address",
+        "choose a role",
+    ] {
+        assert!(p.contains(msg), "{msg}: {}", p.body);
+    }
+}

@@ -322,7 +322,20 @@ async fn the_viewer_filters_pages_and_exports_and_is_itself_audited() {
     let p = b.get("/settings/audit?patient=7").await;
     assert_eq!(p.body.matches("<tr class=\"outcome-").count(), 1);
     let p = b.get("/settings/audit?from=yesterday").await;
-    assert!(p.contains("use the form YYYY-MM-DD"));
+    assert!(
+        p.contains(r#"<p class="field-error" id="f-from-error">use YYYY-MM-DD</p>"#),
+        "{}",
+        p.body
+    );
+    // "From" after "to" says so next to "to" instead of showing nothing.
+    let p = b.get("/settings/audit?from=2026-03-02&to=2026-03-01").await;
+    assert!(
+        p.contains(r#"id="f-to-error">the end date is before the start date</p>"#),
+        "{}",
+        p.body
+    );
+    assert!(p.contains("correct the filter marked below"));
+    assert_eq!(p.body.matches("<tr class=\"outcome-").count(), 0);
 
     let r = b
         .client
@@ -343,7 +356,8 @@ async fn the_viewer_filters_pages_and_exports_and_is_itself_audited() {
     assert!(csv.starts_with("seq,time_utc,actor_type"));
 
     let rows = app.audit_rows(&t).await;
-    assert_eq!(rows.iter().filter(|r| r.action == "audit.view").count(), 4);
+    // Every view of the page, a refused filter included.
+    assert_eq!(rows.iter().filter(|r| r.action == "audit.view").count(), 5);
     let export = rows.iter().find(|r| r.action == "audit.export").unwrap();
     assert_eq!(export.details["rows"], 60);
     assert_eq!(export.actor_id, Some(admin.id));

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::helpers::clinic::clinic;
+use crate::helpers::clinic::{clinic, patient};
 use crate::helpers::{TestApp, spawn_app};
 
 fn browser_dir() -> PathBuf {
@@ -20,6 +20,9 @@ async fn reception_searches_registers_books_and_checks_in() {
     );
     let app = spawn_app().await;
     let c = clinic(&app, "alpha", "UTC").await;
+    // Two Rossis: Enter in the header search must go to the list, not open the first.
+    patient(&app, &c.t, "Maria", "Rossi", None, None).await;
+    patient(&app, &c.t, "Luca", "Rossi", None, None).await;
     let shots = std::env::var_os("CLINICBOX_SCREENSHOTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots"));

@@ -547,3 +547,332 @@ async fn schedule_views_show_the_day_and_are_audited() {
         StatusCode::FORBIDDEN
     );
 }
+
+/// Issue 15, items 3 and 4: a patient is never in today's queue twice, and a walk-in for
+/// "next free clinician" shows the clinician who saw the patient, and a time.
+#[tokio::test]
+async fn a_walk_in_is_never_queued_twice_and_gets_the_clinician_who_starts_it() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let booked = patient(&app, &c.t, "Ana", "Silva", None, None).await;
+    let w = patient(&app, &c.t, "Walk", "In", None, None).await;
+    let mut b = Browser::login_as(&app, &host("alpha"), &c.reception).await;
+    assert_eq!(
+        book(&mut b, &c, booked, &at(9, 30)).await.status,
+        StatusCode::CREATED
+    );
+    let (booked_s, w_s) = (booked.to_string(), w.to_string());
+    let for_booked = [("patient_id", booked_s.as_str()), ("provider_id", "")];
+    let for_w = [("patient_id", w_s.as_str()), ("provider_id", "")];
+
+    // Booked today: refused, on the chart (where the button is), with the booking's time.
+    let r = b.post("/appointments/walk-in", &for_booked).await;
+    assert_eq!(r.location, Some(format!("/patients/{booked}")));
+    let chart = b.get(&format!("/patients/{booked}")).await;
+    assert!(
+        chart.contains("booked today at 09:30: check that appointment in instead"),
+        "{}",
+        chart.body
+    );
+
+    // Queued once; the second time is refused and the queue is unchanged.
+    let r = b.post("/appointments/walk-in", &for_w).await;
+    assert_eq!(r.location.as_deref(), Some("/today"));
+    let before = b.get("/today").await.body.matches("Walk In").count();
+    let r = b.post("/appointments/walk-in", &for_w).await;
+    assert_eq!(r.location, Some(format!("/patients/{w}")));
+    let chart = b.get(&format!("/patients/{w}")).await;
+    assert!(
+        chart.contains("already in today") && chart.contains("(#1)"),
+        "{}",
+        chart.body
+    );
+    assert_eq!(
+        b.get("/today").await.body.matches("Walk In").count(),
+        before
+    );
+    let walk_ins: Vec<_> = app
+        .audit_rows(&c.t)
+        .await
+        .into_iter()
+        .filter(|r| r.action == "appointment.create" && r.patient_id == Some(w))
+        .collect();
+    assert_eq!(walk_ins.len(), 1);
+    let id = walk_ins[0].resource_id.clone().unwrap();
+
+    // The doctor starts it: it is now the doctor's, and "When" is a time.
+    let mut doc = Browser::login_as(&app, &host("alpha"), &c.doctor).await;
+    let id: i64 = id.parse().unwrap();
+    assert_eq!(
+        set(&mut doc, id, "in_consultation").await.status,
+        StatusCode::OK
+    );
+    let a = doc
+        .api(Method::GET, &format!("/api/v1/appointments/{id}"), None)
+        .await
+        .json();
+    assert_eq!(a["provider_id"], c.doctor.id, "{a}");
+    let page = doc.get(&format!("/appointments/{id}")).await;
+    assert!(!page.contains("Next free clinician"), "{}", page.body);
+    assert!(
+        page.contains(r#"<dd id="appointment-when">Walk-in · "#),
+        "{}",
+        page.body
+    );
+    assert!(!page.contains("add to today"), "{}", page.body);
+}
+
+/// Issue 15, item 9: the booking form opens on the first clinician with free time that day,
+/// not on one without working hours who comes first alphabetically.
+#[tokio::test]
+async fn the_booking_form_defaults_to_a_clinician_with_free_time() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let p = patient(&app, &c.t, "Ana", "Silva", None, None).await;
+    let mut admin = Browser::login_as(&app, &host("alpha"), &c.admin).await;
+    let new = admin
+        .api(
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"email": "aaron@alpha.test", "display_name": "Aaron Newcomer", "role": "doctor"})),
+        )
+        .await;
+    assert_eq!(new.status, StatusCode::CREATED, "{}", new.body);
+    let newcomer = new.json()["user"]["id"].as_i64().unwrap();
+
+    let mut b = Browser::login_as(&app, &host("alpha"), &c.reception).await;
+    let form = b.get(&format!("/appointments/new?patient={p}")).await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.contains(&format!("<option value=\"{}\" selected>", c.doctor.id)),
+        "{}",
+        form.body
+    );
+    assert!(!form.contains(&format!("<option value=\"{newcomer}\" selected>")));
+    // Asked for by name, the newcomer is shown, with no free time.
+    let form = b
+        .get(&format!(
+            "/appointments/new?patient={p}&provider={newcomer}"
+        ))
+        .await;
+    assert!(form.contains(&format!("<option value=\"{newcomer}\" selected>")));
+}
+
+/// Issue 15, item 14: a booking reason over 500 characters is refused with a message next to
+/// the field, and the rest of what was typed stays.
+#[tokio::test]
+async fn a_too_long_booking_reason_is_said_next_to_the_field() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let p = patient(&app, &c.t, "Ana", "Silva", None, None).await;
+    let mut b = Browser::login_as(&app, &host("alpha"), &c.reception).await;
+    let long = "x".repeat(501);
+    let page = b
+        .post(
+            "/appointments/new",
+            &[
+                ("patient_id", &p.to_string()),
+                ("provider_id", &c.doctor.id.to_string()),
+                ("type_id", &c.consult.to_string()),
+                ("date", "2026-03-02"),
+                ("time", "11:00"),
+                ("reason", &long),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains(r#"<p class="field-error" id="reason-error">at most 500 characters</p>"#),
+        "{}",
+        page.body
+    );
+    assert!(page.contains(&long), "what was typed is kept");
+    assert_eq!(app.audit_count(&c.t, "appointment.create").await, 0);
+}
+
+/// Issue 15, item 14: a holiday on a day that has passed is refused with a message (it used
+/// to be saved and then never shown); today and later are accepted.
+#[tokio::test]
+async fn a_past_holiday_is_refused() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let mut b = Browser::login_as(&app, &host("alpha"), &c.admin).await;
+    let p = b
+        .post(
+            "/settings/holidays",
+            &[("day", "2026-03-01"), ("name", "Yesterday")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.contains("this day has passed"), "{}", p.body);
+    let r = b
+        .post(
+            "/settings/holidays",
+            &[("day", "2026-03-02"), ("name", "Today")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(b.get("/settings/hours").await.contains("Today"));
+}
+
+/// Issue 15, item 14: a booking beyond the clinic's horizon (default 24 months; a typo such as
+/// 2099) is refused with a message; the horizon is a clinic setting.
+#[tokio::test]
+async fn bookings_beyond_the_horizon_are_refused() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let p = patient(&app, &c.t, "Ana", "Silva", None, None).await;
+    let mut b = Browser::login_as(&app, &host("alpha"), &c.reception).await;
+    let far = book(&mut b, &c, p, "2099-03-02T09:30:00Z").await;
+    assert_eq!(far.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", far.body);
+    assert!(
+        far.json()["errors"]["starts_at"]
+            .as_str()
+            .unwrap()
+            .contains("more than 24 month(s) ahead"),
+        "{}",
+        far.body
+    );
+    // Within two years is fine.
+    let near = book(&mut b, &c, p, "2027-03-01T09:30:00Z").await;
+    assert_ne!(
+        near.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        near.body
+    );
+
+    // An admin narrows it to one month; a bad value is said next to the field.
+    let mut admin = Browser::login_as(&app, &host("alpha"), &c.admin).await;
+    let fields = |h: &'static str| {
+        [
+            ("timezone", "UTC"),
+            ("mrn_prefix", ""),
+            ("slot_minutes", "15"),
+            ("horizon_months", h),
+        ]
+    };
+    let bad = admin.post("/settings/clinic", &fields("0")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.contains("a whole number of months from 1 to 60"),
+        "{}",
+        bad.body
+    );
+    let ok = admin.post("/settings/clinic", &fields("1")).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let later = book(&mut b, &c, p, "2026-05-04T09:30:00Z").await;
+    assert_eq!(
+        later.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        later.body
+    );
+    assert!(
+        later.body.contains("more than 1 month(s) ahead"),
+        "{}",
+        later.body
+    );
+}
+
+/// Issue 15, item 15: a patient marked deleted leaves today's list and queue (and comes back
+/// when restored).
+#[tokio::test]
+async fn a_deleted_patient_leaves_todays_queue() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let p = patient(&app, &c.t, "Gone", "Away", None, None).await;
+    let mut b = Browser::login_as(&app, &host("alpha"), &c.reception).await;
+    let p_s = p.to_string();
+    let r = b
+        .post(
+            "/appointments/walk-in",
+            &[("patient_id", p_s.as_str()), ("provider_id", "")],
+        )
+        .await;
+    assert_eq!(r.location.as_deref(), Some("/today"));
+    assert!(b.get("/today").await.contains("Gone Away"));
+    let r = b.post(&format!("/patients/{p}/delete"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(!b.get("/today").await.contains("Gone Away"));
+    let r = b.post(&format!("/patients/{p}/restore"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(b.get("/today").await.contains("Gone Away"));
+}
+
+/// Issue 15, item 10 (in part): staff "Last sign-in" is in the clinic's time zone, and says
+/// which.
+#[tokio::test]
+async fn last_sign_in_is_shown_in_the_clinics_time_zone() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "Asia/Kathmandu").await;
+    let _ = Browser::login_as(&app, &host("alpha"), &c.reception).await;
+    let mut admin = Browser::login_as(&app, &host("alpha"), &c.admin).await;
+    let list = admin.get("/settings/users").await;
+    assert!(list.contains("(Asia/Kathmandu)"), "{}", list.body);
+    // Signed in at 09:00 UTC: 14:45 in Kathmandu (UTC+05:45).
+    assert!(list.contains("2026-03-02 14:45"), "{}", list.body);
+    assert!(!list.contains("2026-03-02 09:00"), "{}", list.body);
+}
+
+/// Issue 15, item 7: Today can show one clinician's list (a doctor's own by default, with the
+/// walk-ins anyone may take), and a check-in without JavaScript comes back to the same row.
+#[tokio::test]
+async fn today_filters_by_clinician_and_keeps_the_row_after_check_in() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let mine = patient(&app, &c.t, "Doc", "Patient", None, None).await;
+    let theirs = patient(&app, &c.t, "Nurse", "Patient", None, None).await;
+    let walker = patient(&app, &c.t, "Any", "Walker", None, None).await;
+    let mut b = Browser::login_as(&app, &host("alpha"), &c.reception).await;
+    let id = book(&mut b, &c, mine, &at(9, 30)).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    let nurse_booking = b
+        .api(
+            Method::POST,
+            "/api/v1/appointments",
+            Some(json!({"patient_id": theirs, "provider_id": c.nurse.id, "type_id": c.consult, "starts_at": at(10, 0)})),
+        )
+        .await;
+    assert_eq!(nurse_booking.status, StatusCode::CREATED);
+    let w = walker.to_string();
+    b.post(
+        "/appointments/walk-in",
+        &[("patient_id", w.as_str()), ("provider_id", "")],
+    )
+    .await;
+
+    // Reception: everyone. The doctor: their own and the unassigned walk-in.
+    let all = b.get("/today").await;
+    assert!(
+        all.contains("Doc Patient") && all.contains("Nurse Patient") && all.contains("Any Walker")
+    );
+    let mut doc = Browser::login_as(&app, &host("alpha"), &c.doctor).await;
+    let own = doc.get("/today").await;
+    assert!(
+        own.contains("Doc Patient") && own.contains("Any Walker"),
+        "{}",
+        own.body
+    );
+    assert!(!own.body.contains("Nurse Patient"), "{}", own.body);
+    assert!(own.contains(&format!("<option value=\"{}\" selected>", c.doctor.id)));
+    let everyone = doc.get("/today?clinician=all").await;
+    assert!(everyone.body.contains("Nurse Patient</a>"));
+    let nurse_only = b.get(&format!("/today?clinician={}", c.nurse.id)).await;
+    assert!(
+        nurse_only.body.contains("Nurse Patient</a>")
+            && !nurse_only.body.contains("Doc Patient</a>")
+    );
+
+    // Check-in without JavaScript returns to the row it was pressed on.
+    assert!(all.contains(&format!("value=\"/today#appointment-{id}\"")));
+    let back = format!("/today#appointment-{id}");
+    let r = b
+        .post(
+            &format!("/appointments/{id}/status"),
+            &[("status", "arrived"), ("return_to", back.as_str())],
+        )
+        .await;
+    assert_eq!(r.location.as_deref(), Some(back.as_str()));
+}

@@ -68,6 +68,12 @@ async fn the_setup_link_creates_the_first_operator_once() {
     let home = b.get("/").await;
     assert_eq!(home.status, 200);
     assert!(home.contains("Clinics"));
+    // The page's own name, then the site's: not "System console · System console".
+    assert!(
+        home.contains("<title>Clinics · System console</title>"),
+        "{}",
+        home.body
+    );
 
     // Single use; and no further links once an operator exists.
     let mut other = Browser::new(&app, CONSOLE);

@@ -21,20 +21,30 @@ fn hasher() -> anyhow::Result<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Why a new password was refused; `Display` is the English text of [`PasswordError::message`].
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{}", crate::i18n::en_message(&self.message()))]
 pub enum PasswordError {
-    #[error("use at least {MIN_LEN} characters")]
     TooShort,
-    #[error("use at most {MAX_LEN} characters")]
     TooLong,
-    #[error("this password is too easy to guess{0}")]
+    /// With zxcvbn's hint (English), e.g. ": add another word or two".
     Weak(String),
-    #[error(
-        "this password is in lists of passwords leaked in data breaches, which attackers try first: choose another"
-    )]
     Breached,
-    #[error("the two passwords differ")]
     Mismatch,
+}
+
+impl PasswordError {
+    /// An i18n message (`i18n::msg`).
+    pub fn message(&self) -> String {
+        use crate::i18n::msg;
+        match self {
+            Self::TooShort => msg("invalid.password_short", &[("min", &MIN_LEN)]),
+            Self::TooLong => msg("invalid.password_long", &[("max", &MAX_LEN)]),
+            Self::Weak(hint) => msg("invalid.password_weak", &[("hint", hint)]),
+            Self::Breached => "invalid.password_breached".into(),
+            Self::Mismatch => "invalid.passwords_differ".into(),
+        }
+    }
 }
 
 /// A password that passed the policy. Never logged: Debug is redacted.

@@ -32,6 +32,13 @@ macro_rules! on_accounts {
     ($kind:expr, $($rest:tt)*) => { per_kind!($kind, ["users", "clinicbox.operators"], $($rest)*) };
 }
 
+/// `UPDATE <accounts table>` + `$set` (a string literal), executed.
+macro_rules! update_accounts {
+    ($kind:expr, $conn:expr, $set:tt $(, $arg:expr)* $(,)?) => {
+        on_accounts!($kind, $conn, execute, query!("UPDATE ", $set $(, $arg)*))
+    };
+}
+
 /// [`per_kind`] on the recovery codes table.
 macro_rules! on_codes {
     ($kind:expr, $($rest:tt)*) => {
@@ -203,18 +210,14 @@ pub async fn record_failure(
     locked_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    on_accounts!(
+    update_accounts!(
         kind,
         conn,
-        execute,
-        query!(
-            "UPDATE ",
-            " SET failed_logins = $2, locked_until = coalesce($3, locked_until), updated_at = $4 WHERE id = $1",
-            id,
-            failed,
-            locked_until,
-            now
-        )
+        " SET failed_logins = $2, locked_until = coalesce($3, locked_until), updated_at = $4 WHERE id = $1",
+        id,
+        failed,
+        locked_until,
+        now
     )?;
     Ok(())
 }
@@ -225,16 +228,12 @@ pub async fn record_success(
     id: i64,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    on_accounts!(
+    update_accounts!(
         kind,
         conn,
-        execute,
-        query!(
-            "UPDATE ",
-            " SET failed_logins = 0, locked_until = NULL, last_login_at = $2, updated_at = $2 WHERE id = $1",
-            id,
-            now
-        )
+        " SET failed_logins = 0, locked_until = NULL, last_login_at = $2, updated_at = $2 WHERE id = $1",
+        id,
+        now
     )?;
     Ok(())
 }
@@ -245,16 +244,12 @@ pub async fn unlock(
     id: i64,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let n = on_accounts!(
+    let n = update_accounts!(
         kind,
         conn,
-        execute,
-        query!(
-            "UPDATE ",
-            " SET failed_logins = 0, locked_until = NULL, updated_at = $2 WHERE id = $1",
-            id,
-            now
-        )
+        " SET failed_logins = 0, locked_until = NULL, updated_at = $2 WHERE id = $1",
+        id,
+        now
     )?
     .rows_affected();
     Ok(n == 1)
@@ -268,19 +263,15 @@ pub async fn set_password(
     must_change: bool,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    on_accounts!(
+    update_accounts!(
         kind,
         conn,
-        execute,
-        query!(
-            "UPDATE ",
-            " SET password_hash = $2, must_change_password = $3, failed_logins = 0,
+        " SET password_hash = $2, must_change_password = $3, failed_logins = 0,
                 locked_until = NULL, updated_at = $4 WHERE id = $1",
-            id,
-            hash,
-            must_change,
-            now
-        )
+        id,
+        hash,
+        must_change,
+        now
     )?;
     Ok(())
 }
@@ -292,17 +283,13 @@ pub async fn set_mfa_pending(
     sealed: Option<&[u8]>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    on_accounts!(
+    update_accounts!(
         kind,
         conn,
-        execute,
-        query!(
-            "UPDATE ",
-            " SET mfa_pending = $2, updated_at = $3 WHERE id = $1",
-            id,
-            sealed,
-            now
-        )
+        " SET mfa_pending = $2, updated_at = $3 WHERE id = $1",
+        id,
+        sealed,
+        now
     )?;
     Ok(())
 }
@@ -316,18 +303,14 @@ pub async fn set_mfa(
     last_step: Option<i64>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    on_accounts!(
+    update_accounts!(
         kind,
         &mut *conn,
-        execute,
-        query!(
-            "UPDATE ",
-            " SET mfa_secret = $2, mfa_pending = NULL, mfa_last_step = $3, updated_at = $4 WHERE id = $1",
-            id,
-            sealed,
-            last_step,
-            now
-        )
+        " SET mfa_secret = $2, mfa_pending = NULL, mfa_last_step = $3, updated_at = $4 WHERE id = $1",
+        id,
+        sealed,
+        last_step,
+        now
     )?;
     if sealed.is_none() {
         on_codes!(
@@ -347,7 +330,13 @@ pub async fn advance_mfa_step(
     id: i64,
     step: i64,
 ) -> sqlx::Result<bool> {
-    let n = on_accounts!(kind, conn, execute, query!("UPDATE ", " SET mfa_last_step = $2 WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)", id, step))?
+    let n = update_accounts!(
+        kind,
+        conn,
+        " SET mfa_last_step = $2 WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)",
+        id,
+        step
+    )?
     .rows_affected();
     Ok(n == 1)
 }

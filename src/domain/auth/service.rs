@@ -249,39 +249,84 @@ pub async fn disable_mfa(
     repo::set_mfa(conn, kind, account_id, None, None, now).await
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Why an account change was refused. What staff read is [`AccountError::message`] (an i18n
+/// message); `Display` is its English text.
+#[derive(Debug)]
 pub enum AccountError {
-    #[error("{}", crate::i18n::en(.0))]
     Email(&'static str),
-    #[error("{}", crate::i18n::en(.0))]
     Name(&'static str),
-    #[error("password: {0}")]
-    Password(#[from] password::PasswordError),
-    #[error("an account with this email already exists")]
+    Password(password::PasswordError),
     EmailTaken,
-    #[error("the current password is wrong")]
     WrongPassword,
-    #[error("no such account")]
     NotFound,
-    #[error("at least one active clinic admin must remain")]
     LastAdmin,
-    #[error("token name must be 1-100 characters")]
     TokenName,
-    #[error("token lifetime must be 1-{max} days", max = tokens::MAX_DAYS)]
     TokenDays,
-    #[error("the account is disabled")]
     Disabled,
-    #[error(
-        "the clinic requires two-step sign-in for this account, which has not set it up: a token would not work until it has (Account → Two-step sign-in)"
-    )]
     MfaRequired,
-    #[error(transparent)]
-    Sql(#[from] sqlx::Error),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
+    Sql(sqlx::Error),
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for AccountError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sql(e) => e.fmt(f),
+            Self::Other(e) => e.fmt(f),
+            _ => f.write_str(&crate::i18n::en_message(&self.message())),
+        }
+    }
+}
+
+impl std::error::Error for AccountError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Password(e) => Some(e),
+            Self::Sql(e) => Some(e),
+            Self::Other(e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl From<password::PasswordError> for AccountError {
+    fn from(e: password::PasswordError) -> Self {
+        Self::Password(e)
+    }
+}
+
+impl From<sqlx::Error> for AccountError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<anyhow::Error> for AccountError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Other(e)
+    }
 }
 
 impl AccountError {
+    /// What to show next to the field (or above the form), as an i18n message.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Email(k) | Self::Name(k) => (*k).to_owned(),
+            Self::Password(e) => e.message(),
+            Self::EmailTaken => "invalid.email_taken".into(),
+            Self::WrongPassword => "invalid.wrong_password".into(),
+            Self::NotFound => "invalid.no_account".into(),
+            Self::LastAdmin => "invalid.last_admin".into(),
+            Self::TokenName => "invalid.token_name".into(),
+            Self::TokenDays => {
+                crate::i18n::msg("invalid.token_days", &[("max", &tokens::MAX_DAYS)])
+            }
+            Self::Disabled => "invalid.account_disabled".into(),
+            Self::MfaRequired => "invalid.mfa_required".into(),
+            Self::Sql(_) | Self::Other(_) => "error.internal".into(),
+        }
+    }
+
     /// The form field an error belongs to, for showing it next to the input.
     pub fn field(&self) -> Option<&'static str> {
         match self {

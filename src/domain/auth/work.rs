@@ -9,10 +9,16 @@ use crate::domain::audit::action;
 use crate::domain::clinic::Clinic;
 
 pub async fn staff(c: &Clinic) -> sqlx::Result<Vec<AccountRow>> {
+    Ok(staff_with_zone(c).await?.0)
+}
+
+/// The staff list and the clinic's time zone (to show sign-in times in it).
+pub async fn staff_with_zone(c: &Clinic) -> sqlx::Result<(Vec<AccountRow>, chrono_tz::Tz)> {
     let mut u = c.begin().await?;
     let rows = repo::list(&mut u, Accounts::Staff).await?;
+    let tz = crate::domain::scheduling::service::clinic_tz(&mut u).await?;
     u.finish_without_clinical_data().await?;
-    Ok(rows)
+    Ok((rows, tz))
 }
 
 pub async fn staff_member(c: &Clinic, id: i64) -> sqlx::Result<Option<AccountRow>> {

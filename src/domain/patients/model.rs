@@ -165,6 +165,27 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
         .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
 }
 
+/// Written in one of [`parse_date`]'s forms (so a failure means the day does not exist, as in
+/// `2031-02-30`, not that the form is wrong).
+fn looks_like_date(s: &str) -> bool {
+    let parts: Vec<&str> = s.trim().split(['-', '.', '/']).collect();
+    let digits = |p: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    match parts.as_slice() {
+        [y, m, d] if y.len() == 4 => digits(y, 4..=4) && digits(m, 1..=2) && digits(d, 1..=2),
+        [d, m, y] => digits(d, 1..=2) && digits(m, 1..=2) && digits(y, 4..=4),
+        _ => false,
+    }
+}
+
+/// Whole years from `birth` to `today`.
+fn years_between(birth: NaiveDate, today: NaiveDate) -> i32 {
+    today.year()
+        - birth.year()
+        - i32::from((today.month(), today.day()) < (birth.month(), birth.day()))
+}
+
 /// Digits of a phone number, if it looks like one (6-20 digits, only phone punctuation).
 pub fn phone_digits(s: &str) -> Option<String> {
     let s = s.trim();
@@ -199,7 +220,10 @@ fn text(
         }
         None => None,
         Some(s) if s.chars().count() > max => {
-            errors.add(field, format!("at most {max} characters"));
+            errors.add(
+                field,
+                crate::i18n::msg("invalid.max_chars", &[("max", &max)]),
+            );
             None
         }
         Some(s)
@@ -260,7 +284,23 @@ impl PatientInput {
                     e.add("birth_date", "invalid.check_year");
                     (None, false)
                 }
-                Some(d) => (Some(d), self.birth_date_estimated.unwrap_or(false)),
+                Some(d) => {
+                    // An age typed as well must agree with the birth date (within a year).
+                    if let Some(a) = age {
+                        let years = years_between(d, today);
+                        if a.parse::<i32>().map_or(true, |a| (a - years).abs() > 1) {
+                            e.add(
+                                "estimated_age",
+                                crate::i18n::msg("invalid.age_contradicts", &[("years", &years)]),
+                            );
+                        }
+                    }
+                    (Some(d), self.birth_date_estimated.unwrap_or(false))
+                }
+                None if looks_like_date(d) => {
+                    e.add("birth_date", "invalid.no_such_date");
+                    (None, false)
+                }
                 None => {
                     e.add("birth_date", "invalid.date_format");
                     (None, false)
@@ -290,16 +330,16 @@ impl PatientInput {
             .enumerate()
         {
             if i >= MAX_PHONES {
-                e.add("phones", format!("at most {MAX_PHONES} phone numbers"));
+                e.add(
+                    "phones",
+                    crate::i18n::msg("invalid.max_phones", &[("max", &MAX_PHONES)]),
+                );
                 break;
             }
             if phone_digits(&p.number).is_none() {
                 e.add(
                     "phones",
-                    format!(
-                        "phone {}: use digits, spaces, + - ( ) only, 6 to 20 digits",
-                        i + 1
-                    ),
+                    crate::i18n::msg("invalid.phone_n", &[("n", &(i + 1))]),
                 );
                 continue;
             }
@@ -362,14 +402,17 @@ impl PatientInput {
             .enumerate()
         {
             if i >= MAX_ALLERGIES {
-                e.add("allergies", format!("at most {MAX_ALLERGIES} allergies"));
+                e.add(
+                    "allergies",
+                    crate::i18n::msg("invalid.max_allergies", &[("max", &MAX_ALLERGIES)]),
+                );
                 break;
             }
             let substance = a.substance.trim();
             if substance.is_empty() || substance.chars().count() > 100 {
                 e.add(
                     "allergies",
-                    format!("allergy {}: name the substance (1-100 characters)", i + 1),
+                    crate::i18n::msg("invalid.allergy_substance", &[("n", &(i + 1))]),
                 );
                 continue;
             }
@@ -381,10 +424,7 @@ impl PatientInput {
             let Some(severity) = severity else {
                 e.add(
                     "allergies",
-                    format!(
-                        "allergy {}: severity is mild, moderate, severe or unknown",
-                        i + 1
-                    ),
+                    crate::i18n::msg("invalid.allergy_severity", &[("n", &(i + 1))]),
                 );
                 continue;
             };
@@ -707,5 +747,40 @@ mod tests {
         assert_eq!(phone_digits("12345"), None);
         assert_eq!(phone_digits("555-CALL"), None);
         assert_eq!(phone_key("9779841234567"), "1234567");
+    }
+
+    /// Issue 15, item 14: a date in the right form that does not exist says so; an age that
+    /// contradicts the birth date is refused, one that agrees is accepted.
+    #[test]
+    fn impossible_dates_and_contradicting_ages_are_named() {
+        let mut i = input();
+        i.birth_date = Some("2031-02-30".into());
+        let e = i.validate(today()).unwrap_err();
+        assert_eq!(
+            e.get("birth_date").map(String::as_str),
+            Some("invalid.no_such_date")
+        );
+        i.birth_date = Some("30.02.1990".into());
+        let e = i.validate(today()).unwrap_err();
+        assert_eq!(
+            e.get("birth_date").map(String::as_str),
+            Some("invalid.no_such_date")
+        );
+        i.birth_date = Some("yesterday".into());
+        let e = i.validate(today()).unwrap_err();
+        assert_eq!(
+            e.get("birth_date").map(String::as_str),
+            Some("invalid.date_format")
+        );
+
+        let mut i = input();
+        i.estimated_age = Some("70".into());
+        let e = i.validate(today()).unwrap_err();
+        assert_eq!(
+            crate::i18n::en_message(e.get("estimated_age").unwrap()),
+            "does not match the birth date (40 years): correct one of them or leave the age empty"
+        );
+        i.estimated_age = Some("41".into());
+        assert!(i.validate(today()).is_ok(), "within a year of 40 agrees");
     }
 }

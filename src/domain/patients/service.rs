@@ -14,9 +14,7 @@ pub enum PatientError {
     /// Possible duplicates exist; the caller must confirm it is a different person.
     #[error("possible duplicates")]
     PossibleDuplicates(Vec<PatientSummary>),
-    #[error(
-        "the record was changed by someone else meanwhile; reload it and apply your change again"
-    )]
+    #[error("{}", crate::i18n::en("invalid.edit_conflict"))]
     Conflict,
     #[error("no such patient")]
     NotFound,

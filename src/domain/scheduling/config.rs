@@ -19,6 +19,8 @@ pub struct ClinicSettings {
     pub timezone: Tz,
     pub mrn_prefix: String,
     pub slot_minutes: i64,
+    /// How far ahead appointments may be booked, in months.
+    pub horizon_months: i64,
 }
 
 pub async fn clinic_settings(c: &Clinic) -> sqlx::Result<ClinicSettings> {
@@ -27,6 +29,7 @@ pub async fn clinic_settings(c: &Clinic) -> sqlx::Result<ClinicSettings> {
         timezone: clinic_tz(&mut u).await?,
         mrn_prefix: patients::mrn_prefix(&mut u).await?,
         slot_minutes: repo::slot_minutes(&mut u).await?,
+        horizon_months: repo::horizon_months(&mut u).await?,
     };
     u.finish_without_clinical_data().await?;
     Ok(s)
@@ -54,6 +57,12 @@ pub async fn save_clinic_settings(
             .set(&mut u, &new.slot_minutes, c.at())
             .await?;
         changed.push("slot_minutes");
+    }
+    if repo::horizon_months(&mut u).await? != new.horizon_months {
+        keys::HORIZON_MONTHS
+            .set(&mut u, &new.horizon_months, c.at())
+            .await?;
+        changed.push("horizon_months");
     }
     if changed.is_empty() {
         u.finish_without_clinical_data().await?;
@@ -92,10 +101,25 @@ pub async fn save_opening_hours(c: &Clinic, rows: &WeekRows) -> sqlx::Result<()>
     .await
 }
 
-pub async fn add_holiday(c: &Clinic, day: NaiveDate, name: &str) -> sqlx::Result<()> {
+/// Why a holiday was not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum HolidayError {
+    /// A day before today (in the clinic's zone): it would be saved and never shown.
+    #[error("{}", crate::i18n::en("invalid.holiday_past"))]
+    Past,
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+pub async fn add_holiday(c: &Clinic, day: NaiveDate, name: &str) -> Result<(), HolidayError> {
     let mut u = c.begin().await?;
+    let tz = clinic_tz(&mut u).await?;
+    if day < local_date(tz, c.at()) {
+        u.rollback().await?;
+        return Err(HolidayError::Past);
+    }
     repo::add_holiday(&mut u, day, name).await?;
-    changed_settings(u, "holiday", serde_json::json!({ "added": day })).await
+    Ok(changed_settings(u, "holiday", serde_json::json!({ "added": day })).await?)
 }
 
 /// `false` if there is no such holiday.
@@ -112,7 +136,7 @@ pub async fn remove_holiday(c: &Clinic, day: NaiveDate) -> sqlx::Result<bool> {
 /// Why an appointment type was not saved.
 #[derive(Debug, thiserror::Error)]
 pub enum TypeError {
-    #[error("a type with this name exists")]
+    #[error("{}", crate::i18n::en("invalid.type_name_taken"))]
     NameTaken,
     #[error("no such appointment type")]
     NotFound,

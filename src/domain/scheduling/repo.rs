@@ -320,7 +320,8 @@ pub async fn appointment(conn: &mut PgConnection, id: i64) -> sqlx::Result<Optio
         .await
 }
 
-/// Appointments starting in `[from, to)`, optionally of one provider, by time.
+/// Appointments starting in `[from, to)`, optionally of one provider, by time; a deleted
+/// patient's are left out (they stay on the record, which can be restored).
 pub async fn between(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
@@ -330,6 +331,7 @@ pub async fn between(
     appointments!(
         "WHERE a.starts_at >= $1 AND a.starts_at < $2
            AND ($3::bigint IS NULL OR a.provider_id = $3)
+           AND p.deleted_at IS NULL
          ORDER BY a.starts_at, a.id",
         from,
         to,
@@ -393,6 +395,42 @@ pub async fn lock(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<(Stat
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|(s, w)| (Status::parse(&s).unwrap_or(Status::Cancelled), w)))
+}
+
+/// The patient's first appointment that still counts (booked, arrived or in consultation)
+/// starting in `[from, to)`.
+pub async fn active_of_patient_between(
+    conn: &mut PgConnection,
+    patient: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> sqlx::Result<Option<Appointment>> {
+    appointments!(
+        "WHERE a.patient_id = $1 AND a.starts_at >= $2 AND a.starts_at < $3
+           AND a.status IN ('booked', 'arrived', 'in_consultation')
+         ORDER BY a.starts_at, a.id LIMIT 1",
+        patient,
+        from,
+        to
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Gives a walk-in booked for "next free clinician" the clinician who saw the patient.
+pub async fn assign_provider_if_none(
+    conn: &mut PgConnection,
+    id: i64,
+    provider: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE appointments SET provider_id = $2 WHERE id = $1 AND provider_id IS NULL",
+        id,
+        provider
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 pub async fn set_status(
@@ -463,6 +501,17 @@ pub async fn next_queue_number(
     )
     .fetch_one(conn)
     .await
+}
+
+/// Months ahead that may be booked.
+pub const HORIZON_RANGE: std::ops::RangeInclusive<i64> = 1..=60;
+
+pub async fn horizon_months(conn: &mut PgConnection) -> sqlx::Result<i64> {
+    Ok(crate::domain::settings::keys::HORIZON_MONTHS
+        .get(conn)
+        .await?
+        .filter(|m| HORIZON_RANGE.contains(m))
+        .unwrap_or(24))
 }
 
 pub async fn slot_minutes(conn: &mut PgConnection) -> sqlx::Result<i64> {

@@ -92,7 +92,7 @@ pub enum BookingError {
     #[error("only a booked appointment can be moved")]
     NotMovable,
     /// No start time, or one that is not `HH:MM`.
-    #[error("choose a time")]
+    #[error("{}", crate::i18n::en("invalid.choose_time"))]
     NoTime,
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
@@ -109,6 +109,22 @@ async fn patient_ok(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool> {
     )
     .fetch_one(conn)
     .await
+}
+
+/// The message for a start later than the clinic's booking horizon (a typo such as 2099).
+async fn beyond_horizon(
+    conn: &mut PgConnection,
+    starts: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<String>> {
+    let months = repo::horizon_months(conn).await?;
+    let limit = now
+        .checked_add_months(chrono::Months::new(months as u32))
+        .unwrap_or(now);
+    Ok(
+        (starts > limit)
+            .then(|| crate::i18n::msg("invalid.beyond_horizon", &[("months", &months)])),
+    )
 }
 
 /// Books an appointment. The database's exclusion constraint is the judge of double booking;
@@ -135,6 +151,9 @@ pub async fn book(
     }
     if b.starts_at < now - Duration::minutes(5) {
         e.add("starts_at", "invalid.past");
+    }
+    if let Some(m) = beyond_horizon(conn, b.starts_at, now).await? {
+        e.add("starts_at", m);
     }
     if let Some(r) = &b.reason
         && r.chars().count() > 500
@@ -243,6 +262,9 @@ pub async fn reschedule(
             "invalid.past",
         )));
     }
+    if let Some(m) = beyond_horizon(conn, starts, now).await? {
+        return Err(BookingError::Invalid(Errors::with("starts_at", m)));
+    }
     let duration = current.ends_at - current.starts_at;
     let ends = starts + duration;
     check_hours(
@@ -290,12 +312,15 @@ pub enum StatusError {
 }
 
 /// Moves an appointment along the status flow; check-in gives it the day's next queue number.
+/// Changes an appointment's status. A walk-in booked for "next free clinician" gets the
+/// clinician who starts the consultation (`by`, when that is an active doctor or nurse).
 pub async fn change_status(
     conn: &mut PgConnection,
     tz: Tz,
     id: i64,
     to: Status,
     cancel_reason: Option<&str>,
+    by: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<(Status, Appointment), StatusError> {
     let (from, _) = repo::lock(conn, id).await?.ok_or(StatusError::NotFound)?;
@@ -316,6 +341,12 @@ pub async fn change_status(
         None
     };
     repo::set_status(conn, id, to, queue, reason, now).await?;
+    if to == Status::InConsultation
+        && let Some(by) = by
+        && repo::provider(conn, by).await?.is_some()
+    {
+        repo::assign_provider_if_none(conn, id, by).await?;
+    }
     let a = repo::appointment(conn, id)
         .await?
         .ok_or(StatusError::NotFound)?;
@@ -337,10 +368,35 @@ pub async fn walk_in(
     if !patient_ok(conn, patient).await? {
         e.add("patient_id", "invalid.no_patient");
     }
+    let (day_start, day_end) = slots::day_bounds(tz, local_date(tz, now));
+    if let Some(other) = repo::active_of_patient_between(conn, patient, day_start, day_end).await? {
+        // The queue would show the patient twice: check in the booking, or they are waiting.
+        let key = if other.status() == Status::Booked {
+            "invalid.walk_in_booked_today"
+        } else {
+            "invalid.walk_in_already_queued"
+        };
+        let at = other
+            .starts_at
+            .with_timezone(&tz)
+            .format("%H:%M")
+            .to_string();
+        let number = other
+            .queue_number
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        e.add(
+            "patient_id",
+            crate::i18n::msg(key, &[("time", &at), ("number", &number)]),
+        );
+    }
     if let Some(p) = provider
         && repo::provider(conn, p).await?.is_none()
     {
         e.add("provider_id", "invalid.provider");
+    }
+    if reason.is_some_and(|r| r.trim().chars().count() > 500) {
+        e.add("reason", "invalid.max_500");
     }
     let minutes = match type_id {
         Some(t) => match repo::appointment_type(conn, t).await?.filter(|t| t.active) {
@@ -355,8 +411,7 @@ pub async fn walk_in(
     if !e.is_empty() {
         return Err(BookingError::Invalid(e));
     }
-    let (s, end) = slots::day_bounds(tz, local_date(tz, now));
-    let queue = repo::next_queue_number(conn, s, end).await?;
+    let queue = repo::next_queue_number(conn, day_start, day_end).await?;
     let id = repo::insert(
         conn,
         patient,

@@ -244,22 +244,24 @@ mod tests {
 }
 
 /// Parses working hours typed as `08:00-12:30, 13:30-17:00` (empty: not working that day).
+/// The error is an i18n message (`i18n::msg`) naming the part that is wrong.
 pub fn parse_ranges(s: &str) -> Result<Vec<LocalRange>, String> {
+    use crate::i18n::msg;
     let mut out: Vec<LocalRange> = Vec::new();
     for part in s.split([',', ';']).map(str::trim).filter(|p| !p.is_empty()) {
         let (a, b) = part
             .split_once(['-', '–'])
-            .ok_or_else(|| format!("\"{part}\": write ranges like 08:00-12:30"))?;
+            .ok_or_else(|| msg("invalid.range_form", &[("part", &part)]))?;
         let parse = |x: &str| {
             NaiveTime::parse_from_str(x.trim(), "%H:%M")
-                .map_err(|_| format!("\"{}\" is not a time like 08:30", x.trim()))
+                .map_err(|_| msg("invalid.range_time", &[("part", &x.trim())]))
         };
         let (start, end) = (parse(a)?, parse(b)?);
         if end <= start {
-            return Err(format!("\"{part}\": the end must be after the start"));
+            return Err(msg("invalid.range_order", &[("part", &part)]));
         }
         if out.iter().any(|(s2, e2)| start < *e2 && *s2 < end) {
-            return Err(format!("\"{part}\" overlaps another range"));
+            return Err(msg("invalid.range_overlap", &[("part", &part)]));
         }
         out.push((start, end));
     }
@@ -285,10 +287,10 @@ mod range_tests {
         assert!(parse_ranges("").unwrap().is_empty());
         assert!(parse_ranges("9-5").is_err());
         assert!(parse_ranges("10:00-09:00").is_err());
-        assert!(
-            parse_ranges("08:00-12:00, 11:00-13:00")
-                .unwrap_err()
-                .contains("overlaps")
+        let e = parse_ranges("08:00-12:00, 11:00-13:00").unwrap_err();
+        assert_eq!(
+            crate::i18n::en_message(&e),
+            "\"11:00-13:00\" overlaps another range"
         );
     }
 }

@@ -173,7 +173,8 @@ pub async fn change_status(
 ) -> Result<StatusChanged, StatusError> {
     let mut u = c.begin().await?;
     let tz = clinic_tz(&mut u).await?;
-    let (from, appointment) = service::change_status(&mut u, tz, id, to, reason, c.at()).await?;
+    let (from, appointment) =
+        service::change_status(&mut u, tz, id, to, reason, c.user_id(), c.at()).await?;
     let today = if with_today {
         let (s, e) = slots::day_bounds(tz, local_date(tz, c.at()));
         repo::between(&mut u, s, e, None).await?
@@ -372,12 +373,22 @@ pub async fn booking_form(c: &Clinic, q: &FormQuery) -> sqlx::Result<Option<Book
     };
     let today = local_date(tz, c.at());
     let date = q.date.unwrap_or(today);
-    let slots = if provider_id > 0 {
-        let d = minutes_of(&types, type_id);
-        service::slots_for(&mut u, tz, provider_id, date, d, c.at(), None).await?
-    } else {
-        Vec::new()
+    let d = minutes_of(&types, type_id);
+    // Unless one was asked for, the first clinician (alphabetically) with free time that day:
+    // not one without working hours, whose form would say "no free time".
+    let candidates: Vec<i64> = match q.provider {
+        Some(_) => vec![provider_id],
+        None => providers.iter().map(|p| p.id).collect(),
     };
+    let mut chosen = (provider_id, Vec::new());
+    for p in candidates.into_iter().filter(|p| *p > 0) {
+        let slots = service::slots_for(&mut u, tz, p, date, d, c.at(), None).await?;
+        if !slots.is_empty() {
+            chosen = (p, slots);
+            break;
+        }
+    }
+    let (provider_id, slots) = chosen;
     let ev = u
         .event(action::APPOINTMENT_FORM)
         .resource("patient", patient.id)

@@ -134,6 +134,8 @@ pub mod keys {
     pub const TIMEZONE: Setting<String> = Setting::clinic("timezone");
     pub const MRN_PREFIX: Setting<String> = Setting::clinic("patients.mrn_prefix");
     pub const SLOT_MINUTES: Setting<i64> = Setting::clinic("scheduling.slot_minutes");
+    /// How far ahead appointments may be booked, in months (default 24).
+    pub const HORIZON_MONTHS: Setting<i64> = Setting::clinic("scheduling.horizon_months");
 }
 
 /// Sign-in and audit settings a clinic admin controls.
@@ -196,35 +198,33 @@ impl Security {
     }
 
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        if !IDLE_RANGE.contains(&self.idle_minutes) {
-            return Err((
+        for (field, value, range, key) in [
+            (
                 "idle_minutes",
-                format!(
-                    "between {} and {} minutes",
-                    IDLE_RANGE.start(),
-                    IDLE_RANGE.end()
-                ),
-            ));
-        }
-        if !SESSION_RANGE.contains(&self.session_hours) {
-            return Err((
+                self.idle_minutes,
+                IDLE_RANGE,
+                "invalid.between_minutes",
+            ),
+            (
                 "session_hours",
-                format!(
-                    "between {} and {} hours",
-                    SESSION_RANGE.start(),
-                    SESSION_RANGE.end()
-                ),
-            ));
-        }
-        if !RETENTION_RANGE.contains(&self.audit_retention_years) {
-            return Err((
+                self.session_hours,
+                SESSION_RANGE,
+                "invalid.between_hours",
+            ),
+            (
                 "audit_retention_years",
-                format!(
-                    "between {} and {} years",
-                    RETENTION_RANGE.start(),
-                    RETENTION_RANGE.end()
-                ),
-            ));
+                self.audit_retention_years,
+                RETENTION_RANGE,
+                "invalid.between_years",
+            ),
+        ] {
+            if !range.contains(&value) {
+                let (min, max) = (*range.start(), *range.end());
+                return Err((
+                    field,
+                    crate::i18n::msg(key, &[("min", &min), ("max", &max)]),
+                ));
+            }
         }
         Ok(())
     }
@@ -237,39 +237,36 @@ impl Security {
     ) -> sqlx::Result<Vec<&'static str>> {
         let old = Self::load(conn).await?;
         let mut changed = Vec::new();
-        if old.mfa_policy != self.mfa_policy {
-            put(
-                conn,
+        for (name, key, before, after) in [
+            (
+                "mfa_policy",
                 "security.mfa_policy",
-                self.mfa_policy.as_str().into(),
-                now,
-            )
-            .await?;
-            changed.push("mfa_policy");
-        }
-        if old.idle_minutes != self.idle_minutes {
-            put(conn, "security.idle_minutes", self.idle_minutes.into(), now).await?;
-            changed.push("idle_minutes");
-        }
-        if old.session_hours != self.session_hours {
-            put(
-                conn,
+                serde_json::Value::from(old.mfa_policy.as_str()),
+                serde_json::Value::from(self.mfa_policy.as_str()),
+            ),
+            (
+                "idle_minutes",
+                "security.idle_minutes",
+                old.idle_minutes.into(),
+                self.idle_minutes.into(),
+            ),
+            (
+                "session_hours",
                 "security.session_hours",
+                old.session_hours.into(),
                 self.session_hours.into(),
-                now,
-            )
-            .await?;
-            changed.push("session_hours");
-        }
-        if old.audit_retention_years != self.audit_retention_years {
-            put(
-                conn,
+            ),
+            (
+                "audit_retention_years",
                 "audit.retention_years",
+                old.audit_retention_years.into(),
                 self.audit_retention_years.into(),
-                now,
-            )
-            .await?;
-            changed.push("audit_retention_years");
+            ),
+        ] {
+            if before != after {
+                put(conn, key, after, now).await?;
+                changed.push(name);
+            }
         }
         Ok(changed)
     }

@@ -121,16 +121,8 @@ pub async fn confirm(
     match codes {
         Some(codes) => Ok(render_page(&RecoveryCodesPage { page, codes })),
         None => {
-            let msg = page.t("mfa.invalid").to_owned();
-            render(
-                &state,
-                &realm,
-                &me,
-                page,
-                required(&me, &ext),
-                FormErrors::with("code", msg),
-            )
-            .await
+            let errors = FormErrors::with("code", "mfa.invalid");
+            render(&state, &realm, &me, page, required(&me, &ext), errors).await
         }
     }
 }
@@ -152,36 +144,22 @@ pub async fn disable(
     Form(form): Form<DisableForm>,
 ) -> Result<Response, AppError> {
     let req = required(&me, &ext);
-    let page = page.into_page();
-    if req {
-        let msg = page.t("mfa.required_cannot_disable").to_owned();
-        return render(
-            &state,
-            &realm,
-            &me,
-            page,
-            req,
-            FormErrors::with("password", msg),
-        )
-        .await;
-    }
-    let r = realm.domain(&state, &ctx);
-    let ok = match signin::disable_mfa(&r, me.id, &form.password).await {
-        Ok(ok) => ok,
-        Err(AccountError::NotFound) => return Err(AppError::NotFound),
-        Err(e) => return Err(AppError::Internal(e.into())),
+    let refused = if req {
+        Some("mfa.required_cannot_disable")
+    } else {
+        let r = realm.domain(&state, &ctx);
+        match signin::disable_mfa(&r, me.id, &form.password).await {
+            Ok(true) => None,
+            Ok(false) => Some("account.wrong_password"),
+            Err(AccountError::NotFound) => return Err(AppError::NotFound),
+            Err(e) => return Err(AppError::Internal(e.into())),
+        }
     };
-    if !ok {
-        let msg = page.t("account.wrong_password").to_owned();
-        return render(
-            &state,
-            &realm,
-            &me,
-            page,
-            req,
-            FormErrors::with("password", msg),
-        )
-        .await;
+    match refused {
+        Some(key) => {
+            let errors = FormErrors::with("password", key);
+            render(&state, &realm, &me, page.into_page(), req, errors).await
+        }
+        None => Ok(redirect_with_flash(&session, "mfa_disabled", "/account").await),
     }
-    Ok(redirect_with_flash(&session, "mfa_disabled", "/account").await)
 }

@@ -82,7 +82,7 @@ pub async fn submit(
                 &PasswordPage {
                     page: page.into_page(),
                     forced: me.must_change_password,
-                    errors: FormErrors::with(field, e.to_string()),
+                    errors: FormErrors::with(field, e.message()),
                 },
             ))
         }

@@ -78,7 +78,7 @@ pub async fn create(
                 security,
             )
             .await?;
-            p.token_errors = FormErrors::with(e.field().unwrap_or("name"), e.to_string());
+            p.token_errors = FormErrors::with(e.field().unwrap_or("name"), e.message());
             p.token_name = form.name;
             Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &p))
         }

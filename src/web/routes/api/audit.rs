@@ -52,9 +52,7 @@ pub async fn list(
         to: q.to.unwrap_or_default(),
         before: q.before.unwrap_or_default(),
     };
-    let filter = form
-        .parse()
-        .map_err(|e| AppError::Validation(FormErrors::with("query", e)))?;
+    let filter = form.parse().map_err(AppError::Validation)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(AppError::Validation(FormErrors::with(

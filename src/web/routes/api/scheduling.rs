@@ -29,8 +29,8 @@ fn booking_error(e: BookingError) -> AppError {
         ),
         BookingError::NotFound => AppError::NotFound,
         e @ BookingError::NotMovable => AppError::Conflict(e.to_string(), None),
-        e @ BookingError::NoTime => {
-            AppError::Validation(FormErrors::with("starts_at", e.to_string()))
+        BookingError::NoTime => {
+            AppError::Validation(FormErrors::with("starts_at", "invalid.choose_time"))
         }
         BookingError::Sql(e) => e.into(),
     }

@@ -45,7 +45,7 @@ pub async fn create(clinic: Clinic, Json(body): Json<NewToken>) -> Result<Respon
         .await
         .map_err(|e| match e {
             e @ (AccountError::TokenName | AccountError::TokenDays) => {
-                AppError::Validation(FormErrors::with(e.field().unwrap_or("name"), e.to_string()))
+                AppError::Validation(FormErrors::with(e.field().unwrap_or("name"), e.message()))
             }
             e => AppError::Internal(e.into()),
         })?;

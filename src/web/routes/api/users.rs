@@ -54,10 +54,9 @@ fn account_error(e: AccountError) -> AppError {
         | AccountError::EmailTaken
         | AccountError::Name(_)
         | AccountError::Password(_)
-        | AccountError::LastAdmin) => AppError::Validation(FormErrors::with(
-            e.field().unwrap_or("_form"),
-            e.to_string(),
-        )),
+        | AccountError::LastAdmin) => {
+            AppError::Validation(FormErrors::with(e.field().unwrap_or("_form"), e.message()))
+        }
         e => AppError::Internal(e.into()),
     }
 }

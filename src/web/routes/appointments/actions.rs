@@ -74,7 +74,7 @@ fn refusal(page: &PageCtx, tz: chrono_tz::Tz, e: BookingError) -> String {
         BookingError::Invalid(e) => e
             .as_map()
             .values()
-            .map(|m| page.t(m).to_owned())
+            .map(|m| page.message(m))
             .collect::<Vec<_>>()
             .join("; "),
         e => e.to_string(),
@@ -214,6 +214,16 @@ pub async fn walk_in(clinic: Clinic, session: Session, body: Bytes) -> Result<Re
     .await
     {
         Ok(_) => {}
+        // Already booked or queued today: said on the chart, where the button is.
+        Err(BookingError::Invalid(e))
+            if e.get("patient_id")
+                .is_some_and(|m| m.starts_with("invalid.walk_in_")) =>
+        {
+            let msg = e.get("patient_id").cloned().unwrap_or_default();
+            set_flash(&session, &msg).await;
+            let chart = format!("/patients/{patient}");
+            return Ok((StatusCode::SEE_OTHER, [("location", chart.as_str())]).into_response());
+        }
         Err(BookingError::Invalid(e)) if e.get("patient_id").is_some() => {
             return Err(AppError::NotFound);
         }

@@ -75,7 +75,7 @@ pub async fn submit(
     if form.password != form.confirm {
         errors.add("confirm", "invalid.passwords_differ");
     } else if let Err(e) = NewPassword::parse(&form.password, &[&form.email, &form.display_name]) {
-        errors.add("password", e.to_string());
+        errors.add("password", e.message());
     }
     let c = Console::new(state.db.pool.clone(), Actor::Anonymous, ctx.0.clone());
     let input = errors.is_empty().then_some((
@@ -95,7 +95,7 @@ pub async fn submit(
             return Ok(Redirect::to("/").into_response());
         }
         // Nothing was created: the link stays usable.
-        FirstOperator::Refused(e) => errors.add(e.field().unwrap_or("_form"), e.to_string()),
+        FirstOperator::Refused(e) => errors.add(e.field().unwrap_or("_form"), e.message()),
         FirstOperator::LinkValid => {}
     }
     Ok(render_with_status(

@@ -1,4 +1,4 @@
-//! `GET/POST /patients/{id}/edit`, `POST /patients/{id}/delete` and `…/restore`.
+//! `GET/POST /patients/{id}/edit`, `GET/POST /patients/{id}/delete` and `POST …/restore`.
 
 use crate::web::extract::Path;
 use axum::body::Bytes;
@@ -53,7 +53,7 @@ pub async fn save(
         }
         Err(PatientError::NotFound) => return Err(AppError::NotFound),
         Err(PatientError::Invalid(e)) => e,
-        Err(e @ PatientError::Conflict) => FormErrors::with("_form", e.to_string()),
+        Err(PatientError::Conflict) => FormErrors::with("_form", "invalid.edit_conflict"),
         Err(e) => return Err(AppError::Internal(e.into())),
     };
     Ok(render_with_status(
@@ -93,6 +93,31 @@ async fn set_deleted(
     )
     .await;
     Ok(Redirect::to(&format!("/patients/{id}")).into_response())
+}
+
+#[derive(askama::Template)]
+#[template(path = "patients/delete.html")]
+struct DeletePage {
+    page: crate::web::page::Page,
+    p: crate::domain::patients::Patient,
+}
+
+/// Asks before marking the record deleted (the chart's button leads here).
+pub async fn confirm_delete(
+    clinic: Clinic,
+    page: PageCtx,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let (p, _) = work::view(&clinic, id, ViewFor::Edit)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(render_with_status(
+        StatusCode::OK,
+        &DeletePage {
+            page: page.into_page(),
+            p,
+        },
+    ))
 }
 
 pub async fn delete(

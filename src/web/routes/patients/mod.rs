@@ -115,6 +115,11 @@ pub fn routes() -> Vec<Route> {
         Route::get("/patients/{id}", Needs(PatientsRead), chart::show),
         Route::get("/patients/{id}/edit", Needs(PatientsWrite), edit::show),
         Route::post("/patients/{id}/edit", Needs(PatientsWrite), edit::save),
+        Route::get(
+            "/patients/{id}/delete",
+            Needs(PatientsWrite),
+            edit::confirm_delete,
+        ),
         Route::post("/patients/{id}/delete", Needs(PatientsWrite), edit::delete),
         Route::post(
             "/patients/{id}/restore",

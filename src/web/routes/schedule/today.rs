@@ -1,16 +1,19 @@
-//! `GET /today`: the front desk's list for today — every provider, statuses changed in place —
-//! and the queue of patients who have arrived.
+//! `GET /today`: the front desk's list for today — every provider, or one (a doctor or nurse
+//! sees their own by default), statuses changed in place — and the queue of patients who have
+//! arrived (always the whole waiting room).
 
 use askama::Template;
+use axum::extract::Query;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
+use serde::Deserialize;
 
 use super::{hm, types_css_url};
-use crate::domain::auth::Permission;
+use crate::domain::auth::{Permission, Role};
 use crate::domain::clinic::Clinic;
 use crate::domain::scheduling::work::{self, View};
-use crate::domain::scheduling::{Appointment, Status};
+use crate::domain::scheduling::{Appointment, Provider, Status};
 use crate::web::AppError;
 use crate::web::auth::CurrentUser;
 use crate::web::page::{Page, render_page};
@@ -24,6 +27,22 @@ struct TodayPage {
     rows: Vec<Row>,
     queue_card: QueueCard,
     types_css: String,
+    providers: Vec<Provider>,
+    /// The clinician whose list is shown; `None`: everyone's.
+    clinician: Option<i64>,
+}
+
+impl TodayPage {
+    fn is_shown(&self, id: &i64) -> bool {
+        self.clinician == Some(*id)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TodayQuery {
+    /// `all`, a clinician's id, or unset (a doctor's or nurse's own list, everyone's for others).
+    #[serde(default)]
+    clinician: String,
 }
 
 /// The waiting-room queue; also sent out of band with each htmx status change.
@@ -95,25 +114,43 @@ impl Row {
     }
 }
 
-pub async fn show(clinic: Clinic, user: CurrentUser, page: PageCtx) -> Result<Response, AppError> {
+pub async fn show(
+    clinic: Clinic,
+    user: CurrentUser,
+    page: PageCtx,
+    Query(q): Query<TodayQuery>,
+) -> Result<Response, AppError> {
     let page = page.into_page();
     let can_write = user.can(Permission::AppointmentsWrite);
     let s = work::schedule(&clinic, View::Today, None)
         .await?
         .ok_or(AppError::NotFound)?;
+    let is_provider = |id: i64| s.providers.iter().any(|p| p.id == id);
+    let clinician = match q.clinician.as_str() {
+        "all" => None,
+        "" => Some(user.id)
+            .filter(|id| matches!(user.role, Role::Doctor | Role::Nurse) && is_provider(*id)),
+        v => v.parse().ok().filter(|id| is_provider(*id)),
+    };
     let today = s.date;
-    let rows = rows(s.appointments, &page, s.tz, clinic.at(), can_write);
-    let types = s.types;
+    let all = rows(s.appointments, &page, s.tz, clinic.at(), can_write);
     let queue_card = QueueCard {
         page: page.clone(),
-        queue: queue(&rows),
+        queue: queue(&all),
         oob: false,
     };
+    // One clinician's list keeps the walk-ins for "next free clinician": they may take them.
+    let rows = all
+        .into_iter()
+        .filter(|r| clinician.is_none_or(|c| r.a.provider_id.is_none_or(|p| p == c)))
+        .collect();
     Ok(render_page(&TodayPage {
         page,
         today,
         rows,
         queue_card,
-        types_css: types_css_url(&types),
+        types_css: types_css_url(&s.types),
+        providers: s.providers,
+        clinician,
     }))
 }

@@ -12,6 +12,7 @@ use crate::domain::audit::{AuditFilter, AuditRow, work};
 use crate::domain::auth::AccountRow;
 use crate::domain::clinic::Clinic;
 use crate::web::AppError;
+use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_page};
 use crate::web::page_ctx::PageCtx;
 use crate::web::site::CurrentTenant;
@@ -38,82 +39,83 @@ pub struct FilterForm {
 }
 
 impl FilterForm {
-    /// Dates are whole days in UTC; `to` includes its day.
-    pub fn parse(&self) -> Result<AuditFilter, String> {
-        let int = |name: &str, v: &str| -> Result<Option<i64>, String> {
+    /// Dates are whole days in UTC; `to` includes its day. Errors are per field.
+    pub fn parse(&self) -> Result<AuditFilter, FormErrors> {
+        let mut e = FormErrors::new();
+        let mut int = |name: &'static str, v: &str| -> Option<i64> {
             let v = v.trim();
             if v.is_empty() {
-                Ok(None)
-            } else {
-                v.parse()
-                    .map(Some)
-                    .map_err(|_| format!("{name}: enter a number"))
+                return None;
             }
+            v.parse()
+                .inspect_err(|_| e.add(name, "invalid.whole_number"))
+                .ok()
         };
-        let date = |name: &str, v: &str, add_day: bool| -> Result<_, String> {
+        let (user, patient, before) = (
+            int("user", &self.user),
+            int("patient", &self.patient),
+            int("before", &self.before),
+        );
+        let mut date = |name: &'static str, v: &str| -> Option<NaiveDate> {
             let v = v.trim();
             if v.is_empty() {
-                return Ok(None);
+                return None;
             }
-            let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                .map_err(|_| format!("{name}: use the form YYYY-MM-DD"))?;
-            let d = if add_day {
-                d.succ_opt().unwrap_or(d)
-            } else {
-                d
-            };
-            Ok(d.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t)))
+            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .inspect_err(|_| e.add(name, "invalid.iso_date"))
+                .ok()
         };
+        let (from, to) = (date("from", &self.from), date("to", &self.to));
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            e.add("to", "invalid.to_before_from");
+        }
         let action = self.action.trim();
         if !action.is_empty()
             && !action
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
         {
-            return Err("action: letters, '.' and '_' only, e.g. auth.login".into());
+            e.add("action", "invalid.audit_action");
         }
-        Ok(AuditFilter {
-            user: int("user", &self.user)?,
-            patient: int("patient", &self.patient)?,
+        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t));
+        e.into_result(AuditFilter {
+            user,
+            patient,
             action: (!action.is_empty()).then(|| action.to_owned()),
-            from: date("from", &self.from, false)?,
-            to: date("to", &self.to, true)?,
-            before: int("before", &self.before)?,
+            from: from.and_then(midnight),
+            to: to.map(|d| d.succ_opt().unwrap_or(d)).and_then(midnight),
+            before,
         })
+    }
+
+    /// The filters that are set, by name (also the query string's keys).
+    fn set_filters(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("user", &self.user),
+            ("patient", &self.patient),
+            ("action", &self.action),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k, v.as_str()))
     }
 
     /// The query string for the next page.
     pub fn older_than(&self, seq: i64) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [
-            ("user", &self.user),
-            ("patient", &self.patient),
-            ("action", &self.action),
-            ("from", &self.from),
-            ("to", &self.to),
-        ] {
-            if !v.is_empty() {
-                q.append_pair(k, v);
-            }
-        }
+        q.extend_pairs(self.set_filters());
         q.append_pair("before", &seq.to_string());
         q.finish()
     }
 
     pub fn csv_query(&self) -> String {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [
-            ("user", &self.user),
-            ("patient", &self.patient),
-            ("action", &self.action),
-            ("from", &self.from),
-            ("to", &self.to),
-        ] {
-            if !v.is_empty() {
-                q.append_pair(k, v);
-            }
-        }
-        q.finish()
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.set_filters())
+            .finish()
     }
 }
 
@@ -122,7 +124,7 @@ impl FilterForm {
 struct AuditPage {
     page: Page,
     form: FilterForm,
-    error: Option<String>,
+    errors: FormErrors,
     rows: Vec<AuditRow>,
     users: Vec<AccountRow>,
     next: Option<String>,
@@ -150,7 +152,7 @@ pub async fn show(
         &filter_names(&form),
     )
     .await?;
-    let error = parsed.err();
+    let errors = parsed.err().unwrap_or_default();
     let next = if rows.len() as i64 > PAGE_SIZE {
         rows.truncate(PAGE_SIZE as usize);
         rows.last().map(|r| form.older_than(r.seq))
@@ -160,7 +162,7 @@ pub async fn show(
     Ok(render_page(&AuditPage {
         page: page.into_page(),
         form,
-        error,
+        errors,
         rows,
         users,
         next,
@@ -169,17 +171,7 @@ pub async fn show(
 
 /// Which filters were used (names only).
 pub fn filter_names(f: &FilterForm) -> Vec<&'static str> {
-    [
-        ("user", &f.user),
-        ("patient", &f.patient),
-        ("action", &f.action),
-        ("from", &f.from),
-        ("to", &f.to),
-    ]
-    .into_iter()
-    .filter(|(_, v)| !v.trim().is_empty())
-    .map(|(k, _)| k)
-    .collect()
+    f.set_filters().map(|(k, _)| k).collect()
 }
 
 pub async fn export(
@@ -187,7 +179,7 @@ pub async fn export(
     tenant: CurrentTenant,
     Query(form): Query<FilterForm>,
 ) -> Result<Response, AppError> {
-    let mut filter = form.parse().map_err(AppError::BadRequest)?;
+    let mut filter = form.parse().map_err(AppError::Validation)?;
     filter.before = None;
     let rows = work::export(&clinic, &filter, EXPORT_MAX, &filter_names(&form)).await?;
     let csv = to_csv(&rows).map_err(|e| AppError::Internal(e.into()))?;

@@ -10,6 +10,7 @@ use tower_sessions::Session;
 use crate::domain::clinic::Clinic;
 use crate::domain::patients::service::parse_mrn_prefix;
 use crate::domain::scheduling::config::{self, ClinicSettings};
+use crate::domain::scheduling::repo::HORIZON_RANGE;
 use crate::web::AppError;
 use crate::web::forms::{FormErrors, Pairs};
 use crate::web::page::{Page, render_with_status};
@@ -23,6 +24,7 @@ struct ClinicPage {
     zones: Vec<&'static str>,
     mrn_prefix: String,
     slot_minutes: String,
+    horizon_months: String,
     errors: FormErrors,
 }
 
@@ -40,6 +42,7 @@ pub async fn show(clinic: Clinic, page: PageCtx) -> Result<Response, AppError> {
             zones: zones(),
             mrn_prefix: s.mrn_prefix,
             slot_minutes: s.slot_minutes.to_string(),
+            horizon_months: s.horizon_months.to_string(),
             errors: FormErrors::new(),
         },
     ))
@@ -69,7 +72,18 @@ pub async fn save(
     if slot.is_none() {
         errors.add("slot_minutes", "invalid.slot_minutes");
     }
-    let (Some(timezone), Some(mrn_prefix), Some(slot_minutes)) = (tz, prefix, slot) else {
+    let horizon = f
+        .one("horizon_months")
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|m| HORIZON_RANGE.contains(m));
+    if horizon.is_none() {
+        errors.add("horizon_months", "invalid.horizon_months");
+    }
+    let (Some(timezone), Some(mrn_prefix), Some(slot_minutes), Some(horizon_months)) =
+        (tz, prefix, slot, horizon)
+    else {
         return Ok(render_with_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             &ClinicPage {
@@ -78,6 +92,7 @@ pub async fn save(
                 zones: zones(),
                 mrn_prefix: f.one("mrn_prefix"),
                 slot_minutes: f.one("slot_minutes"),
+                horizon_months: f.one("horizon_months"),
                 errors,
             },
         ));
@@ -88,6 +103,7 @@ pub async fn save(
             timezone,
             mrn_prefix,
             slot_minutes,
+            horizon_months,
         },
     )
     .await?;

@@ -83,8 +83,14 @@ pub async fn add_holiday(
     let Some(day) = day.filter(|_| errors.is_empty()) else {
         return hours_page(&clinic, page.into_page(), None, errors).await;
     };
-    config::add_holiday(&clinic, day, &name).await?;
-    Ok(redirect_with_flash(&session, "saved", "/settings/hours").await)
+    match config::add_holiday(&clinic, day, &name).await {
+        Ok(()) => Ok(redirect_with_flash(&session, "saved", "/settings/hours").await),
+        Err(config::HolidayError::Past) => {
+            let errors = FormErrors::with("day", "invalid.holiday_past");
+            hours_page(&clinic, page.into_page(), None, errors).await
+        }
+        Err(config::HolidayError::Sql(e)) => Err(e.into()),
+    }
 }
 
 pub async fn remove_holiday(clinic: Clinic, Path(day): Path<String>) -> Result<Response, AppError> {

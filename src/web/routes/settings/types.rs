@@ -78,11 +78,11 @@ async fn saved(
     match result {
         Ok(()) => Ok(redirect_with_flash(session, "saved", "/settings/appointment-types").await),
         Err(TypeError::NotFound) => Err(AppError::NotFound),
-        Err(e @ TypeError::NameTaken) => {
+        Err(TypeError::NameTaken) => {
             types_page(
                 clinic,
                 page.into_page(),
-                FormErrors::with("name", e.to_string()),
+                FormErrors::with("name", "invalid.type_name_taken"),
             )
             .await
         }

@@ -27,6 +27,8 @@ struct UsersPage {
     users: Vec<AccountRow>,
     roles: Vec<Role>,
     now: chrono::DateTime<chrono::Utc>,
+    /// The clinic's time zone: sign-in times are shown in it.
+    tz: chrono_tz::Tz,
     form: NewUserForm,
     errors: FormErrors,
 }
@@ -56,7 +58,7 @@ async fn render_list(
     form: NewUserForm,
     errors: FormErrors,
 ) -> Result<Response, AppError> {
-    let users = work::staff(clinic).await?;
+    let (users, tz) = work::staff_with_zone(clinic).await?;
     Ok(render_with_status(
         form_status(&errors),
         &UsersPage {
@@ -64,6 +66,7 @@ async fn render_list(
             users,
             roles: Role::ALL.to_vec(),
             now: clinic.at(),
+            tz,
             form,
             errors,
         },
@@ -95,14 +98,20 @@ pub async fn create(
     page: PageCtx,
     Form(form): Form<NewUserForm>,
 ) -> Result<Response, AppError> {
-    let Some(role) = Role::parse(&form.role) else {
-        return render_list(
-            &clinic,
-            page.into_page(),
-            form,
-            FormErrors::with("role", "invalid.role"),
-        )
-        .await;
+    // Every field's problem at once, not only the first.
+    let mut errors = FormErrors::new();
+    if let Err(k) = crate::domain::auth::model::parse_display_name(&form.display_name) {
+        errors.add("display_name", k);
+    }
+    if let Err(k) = crate::domain::auth::model::Email::parse(&form.email) {
+        errors.add("email", k);
+    }
+    let role = Role::parse(&form.role);
+    if role.is_none() {
+        errors.add("role", "invalid.role");
+    }
+    let Some(role) = role.filter(|_| errors.is_empty()) else {
+        return render_list(&clinic, page.into_page(), form, errors).await;
     };
     match work::create_staff(&clinic, &form.email, &form.display_name, role, None).await {
         Ok((u, temp)) => Ok(render_page(&TempPasswordPage {
@@ -112,7 +121,7 @@ pub async fn create(
             created: true,
         })),
         Err(e @ (AccountError::Email(_) | AccountError::EmailTaken | AccountError::Name(_))) => {
-            let errors = FormErrors::with(e.field().unwrap_or("_form"), e.to_string());
+            let errors = FormErrors::with(e.field().unwrap_or("_form"), e.message());
             render_list(&clinic, page.into_page(), form, errors).await
         }
         Err(e) => Err(AppError::Internal(e.into())),
@@ -184,7 +193,7 @@ pub async fn update(
                     u,
                     roles: Role::ALL.to_vec(),
                     now: clinic.at(),
-                    errors: FormErrors::with(e.field().unwrap_or("_form"), e.to_string()),
+                    errors: FormErrors::with(e.field().unwrap_or("_form"), e.message()),
                 },
             ))
         }
