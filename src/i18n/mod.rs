@@ -365,4 +365,22 @@ mod message_keys {
         assert_eq!(built.len(), 2, "{built:?}");
         assert!(built.iter().all(|m| m.starts_with("<built at run time")));
     }
+
+    /// The audit log page names every action in words (issue 15, item 12).
+    #[test]
+    fn every_audit_action_has_words() {
+        let src = include_str!("../domain/audit/mod.rs");
+        let tr = super::Tr::new(super::Lang::En);
+        let actions: Vec<&str> = src
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub const "))
+            .filter_map(|l| l.split('"').nth(1))
+            .collect();
+        assert!(actions.len() >= 40, "found {}", actions.len());
+        let missing: Vec<_> = actions
+            .iter()
+            .filter(|a| !tr.has(&format!("audit_action.{}", a.replace('.', "_"))))
+            .collect();
+        assert!(missing.is_empty(), "no words for {missing:?}");
+    }
 }

@@ -28,6 +28,8 @@ pub struct Page {
     /// The patient search box in the header (staff who may see patients).
     pub search: bool,
     pub search_q: String,
+    /// When the page was printed, in the clinic's zone, for the letterhead of a printout.
+    pub printed: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,7 +60,14 @@ impl Page {
             flash: None,
             search: false,
             search_q: String::new(),
+            printed: None,
         }
+    }
+
+    /// The letterhead of a printout says when (now, in the clinic's zone `tz`).
+    pub fn printed_at(mut self, now: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> Self {
+        self.printed = Some(now.with_timezone(&tz).format("%d %b %Y %H:%M").to_string());
+        self
     }
 
     pub fn for_clinic(t: &Tenant, request_id: &str) -> Self {

@@ -103,6 +103,19 @@ try {
     await page.waitForURL(/\/appointments\/\d+$/);
     const status = await page.textContent('#appointment-status');
     if (status.trim() !== 'booked') throw new Error(`status ${status}`);
+    // The slip as printed: letterhead with the clinic's name and the time printed, on A5
+    // (148 mm ≈ 559 px) and on an 80 mm receipt printer (≈ 302 px).
+    await page.emulateMedia({ media: 'print' });
+    for (const [name, width] of [['a5', 559], ['80mm', 302]]) {
+      await page.setViewportSize({ width, height: 700 });
+      const head = await page.textContent('.letterhead');
+      if (!head.includes('Clinic ALPHA') || !head.includes('Printed')) throw new Error(`letterhead: ${head}`);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+      if (wide) throw new Error(`the ${name} slip is wider than the paper`);
+      await page.screenshot({ path: `${shots}/appointment-slip-${name}.png`, fullPage: true });
+    }
+    await page.emulateMedia({ media: 'screen' });
+    await page.setViewportSize({ width: 1280, height: 860 });
   });
 
   await step('check in', async () => {

@@ -388,3 +388,46 @@ async fn the_viewer_filters_pages_and_exports_and_is_itself_audited() {
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Issue 15, item 12: the audit log page is for people: actions in words (the code in the
+/// tooltip, the CSV unchanged), patients by name and MRN with a link to the chart, details as
+/// words, and a table that can be scrolled by keyboard.
+#[tokio::test]
+async fn the_audit_page_reads_in_words() {
+    let app = spawn_app().await;
+    let c = crate::helpers::clinic::clinic(&app, "alpha", "UTC").await;
+    let id = crate::helpers::clinic::patient(&app, &c.t, "Sita", "Thapa", None, None).await;
+    let mut r = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.reception).await;
+    assert_eq!(r.get(&format!("/patients/{id}")).await.status, 200);
+    let mut b = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.admin).await;
+    let p = b.get("/settings/audit?action=patient.view").await;
+    assert!(
+        p.contains(r#"<td title="patient.view">Opened a patient record</td>"#),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.contains(&format!(r#"<a href="/patients/{id}">Sita Thapa</a>"#)),
+        "{}",
+        p.body
+    );
+    assert!(p.contains("P000001"), "{}", p.body);
+    assert!(p.contains(r#"class="table-wrap" tabindex="0" role="region""#));
+    let p = b.get("/settings/audit?action=auth.login").await;
+    assert!(
+        p.contains("Signed in") && p.contains("mfa: false"),
+        "{}",
+        p.body
+    );
+    // The CSV keeps the codes.
+    let csv = b
+        .client
+        .get(b.url("/settings/audit.csv?action=patient.view"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(",patient.view,"), "{csv}");
+}

@@ -461,6 +461,40 @@ async fn front_desk_check_in_walk_ins_and_reschedule() {
         .await;
     assert_eq!(page.status, StatusCode::CONFLICT);
     assert!(page.contains("already has an appointment"));
+    // What was typed stays (issue 15, item 5), and each free time offered is a button.
+    assert!(
+        page.contains(r#"id="rs-date" name="date" type="date" value="2026-03-02""#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.contains(r#"id="rs-time" name="time" type="time" value="09:30""#),
+        "{}",
+        page.body
+    );
+    assert!(page.contains(r#"id="move-suggestions""#), "{}", page.body);
+    let offered = page
+        .body
+        .split(r#"<input type="hidden" name="time" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let r = b
+        .post(
+            &format!("/appointments/{id3}/reschedule"),
+            &[
+                ("date", "2026-03-02"),
+                ("time", offered.as_str()),
+                ("provider_id", &c.doctor.id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "the offered time {offered} is free"
+    );
     let r = b
         .post(
             &format!("/appointments/{id3}/reschedule"),
@@ -488,7 +522,8 @@ async fn front_desk_check_in_walk_ins_and_reschedule() {
         rows.iter()
             .filter(|r| r.action == "appointment.reschedule")
             .count(),
-        1
+        2,
+        "the offered time, then the nurse's"
     );
 }
 
@@ -875,4 +910,31 @@ async fn today_filters_by_clinician_and_keeps_the_row_after_check_in() {
         )
         .await;
     assert_eq!(r.location.as_deref(), Some(back.as_str()));
+}
+
+/// Issue 15, item 11 (in part): the appointment slip, the day list and the chart print with a
+/// letterhead: the clinic's name and when they were printed, in the clinic's zone.
+#[tokio::test]
+async fn printouts_carry_the_clinic_and_the_time_printed() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "Asia/Kathmandu").await;
+    let p = patient(&app, &c.t, "Ana", "Silva", None, None).await;
+    let mut b = Browser::login_as(&app, &host("alpha"), &c.reception).await;
+    let id = book(&mut b, &c, p, &at(10, 0)).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    for path in [
+        format!("/appointments/{id}"),
+        format!("/patients/{p}"),
+        "/schedule/print?date=2026-03-02".to_owned(),
+    ] {
+        let page = b.get(&path).await;
+        assert!(
+            page.contains(r#"<div class="letterhead print-only"><strong>Clinic ALPHA</strong> <span>Printed 02 Mar 2026 14:45</span></div>"#),
+            "{path}: {}",
+            page.body
+        );
+    }
+    // Screens that are not printouts have none.
+    assert!(!b.get("/today").await.contains("letterhead"));
 }

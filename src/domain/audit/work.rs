@@ -8,23 +8,45 @@ use crate::domain::clinic::Clinic;
 /// One page of the log (`limit` rows, newest first) and the clinic's staff (for the filter).
 /// `filter`: `None` when the filter form could not be read (then no rows, but still audited,
 /// since the page was opened). `filters`: the names of the filters used, for the event.
+/// What the audit log page shows: the staff (for the filter), the rows, and (with
+/// `name_patients`) the name and MRN of each patient they mention; that read is part of the
+/// one `audit.view` event, which counts them.
+pub struct Browse {
+    pub staff: Vec<AccountRow>,
+    pub rows: Vec<AuditRow>,
+    pub patients: std::collections::HashMap<i64, (String, String)>,
+}
+
 pub async fn browse(
     c: &Clinic,
     filter: Option<&AuditFilter>,
     limit: i64,
     filters: &[&str],
-) -> sqlx::Result<(Vec<AccountRow>, Vec<AuditRow>)> {
+    name_patients: bool,
+) -> sqlx::Result<Browse> {
     let mut u = c.begin().await?;
     let staff = accounts::list(&mut u, Accounts::Staff).await?;
     let rows = match filter {
         Some(f) => query(&mut u, f, limit).await?,
         None => Vec::new(),
     };
+    let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.patient_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let patients = if name_patients {
+        crate::domain::patients::repo::labels(&mut u, &ids).await?
+    } else {
+        Default::default()
+    };
     let ev = u
         .event(action::AUDIT_VIEW)
-        .details(serde_json::json!({ "filters": filters }));
+        .details(serde_json::json!({ "filters": filters, "patients_named": patients.len() }));
     u.audit_and_commit(ev).await?;
-    Ok((staff, rows))
+    Ok(Browse {
+        staff,
+        rows,
+        patients,
+    })
 }
 
 /// Up to `limit` rows for a CSV export.

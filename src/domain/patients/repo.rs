@@ -257,3 +257,18 @@ pub async fn set_mrn_prefix(
 ) -> sqlx::Result<()> {
     keys::MRN_PREFIX.set(conn, &prefix.to_owned(), now).await
 }
+
+/// Name and MRN of each of `ids` that exists (deleted ones too: the audit log names them).
+pub async fn labels(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> sqlx::Result<std::collections::HashMap<i64, (String, String)>> {
+    let rows = sqlx::query!(
+        r#"SELECT id, mrn, concat_ws(' ', given_name, middle_name, family_name) AS "name!"
+             FROM patients WHERE id = ANY($1)"#,
+        ids
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, (r.name, r.mrn))).collect())
+}

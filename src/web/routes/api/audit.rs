@@ -60,8 +60,15 @@ pub async fn list(
             "invalid.between_1_500",
         )));
     }
-    let (_, mut items) =
-        work::browse(&clinic, Some(&filter), limit + 1, &filter_names(&form)).await?;
+    let mut items = work::browse(
+        &clinic,
+        Some(&filter),
+        limit + 1,
+        &filter_names(&form),
+        false,
+    )
+    .await?
+    .rows;
     let next_before = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|r| r.seq)

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use tower_sessions::Session;
 
-use super::show::AppointmentPage;
+use super::show::{AppointmentPage, Move};
 use crate::domain::clinic::Clinic;
 use crate::domain::scheduling::work::{self, Start};
 use crate::domain::scheduling::{BookingError, Status, StatusError};
@@ -39,6 +39,7 @@ async fn page_with_error(
     page: PageCtx,
     id: i64,
     status: StatusCode,
+    moving: Option<Move>,
     message: impl FnOnce(&PageCtx, chrono_tz::Tz) -> String,
 ) -> Result<Response, AppError> {
     let (a, tz, providers) = work::appointment(clinic, id)
@@ -54,22 +55,16 @@ async fn page_with_error(
             can_write: true,
             providers,
             error: Some(message),
+            moving,
         },
     ))
 }
 
-/// Why a move was refused, in words, with the next free times.
-fn refusal(page: &PageCtx, tz: chrono_tz::Tz, e: BookingError) -> String {
+/// Why a move was refused, in words (the free times offered instead are buttons of their own).
+fn refusal(page: &PageCtx, e: &BookingError) -> String {
     match e {
         BookingError::NoTime => page.t("appointments.choose_time").to_owned(),
-        BookingError::Clash { next } => format!(
-            "{} {}",
-            page.t("appointments.clash"),
-            next.iter()
-                .map(|t| t.with_timezone(&tz).format("%a %d %b %H:%M").to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        BookingError::Clash { .. } => page.t("appointments.clash").to_owned(),
         BookingError::OutsideHours { .. } => page.t("appointments.outside_hours").to_owned(),
         BookingError::Invalid(e) => e
             .as_map()
@@ -78,6 +73,14 @@ fn refusal(page: &PageCtx, tz: chrono_tz::Tz, e: BookingError) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         e => e.to_string(),
+    }
+}
+
+/// The free times a refusal offers.
+fn offered(e: &BookingError) -> Vec<chrono::DateTime<chrono::Utc>> {
+    match e {
+        BookingError::Clash { next } | BookingError::OutsideHours { next } => next.clone(),
+        _ => Vec::new(),
     }
 }
 
@@ -149,6 +152,7 @@ pub async fn cancel(
                 page,
                 id,
                 StatusCode::UNPROCESSABLE_ENTITY,
+                None,
                 |_, _| msg,
             )
             .await
@@ -190,9 +194,22 @@ pub async fn reschedule(
             Err(BookingError::Sql(e)) => return Err(e.into()),
             Err(e) => e,
         };
-    page_with_error(&clinic, page, id, StatusCode::CONFLICT, |page, tz| {
-        refusal(page, tz, refused)
-    })
+    // What was typed stays in the form; each free time offered is one click.
+    let moving = Move {
+        provider_id: provider,
+        date: f.one("date"),
+        time: f.one("time"),
+        outside_hours: f.flag("outside_hours"),
+        suggestions: offered(&refused),
+    };
+    page_with_error(
+        &clinic,
+        page,
+        id,
+        StatusCode::CONFLICT,
+        Some(moving),
+        |page, _| refusal(page, &refused),
+    )
     .await
 }
 

@@ -60,7 +60,7 @@ pub async fn show(
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(render_page(&ChartPage {
-        page: page.into_page(),
+        page: page.into_page().printed_at(clinic.at(), chart.tz),
         p: chart.patient,
         upcoming: chart.upcoming,
         past: chart.past,

@@ -38,7 +38,7 @@ pub async fn show(
         .await?
         .ok_or(AppError::NotFound)?;
     let (tz, date, list) = (s.tz, s.date, s.appointments);
-    let page = page.into_page();
+    let page = page.into_page().printed_at(clinic.at(), tz);
     let mut groups: Vec<(String, Vec<Appointment>)> = Vec::new();
     for a in list {
         let name = a

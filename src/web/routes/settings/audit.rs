@@ -127,15 +127,44 @@ struct AuditPage {
     errors: FormErrors,
     rows: Vec<AuditRow>,
     users: Vec<AccountRow>,
+    /// Name and MRN of the patients the rows mention.
+    patients: std::collections::HashMap<i64, (String, String)>,
     next: Option<String>,
 }
 
 impl AuditPage {
+    /// `key: value` pairs, in words where the value is simple.
     fn details(&self, r: &AuditRow) -> String {
-        match &r.details {
-            serde_json::Value::Object(m) if m.is_empty() => String::new(),
-            v => v.to_string(),
+        fn plain(v: &serde_json::Value) -> String {
+            match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(a) => a.iter().map(plain).collect::<Vec<_>>().join(", "),
+                serde_json::Value::Null => "–".to_owned(),
+                v => v.to_string(),
+            }
         }
+        match &r.details {
+            serde_json::Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| format!("{}: {}", k.replace('_', " "), plain(v)))
+                .collect::<Vec<_>>()
+                .join(" · "),
+            v => plain(v),
+        }
+    }
+
+    /// The action in words (the code stays in the CSV and the API).
+    fn action(&self, r: &AuditRow) -> String {
+        let key = format!("audit_action.{}", r.action.replace('.', "_"));
+        if self.page.tr.has(&key) {
+            self.page.t(&key).to_owned()
+        } else {
+            r.action.clone()
+        }
+    }
+
+    fn patient(&self, id: &i64) -> Option<&(String, String)> {
+        self.patients.get(id)
     }
 }
 
@@ -145,11 +174,16 @@ pub async fn show(
     Query(form): Query<FilterForm>,
 ) -> Result<Response, AppError> {
     let parsed = form.parse();
-    let (users, mut rows) = work::browse(
+    let work::Browse {
+        staff: users,
+        mut rows,
+        patients,
+    } = work::browse(
         &clinic,
         parsed.as_ref().ok(),
         PAGE_SIZE + 1,
         &filter_names(&form),
+        true,
     )
     .await?;
     let errors = parsed.err().unwrap_or_default();
@@ -165,6 +199,7 @@ pub async fn show(
         errors,
         rows,
         users,
+        patients,
         next,
     }))
 }
