@@ -158,19 +158,8 @@ pub async fn create_first_operator(
         u.tx.rollback().await?;
         return Ok(FirstOperator::LinkValid);
     };
-    let acc = match service::create_account(
-        &mut u.tx,
-        Accounts::Operators,
-        email,
-        name,
-        None,
-        Some(password),
-        &[],
-        c.ctx.at,
-    )
-    .await
-    {
-        Ok((acc, _)) => acc,
+    let acc = match new_operator(&mut u.tx, email, name, password, c.ctx.at).await {
+        Ok(acc) => acc,
         Err(e @ (AccountError::Email(_) | AccountError::Name(_) | AccountError::Password(_))) => {
             u.tx.rollback().await?;
             return Ok(FirstOperator::Refused(e));
@@ -184,6 +173,28 @@ pub async fn create_first_operator(
     Ok(FirstOperator::Created(acc))
 }
 
+/// An operator account with the password chosen (checked against the policy).
+async fn new_operator(
+    tx: &mut sqlx::PgConnection,
+    email: &str,
+    name: &str,
+    password: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<AccountRow, AccountError> {
+    let (acc, _) = service::create_account(
+        tx,
+        Accounts::Operators,
+        email,
+        name,
+        None,
+        Some(password),
+        &[],
+        at,
+    )
+    .await?;
+    Ok(acc)
+}
+
 /// Adds an operator (the command line); `name` defaults to the email's local part upstream.
 pub async fn add_operator(
     c: &Console,
@@ -192,17 +203,7 @@ pub async fn add_operator(
     password: &str,
 ) -> Result<AccountRow, AccountError> {
     let mut u = c.begin().await?;
-    let (acc, _) = service::create_account(
-        &mut u.tx,
-        Accounts::Operators,
-        email,
-        name,
-        None,
-        Some(password),
-        &[],
-        c.ctx.at,
-    )
-    .await?;
+    let acc = new_operator(&mut u.tx, email, name, password, c.ctx.at).await?;
     u.operator_changed_from_cli(action::OPERATOR_CREATED, acc.id)
         .await?;
     Ok(acc)

@@ -747,7 +747,14 @@ async fn a_past_holiday_is_refused() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(b.get("/settings/hours").await.contains("Today"));
+    let hours = b.get("/settings/hours").await;
+    assert!(hours.contains("Today"));
+    // Issue 15, item 15: an empty day's placeholder says "closed", not hours that look real.
+    assert!(
+        hours.contains(r#"id="hours_7" name="hours_7" value="" placeholder="closed""#),
+        "{}",
+        hours.body
+    );
 }
 
 /// Issue 15, item 14: a booking beyond the clinic's horizon (default 24 months; a typo such as
