@@ -5,18 +5,18 @@ use super::{AuditFilter, AuditRow, action, query};
 use crate::domain::auth::{AccountRow, Accounts, repo as accounts};
 use crate::domain::clinic::Clinic;
 
-/// One page of the log (`limit` rows, newest first) and the clinic's staff (for the filter).
-/// `filter`: `None` when the filter form could not be read (then no rows, but still audited,
-/// since the page was opened). `filters`: the names of the filters used, for the event.
-/// What the audit log page shows: the staff (for the filter), the rows, and (with
-/// `name_patients`) the name and MRN of each patient they mention; that read is part of the
-/// one `audit.view` event, which counts them.
+/// What the audit log page shows: the clinic's staff (for the filter), the rows, and the name
+/// and MRN of each patient they mention (when asked for).
 pub struct Browse {
     pub staff: Vec<AccountRow>,
     pub rows: Vec<AuditRow>,
     pub patients: std::collections::HashMap<i64, (String, String)>,
 }
 
+/// One page of the log (`limit` rows, newest first). `filter`: `None` when the filter form
+/// could not be read (then no rows, but still audited, since the page was opened). `filters`:
+/// the names of the filters used, for the event. With `name_patients`, the patients the rows
+/// mention are read too; that read is part of the one `audit.view` event, which counts them.
 pub async fn browse(
     c: &Clinic,
     filter: Option<&AuditFilter>,
@@ -30,10 +30,10 @@ pub async fn browse(
         Some(f) => query(&mut u, f, limit).await?,
         None => Vec::new(),
     };
-    let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.patient_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
     let patients = if name_patients {
+        let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.patient_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
         crate::domain::patients::repo::labels(&mut u, &ids).await?
     } else {
         Default::default()

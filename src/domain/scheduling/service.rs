@@ -94,6 +94,9 @@ pub enum BookingError {
     /// No start time, or one that is not `HH:MM`.
     #[error("{}", crate::i18n::en("invalid.choose_time"))]
     NoTime,
+    /// A walk-in for a patient who is already booked or waiting today (an i18n message).
+    #[error("{}", crate::i18n::en_message(.0))]
+    AlreadyToday(String),
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
 }
@@ -311,9 +314,9 @@ pub enum StatusError {
     Sql(#[from] sqlx::Error),
 }
 
-/// Moves an appointment along the status flow; check-in gives it the day's next queue number.
-/// Changes an appointment's status. A walk-in booked for "next free clinician" gets the
-/// clinician who starts the consultation (`by`, when that is an active doctor or nurse).
+/// Moves an appointment along the status flow; check-in gives it the day's next queue number,
+/// and a walk-in booked for "next free clinician" gets the clinician who starts the
+/// consultation (`by`, when that is an active doctor or nurse).
 pub async fn change_status(
     conn: &mut PgConnection,
     tz: Tz,
@@ -367,6 +370,7 @@ pub async fn walk_in(
     let mut e = Errors::new();
     if !patient_ok(conn, patient).await? {
         e.add("patient_id", "invalid.no_patient");
+        return Err(BookingError::Invalid(e));
     }
     let (day_start, day_end) = slots::day_bounds(tz, local_date(tz, now));
     if let Some(other) = repo::active_of_patient_between(conn, patient, day_start, day_end).await? {
@@ -385,10 +389,10 @@ pub async fn walk_in(
             .queue_number
             .map(|n| n.to_string())
             .unwrap_or_default();
-        e.add(
-            "patient_id",
-            crate::i18n::msg(key, &[("time", &at), ("number", &number)]),
-        );
+        return Err(BookingError::AlreadyToday(crate::i18n::msg(
+            key,
+            &[("time", &at), ("number", &number)],
+        )));
     }
     if let Some(p) = provider
         && repo::provider(conn, p).await?.is_none()

@@ -28,7 +28,9 @@ fn booking_error(e: BookingError) -> AppError {
             Some(serde_json::json!({ "next_free": next })),
         ),
         BookingError::NotFound => AppError::NotFound,
-        e @ BookingError::NotMovable => AppError::Conflict(e.to_string(), None),
+        e @ (BookingError::NotMovable | BookingError::AlreadyToday(_)) => {
+            AppError::Conflict(e.to_string(), None)
+        }
         BookingError::NoTime => {
             AppError::Validation(FormErrors::with("starts_at", "invalid.choose_time"))
         }

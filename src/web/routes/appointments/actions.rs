@@ -232,11 +232,7 @@ pub async fn walk_in(clinic: Clinic, session: Session, body: Bytes) -> Result<Re
     {
         Ok(_) => {}
         // Already booked or queued today: said on the chart, where the button is.
-        Err(BookingError::Invalid(e))
-            if e.get("patient_id")
-                .is_some_and(|m| m.starts_with("invalid.walk_in_")) =>
-        {
-            let msg = e.get("patient_id").cloned().unwrap_or_default();
+        Err(BookingError::AlreadyToday(msg)) => {
             set_flash(&session, &msg).await;
             let chart = format!("/patients/{patient}");
             return Ok((StatusCode::SEE_OTHER, [("location", chart.as_str())]).into_response());

@@ -69,11 +69,14 @@ impl AppointmentPage {
             .unwrap_or_default()
     }
     /// The clinician of the move form (typed, else the appointment's).
-    fn move_provider(&self) -> String {
+    fn move_provider_id(&self) -> Option<i64> {
         self.moving
             .as_ref()
             .and_then(|m| m.provider_id)
             .or(self.a.provider_id)
+    }
+    fn move_provider(&self) -> String {
+        self.move_provider_id()
             .map(|p| p.to_string())
             .unwrap_or_default()
     }
@@ -88,11 +91,7 @@ impl AppointmentPage {
         self.can_write && self.a.status().can_become(Status::Cancelled)
     }
     fn provider_is(&self, id: &i64) -> bool {
-        self.moving
-            .as_ref()
-            .and_then(|m| m.provider_id)
-            .or(self.a.provider_id)
-            == Some(*id)
+        self.move_provider_id() == Some(*id)
     }
     fn movable(&self) -> bool {
         self.can_write && self.a.status() == Status::Booked && !self.a.walk_in
