@@ -141,7 +141,7 @@ fn read_password(file: Option<&PathBuf>) -> Result<String, Failed> {
     Ok(a)
 }
 
-fn cli_ctx() -> Context {
+pub(super) fn cli_ctx() -> Context {
     Context::system(SystemClock.now())
 }
 

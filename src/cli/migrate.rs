@@ -85,6 +85,12 @@ pub async fn run(cfg: &Config, args: MigrateArgs) -> CliResult {
     for v in &report.control_applied {
         say!("control schema: applied migration {v}");
     }
+    if report.codes_loaded > 0 {
+        say!(
+            "diagnosis codes: loaded {} ICD-10-CM codes",
+            report.codes_loaded
+        );
+    }
     say!(
         "{} clinic(s): {} upgraded, {} failed, {} already current ({:.0} ms)",
         report.tenants_total,

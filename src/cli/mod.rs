@@ -12,6 +12,7 @@ mod audit;
 mod backup;
 mod cert;
 mod check;
+mod codes;
 mod database;
 mod demo;
 mod dev;
@@ -62,6 +63,9 @@ pub enum Command {
     /// API tokens for scripts and monitoring.
     #[command(subcommand)]
     Token(accounts::TokenCommand),
+    /// Diagnosis code sets (ICD-10-CM is built in): list, import another.
+    #[command(subcommand)]
+    Codes(codes::CodesCommand),
     /// Audit log integrity and retention.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -166,6 +170,10 @@ async fn run(cli: Cli) -> CliResult {
         Command::Token(cmd) => {
             crate::ops::telemetry::init_cli();
             accounts::token(&load_config(&cli.config)?, cmd).await
+        }
+        Command::Codes(cmd) => {
+            crate::ops::telemetry::init_cli();
+            codes::run(&load_config(&cli.config)?, cmd).await
         }
         Command::Audit(cmd) => {
             crate::ops::telemetry::init_cli();

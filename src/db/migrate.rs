@@ -81,6 +81,8 @@ pub enum MigrateError {
         name: String,
         source: sqlx::Error,
     },
+    #[error("loading the built-in diagnosis codes failed: {0}")]
+    Codes(String),
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
 }
@@ -134,6 +136,8 @@ pub struct Report {
     pub tenants_upgraded: Vec<(String, i64, i64)>,
     pub tenants_failed: Vec<(String, String)>,
     pub tenants_total: i64,
+    /// Diagnosis codes of the built-in set loaded (0: they were there already).
+    pub codes_loaded: usize,
     pub elapsed: Duration,
 }
 
@@ -155,8 +159,13 @@ pub async fn run(
 ) -> Result<Report, MigrateError> {
     let started = Instant::now();
     let control_applied = migrate_control(&db.pool, migs).await?;
+    let codes_loaded =
+        crate::domain::codes::ensure_builtin(&db.pool, crate::ops::clock::SystemClock.now())
+            .await
+            .map_err(|e| MigrateError::Codes(e.to_string()))?;
     let mut report = migrate_tenants(db, migs, parallelism, progress).await?;
     report.control_applied = control_applied;
+    report.codes_loaded = codes_loaded;
     report.elapsed = started.elapsed();
     Ok(report)
 }

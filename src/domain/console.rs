@@ -195,6 +195,23 @@ async fn new_operator(
     Ok(acc)
 }
 
+/// Loads or replaces a diagnosis code set (the command line), with a system audit event.
+pub async fn import_codes(
+    c: &Console,
+    system: &str,
+    name: &str,
+    data: &[u8],
+) -> Result<usize, crate::domain::codes::ImportError> {
+    let mut u = c.begin().await?;
+    let n = crate::domain::codes::load(&mut u.tx, system, name, data, c.ctx.at).await?;
+    let ev = u
+        .event(action::CODES_IMPORTED)
+        .resource("code_system", system)
+        .details(serde_json::json!({ "codes": n, "via": "cli" }));
+    u.audit_and_commit(ev, None).await?;
+    Ok(n)
+}
+
 /// Adds an operator (the command line); `name` defaults to the email's local part upstream.
 pub async fn add_operator(
     c: &Console,

@@ -3,9 +3,11 @@
 pub mod audit;
 pub mod auth;
 pub mod clinic;
+pub mod codes;
 pub mod console;
 pub mod patients;
 pub mod scheduling;
 pub mod settings;
 pub mod tenants;
 pub mod validation;
+pub mod visits;

@@ -257,8 +257,180 @@ fn sample_patient(rng: &mut Rng, today: NaiveDate) -> PatientInput {
     }
 }
 
+/// Common outpatient diagnoses for the demo's visits: (ICD-10-CM code, title, complaint,
+/// examination, plan, chronic).
+const DEMO_VISITS: &[(&str, &str, &str, &str, &str, bool)] = &[
+    (
+        "J069",
+        "Acute upper respiratory infection, unspecified",
+        "Sore throat and runny nose for 3 days",
+        "Throat congested, chest clear",
+        "Paracetamol 500 mg when needed, warm fluids, rest",
+        false,
+    ),
+    (
+        "I10",
+        "Essential (primary) hypertension",
+        "Headache in the mornings",
+        "BP raised on two readings",
+        "Amlodipine 5 mg daily, less salt, review in 4 weeks",
+        true,
+    ),
+    (
+        "E119",
+        "Type 2 diabetes mellitus without complications",
+        "Thirst and tiredness for a month",
+        "No foot ulcers, sensation intact",
+        "Metformin 500 mg twice daily after meals, diet advice, HbA1c",
+        true,
+    ),
+    (
+        "A09",
+        "Infectious gastroenteritis and colitis, unspecified",
+        "Loose stools and cramps since yesterday",
+        "Mild dehydration, abdomen soft",
+        "Oral rehydration salts, zinc, return if blood in stool",
+        false,
+    ),
+    (
+        "K219",
+        "Gastro-esophageal reflux disease without esophagitis",
+        "Burning in the chest after meals",
+        "Epigastric tenderness",
+        "Omeprazole 20 mg before breakfast for 4 weeks",
+        false,
+    ),
+    (
+        "N390",
+        "Urinary tract infection, site not specified",
+        "Burning on passing urine",
+        "Suprapubic tenderness, no fever",
+        "Nitrofurantoin 100 mg twice daily for 5 days, fluids",
+        false,
+    ),
+    (
+        "M545",
+        "Low back pain",
+        "Back pain after lifting",
+        "Paraspinal spasm, no neurological signs",
+        "Ibuprofen 400 mg three times daily after food, exercises",
+        false,
+    ),
+    (
+        "J45909",
+        "Unspecified asthma, uncomplicated",
+        "Wheeze at night",
+        "Scattered wheeze",
+        "Salbutamol inhaler when needed, spacer technique shown",
+        true,
+    ),
+    (
+        "R509",
+        "Fever, unspecified",
+        "Fever for two days",
+        "Temperature raised, no focus found",
+        "Paracetamol, fluids, blood count if fever persists",
+        false,
+    ),
+    (
+        "L309",
+        "Dermatitis, unspecified",
+        "Itchy rash on the forearms",
+        "Dry erythematous patches",
+        "Emollient twice daily, hydrocortisone 1% for 7 days",
+        false,
+    ),
+];
+
+/// `lo` plus a random whole number below `span`.
+fn between(rng: &mut Rng, lo: i16, span: usize) -> i16 {
+    lo + i16::try_from(rng.below(span)).unwrap_or(0)
+}
+
+/// A visit for a demo appointment the doctor has seen (signed when the appointment is
+/// completed), with vitals, the diagnosis, the note and, for chronic conditions, a problem.
+#[allow(clippy::too_many_arguments, reason = "one demo record, spelled out")]
+async fn demo_visit(
+    conn: &mut sqlx::PgConnection,
+    rng: &mut Rng,
+    patient: i64,
+    appointment: i64,
+    doctor: i64,
+    at: DateTime<Utc>,
+    signed: bool,
+    zone: Tz,
+) -> anyhow::Result<()> {
+    use crate::domain::visits::model::NoteData;
+    use crate::domain::visits::repo as visits;
+    use crate::domain::visits::vitals::VitalsData;
+    let (code, title, complaint, exam, plan, chronic) = DEMO_VISITS[rng.below(DEMO_VISITS.len())];
+    let visit = visits::insert(conn, patient, Some(appointment), doctor, at).await?;
+    let systolic = if code == "I10" {
+        between(rng, 145, 25)
+    } else {
+        between(rng, 105, 30)
+    };
+    let vitals = VitalsData {
+        systolic: Some(systolic),
+        diastolic: Some(systolic - between(rng, 35, 15)),
+        pulse: Some(between(rng, 64, 30)),
+        temperature_dc: Some(if code == "R509" {
+            between(rng, 380, 12)
+        } else {
+            between(rng, 362, 10)
+        }),
+        respiratory_rate: Some(between(rng, 14, 6)),
+        spo2: Some(between(rng, 95, 5)),
+        weight_g: Some(
+            i32::from(between(rng, 48, 40)) * 1000 + i32::from(between(rng, 0, 9)) * 100,
+        ),
+        height_mm: Some(i32::from(between(rng, 150, 35)) * 10),
+        glucose_mg_dl: (code == "E119").then(|| between(rng, 150, 90)),
+        pain: Some(between(rng, 0, 6)),
+        note: None,
+    };
+    visits::insert_vitals(
+        conn,
+        patient,
+        Some(appointment),
+        Some(visit),
+        &vitals,
+        Some(doctor),
+        at,
+    )
+    .await?;
+    visits::add_diagnosis(conn, visit, Some(("icd10cm", code)), title, true, at).await?;
+    if chronic {
+        let day = scheduling::local_date(zone, at);
+        visits::add_problem(
+            conn,
+            patient,
+            Some(("icd10cm", code)),
+            title,
+            day,
+            Some(doctor),
+        )
+        .await?;
+    }
+    let note = NoteData {
+        complaint: complaint.to_owned(),
+        history: String::new(),
+        examination: exam.to_owned(),
+        assessment: String::new(),
+        plan: plan.to_owned(),
+        follow_up_on: chronic.then(|| scheduling::local_date(zone, at) + Duration::days(28)),
+    };
+    visits::save_note(conn, visit, &note, Some(doctor), at).await?;
+    if signed {
+        visits::sign(conn, visit, doctor, at + Duration::minutes(15)).await?;
+    }
+    Ok(())
+}
+
 /// Fills a demo clinic once: time zone, hours, appointment types, providers' hours, a few
-/// hundred patients and a week of appointments around `now`. Does nothing if it has patients.
+/// hundred patients, a week of appointments around `now`, and visits (with vitals, diagnoses
+/// and notes; signed once completed) for the doctors' appointments seen so far. Does nothing
+/// if it has patients.
 pub async fn demo_clinic(
     db: &Db,
     tenant: &Tenant,
@@ -313,6 +485,12 @@ pub async fn demo_clinic(
         }
         sched::replace_provider_hours(&mut tx, *p, &hours).await?;
     }
+    let doctors: Vec<i64> = staff
+        .iter()
+        .filter(|u| u.role() == Some(Role::Doctor))
+        .map(|u| u.id)
+        .collect();
+    let mut seen = Vec::new();
     let today = scheduling::local_date(zone, now);
     let mut rng = Rng::new(20_260_302 + tenant.id as u64);
     let mut ids = Vec::new();
@@ -369,6 +547,11 @@ pub async fn demo_clinic(
                             at - Duration::days(7),
                         )
                         .await?;
+                        if matches!(status, Status::Completed | Status::InConsultation)
+                            && doctors.contains(p)
+                        {
+                            seen.push((id, patient, *p, at, status == Status::Completed));
+                        }
                         if status != Status::Booked {
                             let queue = if status == Status::Arrived {
                                 let (ds, de) = slots::day_bounds(zone, day);
@@ -387,6 +570,20 @@ pub async fn demo_clinic(
                 }
             }
         }
+    }
+    // Visits once the appointments' statuses are set (a signed visit completes nothing more).
+    for (appointment, patient, doctor, at, signed) in seen {
+        demo_visit(
+            &mut tx,
+            &mut rng,
+            patient,
+            appointment,
+            doctor,
+            at,
+            signed,
+            zone,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(true)

@@ -145,3 +145,84 @@ async fn console_backup_pages_render_in_chromium() {
     );
     assert!(shots.join("console-backups.png").exists());
 }
+
+/// The consultation in real Chromium: the nurse records vitals from "Waiting for vitals", the
+/// doctor starts the visit from "My queue", finds the diagnosis by words (ICD-10-CM), signs,
+/// and looks at the print view; screenshots at desktop, tablet and phone widths.
+#[tokio::test]
+async fn nurse_and_doctor_run_a_consultation_in_chromium() {
+    let dir = browser_dir();
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    clinicbox::domain::codes::ensure_builtin(&app.db.pool, chrono::Utc::now())
+        .await
+        .unwrap();
+    let p = patient(&app, &c.t, "Sita", "Sharma", Some("1980-05-01"), None).await;
+    let mut desk = crate::helpers::browser::Browser::login_as(
+        &app,
+        &TestApp::clinic_host("alpha"),
+        &c.reception,
+    )
+    .await;
+    let r = desk
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/appointments",
+            Some(
+                serde_json::json!({"patient_id": p, "provider_id": c.doctor.id,
+                "type_id": c.consult, "starts_at": "2026-03-02T09:30:00Z"}),
+            ),
+        )
+        .await;
+    let appt = r.json()["id"].as_i64().unwrap();
+    let r = desk
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/appointments/{appt}/status"),
+            Some(serde_json::json!({"status": "arrived"})),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.body);
+    let shots = std::env::var_os("CLINICBOX_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots"));
+    let base = format!(
+        "http://{}:{}",
+        TestApp::clinic_host("alpha"),
+        app.addr.port()
+    );
+    let out = tokio::process::Command::new("node")
+        .current_dir(&dir)
+        .arg("visit.mjs")
+        .arg(&base)
+        .arg(format!("{}:{}", c.nurse.email, c.nurse.password))
+        .arg(format!("{}:{}", c.doctor.email, c.doctor.password))
+        .arg(&shots)
+        .output()
+        .await
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "consultation flow failed (screenshots in {}):\n{}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (signed, code, vitals): (bool, Option<String>, i64) = sqlx::query_as(
+        "SELECT v.signed_at IS NOT NULL,
+                (SELECT code FROM tenant_alpha.visit_diagnoses d WHERE d.visit_id = v.id AND d.is_primary),
+                (SELECT count(*) FROM tenant_alpha.vitals x WHERE x.visit_id = v.id)
+           FROM tenant_alpha.visits v WHERE v.appointment_id = $1",
+    )
+    .bind(appt)
+    .fetch_one(&app.admin)
+    .await
+    .unwrap();
+    assert!(signed, "the visit is signed");
+    assert!(
+        code.as_deref().is_some_and(|c| c.starts_with("E1")),
+        "{code:?}"
+    );
+    assert_eq!(vitals, 1, "the triage vitals joined the visit");
+    assert!(shots.join("visit-print.png").exists());
+}

@@ -39,3 +39,4 @@ mod setup;
 mod systemd;
 mod tenants;
 mod tls;
+mod visits;

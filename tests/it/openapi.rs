@@ -73,7 +73,8 @@ async fn the_openapi_document_is_valid_openapi_3_1() {
 }
 
 /// 50 examples per operation, every schemathesis check, against a clinic with staff, patients
-/// and appointment types, with a read-write token of its admin.
+/// and appointment types: with a read-write token of its doctor for the operations the admin's
+/// role may not use (visits), then of its admin for the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_api_holds_up_under_schemathesis() {
     let app = spawn_app().await;
@@ -81,21 +82,50 @@ async fn the_api_holds_up_under_schemathesis() {
     for (g, f) in [("Ana", "Silva"), ("Ram", "Thapa"), ("Sita", "Sharma")] {
         patient(&app, &c.t, g, f, Some("1980-02-03"), None).await;
     }
-    let mut tx = TenantDb::begin(&app.db.pool, &c.t.db).await.unwrap();
-    let (token, _) = service::create_token(
-        &mut tx,
-        c.admin.id,
-        "schemathesis",
-        TokenScope::ReadWrite,
-        None,
-        Utc::now(),
+    let token_of = |user: i64| {
+        let app = &app;
+        let c = &c;
+        async move {
+            let mut tx = TenantDb::begin(&app.db.pool, &c.t.db).await.unwrap();
+            let (token, _) = service::create_token(
+                &mut tx,
+                user,
+                "schemathesis",
+                TokenScope::ReadWrite,
+                None,
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            token
+        }
+    };
+    let admin = token_of(c.admin.id).await;
+    let doctor = token_of(c.doctor.id).await;
+    // The doctor first: the admin's run may disable the doctor's account (PATCH /users/{id}).
+    // Its coverage phase trips a CPython 3.11 bug in hypothesis's lambda descriptions on the
+    // code search ("AST constructor recursion depth mismatch", python/cpython#106905), a crash
+    // of the tool, not a finding: fuzzing and stateful runs cover these operations.
+    schemathesis(
+        &app,
+        "doctor",
+        &doctor,
+        &[
+            "--include-tag",
+            "visits",
+            "--phases",
+            "examples,fuzzing,stateful",
+        ],
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
+    schemathesis(&app, "admin", &admin, &["--exclude-tag", "visits"]).await;
+}
+
+async fn schemathesis(app: &TestApp, who: &str, token: &str, filter: &[&str]) {
     let host = TestApp::clinic_host("alpha");
     let port = app.addr.port();
-    let report = cluster_root().join(format!("schemathesis-{}", app.name));
+    let report = cluster_root().join(format!("schemathesis-{}-{who}", app.name));
     let mut child = tokio::process::Command::new(tool("st"))
         .arg("run")
         .arg(format!("http://127.0.0.1:{port}/api/v1/openapi.json"))
@@ -104,6 +134,7 @@ async fn the_api_holds_up_under_schemathesis() {
         // are not blank, no control characters, ids that exist): a valid-looking request
         // refused with a documented 4xx is not a fault.
         .args(["--exclude-checks", "positive_data_acceptance"])
+        .args(filter)
         .args(["--max-examples", "50"])
         .args(["--seed", "20261201"])
         .args(["--workers", "2"])
@@ -141,7 +172,7 @@ async fn the_api_holds_up_under_schemathesis() {
     let (status, stdout, stderr) = out;
     assert!(
         status.success(),
-        "schemathesis found problems:\n{stdout}\n{stderr}"
+        "schemathesis ({who}) found problems:\n{stdout}\n{stderr}"
     );
     let summary: Vec<&str> = stdout.lines().rev().take(12).collect();
     eprintln!(

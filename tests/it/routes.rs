@@ -24,6 +24,8 @@ struct Ids {
     appointment_type: i64,
     token: i64,
     absence: i64,
+    visit: i64,
+    diagnosis: i64,
     day: &'static str,
 }
 
@@ -42,6 +44,7 @@ fn fill(r: &Route, ids: &Ids) -> Result<String, String> {
                 "users" | "providers" => ids.user.to_string(),
                 "appointment-types" => ids.appointment_type.to_string(),
                 "tokens" => ids.token.to_string(),
+                "visits" => ids.visit.to_string(),
                 other => {
                     return Err(format!(
                         "{} {}: what is an id after {other:?}?",
@@ -51,6 +54,7 @@ fn fill(r: &Route, ids: &Ids) -> Result<String, String> {
             },
             "{day}" => ids.day.to_owned(),
             "{absence}" => ids.absence.to_string(),
+            "{diagnosis}" => ids.diagnosis.to_string(),
             s if s.starts_with('{') => {
                 return Err(format!("{} {}: unknown parameter {s}", r.method, r.path));
             }
@@ -62,7 +66,8 @@ fn fill(r: &Route, ids: &Ids) -> Result<String, String> {
         path.push('?');
         path.push_str(
             &q.replace("{patient}", &ids.patient.to_string())
-                .replace("{provider}", &ids.user.to_string()),
+                .replace("{provider}", &ids.user.to_string())
+                .replace("{appointment}", &ids.appointment.to_string()),
         );
     }
     Ok(path)
@@ -86,6 +91,10 @@ fn form_for(r: &Route) -> Vec<(&'static str, &'static str)> {
             ("version", "1"),
         ],
         "hours" => vec![("hours_1", "09:00-10:00")],
+        "vitals" => vec![("pulse", "80")],
+        "amend" => vec![("section", "plan"), ("body", "x"), ("reason", "typo")],
+        "resolve" => vec![("problem_id", "1")],
+        "{id}" if r.path.starts_with("/visits/") => vec![("version", "1"), ("plan", "x")],
         "absences" => vec![("starts_on", "2026-03-10")],
         "{id}" if r.path.contains("appointment-types") => vec![
             ("name", "Renamed"),
@@ -102,6 +111,10 @@ fn json_for(r: &Route) -> serde_json::Value {
         (_, "cancel") => json!({ "reason": "no longer needed" }),
         (_, "reschedule") => json!({ "starts_at": "2026-03-04T10:00:00Z" }),
         ("PATCH", _) if r.path.contains("/users/") => json!({ "display_name": "Renamed" }),
+        ("PATCH", _) if r.path.contains("/visits/") => json!({ "version": 1, "plan": "x" }),
+        (_, "vitals") => json!({ "pulse": "80" }),
+        (_, "diagnoses") => json!({ "text": "X" }),
+        (_, "amendments") => json!({ "section": "plan", "body": "x", "reason": "typo" }),
         ("PATCH", _) => json!({ "notes": "changed" }),
         _ => json!({}),
     }
@@ -126,6 +139,29 @@ fn to_sign_in(p: &Page) -> bool {
                 .is_some_and(|l| l.starts_with("/login")))
 }
 
+/// A visit of `patient` started by the clinic's doctor, with one diagnosis: (visit, diagnosis).
+async fn visit_with_diagnosis(app: &TestApp, c: &Clinic, slug: &str, patient: i64) -> (i64, i64) {
+    let mut doc = Browser::login_as(app, &TestApp::clinic_host(slug), &c.doctor).await;
+    let r = doc
+        .api(
+            Method::POST,
+            &format!("/api/v1/patients/{patient}/visits"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let visit = r.json()["id"].as_i64().unwrap();
+    let r = doc
+        .api(
+            Method::POST,
+            &format!("/api/v1/visits/{visit}/diagnoses"),
+            Some(json!({ "text": "Secret diagnosis" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    (visit, r.json()["id"].as_i64().unwrap())
+}
+
 /// Ids of records bravo has and alpha does not (bravo's sequences are pushed ahead).
 async fn bravo_only_ids(app: &TestApp, bravo: &Clinic) -> Ids {
     for i in 0..6 {
@@ -144,6 +180,9 @@ async fn bravo_only_ids(app: &TestApp, bravo: &Clinic) -> Ids {
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    for _ in 0..3 {
+        visit_with_diagnosis(app, bravo, "bravo", theirs).await;
     }
     for n in 0..4 {
         let r = bb
@@ -190,6 +229,8 @@ async fn bravo_only_ids(app: &TestApp, bravo: &Clinic) -> Ids {
         appointment_type: max("appointment_types").await,
         token: max("api_tokens").await,
         absence: max("provider_absences").await,
+        visit: max("visits").await,
+        diagnosis: max("visit_diagnoses").await,
         day: "2026-12-25",
     }
 }
@@ -207,6 +248,11 @@ async fn fingerprint(app: &TestApp) -> HashMap<&'static str, String> {
         "clinic_holidays",
         "provider_hours",
         "settings",
+        "visits",
+        "visit_diagnoses",
+        "vitals",
+        "problems",
+        "visit_amendments",
     ] {
         let v: Option<String> = sqlx::query_scalar(&format!(
             "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM tenant_bravo.{table} t"
@@ -228,12 +274,18 @@ async fn every_route_answers_404_for_another_clinics_ids_and_refuses_its_session
     let before = fingerprint(&app).await;
     let bravo_audit_before = app.audit_rows(&bravo.t).await.len();
 
-    // Alpha's admin (every permission these routes check) with bravo's ids.
+    // Alpha's admin with bravo's ids, and alpha's doctor for the clinical routes (the two
+    // hold every permission these routes check).
     let mut a = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &alpha.admin).await;
+    let mut d = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &alpha.doctor).await;
     let mut walked = 0;
     for r in all_routes().iter().filter(|r| has_ids(r)) {
         let path = fill(r, &ids).unwrap();
-        let p = request(&mut a, r, &path).await;
+        let b = match r.access {
+            Access::Needs(p) if !Role::ClinicAdmin.can(p) => &mut d,
+            _ => &mut a,
+        };
+        let p = request(b, r, &path).await;
         assert_eq!(
             p.status,
             StatusCode::NOT_FOUND,
@@ -398,6 +450,7 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
     .fetch_one(&app.admin)
     .await
     .unwrap();
+    let (visit, diagnosis) = visit_with_diagnosis(&app, &c, "alpha", own).await;
     let ids = Ids {
         patient: own,
         appointment,
@@ -405,6 +458,8 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
         appointment_type: c.consult,
         token,
         absence,
+        visit,
+        diagnosis,
         day: "2026-12-25",
     };
     let guarded: Vec<Route> = all_routes()
@@ -458,19 +513,25 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
     let app = spawn_app().await;
     let c = clinic(&app, "alpha", "UTC").await;
     let own = patient(&app, &c.t, "Own", "Patient", Some("1980-01-01"), None).await;
-    let mut b = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.admin).await;
+    let mut admin = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.admin).await;
+    // The admin may read the registry and the schedule, the doctor visits too.
+    let mut doctor = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.doctor).await;
+    let (visit, diagnosis) = visit_with_diagnosis(&app, &c, "alpha", own).await;
     let ids = Ids {
         patient: own,
-        appointment: book(&mut b, &c, own).await,
+        appointment: book(&mut admin, &c, own).await,
         user: c.doctor.id,
         appointment_type: c.consult,
         token: 0,
         absence: 0,
+        visit,
+        diagnosis,
         day: "2026-12-25",
     };
     let names_a_patient = |r: &Route| {
         r.path.contains("/patients/{id}")
             || r.path.contains("/appointments/{id}")
+            || r.path.contains("/visits/{id}")
             || r.query.is_some_and(|q| q.contains("{patient}"))
     };
     let mut walked = 0;
@@ -478,9 +539,13 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
         .iter()
         .filter(|r| r.method == Method::GET && names_a_patient(r))
     {
+        let b = match r.access {
+            Access::Needs(p) if !Role::ClinicAdmin.can(p) => &mut doctor,
+            _ => &mut admin,
+        };
         let before = app.audit_rows(&c.t).await.len();
         let path = fill(r, &ids).unwrap();
-        let p = request(&mut b, r, &path).await;
+        let p = request(b, r, &path).await;
         assert_eq!(p.status, StatusCode::OK, "GET {path}: {}", p.body);
         let rows = app.audit_rows(&c.t).await;
         let new: Vec<_> = rows[before..]

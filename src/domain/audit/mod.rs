@@ -58,6 +58,7 @@ pub mod action {
     pub const BACKUP_VERIFIED: &str = "backup.verify";
     pub const BACKUP_RESTORED: &str = "backup.restore";
     pub const TENANT_EXPORTED: &str = "tenant.export";
+    pub const CODES_IMPORTED: &str = "codes.import";
     pub const PATIENT_SEARCH: &str = "patient.search";
     pub const PATIENT_VIEW: &str = "patient.view";
     pub const PATIENT_CREATED: &str = "patient.create";
@@ -73,6 +74,16 @@ pub mod action {
     pub const APPOINTMENT_STATUS: &str = "appointment.status";
     pub const APPOINTMENT_CANCELLED: &str = "appointment.cancel";
     pub const SCHEDULE_VIEW: &str = "schedule.view";
+    pub const VISIT_STARTED: &str = "visit.start";
+    pub const VISIT_VIEW: &str = "visit.view";
+    pub const VISIT_UPDATED: &str = "visit.update";
+    pub const VISIT_SIGNED: &str = "visit.sign";
+    pub const VISIT_AMENDED: &str = "visit.amend";
+    pub const VISIT_LIST: &str = "visit.list";
+    pub const VITALS_RECORDED: &str = "vitals.record";
+    pub const DIAGNOSIS_ADDED: &str = "visit.diagnosis_add";
+    pub const DIAGNOSIS_REMOVED: &str = "visit.diagnosis_remove";
+    pub const PROBLEM_RESOLVED: &str = "problem.resolve";
     pub const SCHEDULING_SETTINGS: &str = "settings.scheduling";
 }
 

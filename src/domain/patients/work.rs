@@ -119,9 +119,26 @@ pub struct Chart {
     pub past: Vec<Appointment>,
     pub providers: Vec<Provider>,
     pub types: Vec<AppointmentType>,
+    /// Visits, problems and vitals, for those who may read them.
+    pub clinical: Option<Clinical>,
 }
 
-pub async fn chart(c: &Clinic, id: i64, with_appointments: bool) -> sqlx::Result<Option<Chart>> {
+/// The chart's clinical part.
+pub struct Clinical {
+    /// Newest first, the last 50.
+    pub visits: Vec<crate::domain::visits::VisitSummary>,
+    pub visit_count: i64,
+    pub problems: Vec<crate::domain::visits::Problem>,
+    /// Oldest first, the last 100 sets (the trend).
+    pub vitals: Vec<crate::domain::visits::Vitals>,
+}
+
+pub async fn chart(
+    c: &Clinic,
+    id: i64,
+    with_appointments: bool,
+    with_clinical: bool,
+) -> sqlx::Result<Option<Chart>> {
     let mut u = c.begin().await?;
     let Some(patient) = repo::get(&mut u, id).await? else {
         u.rollback().await?;
@@ -130,9 +147,11 @@ pub async fn chart(c: &Clinic, id: i64, with_appointments: bool) -> sqlx::Result
     let tz = scheduling::clinic_tz(&mut u).await?;
     let (upcoming, past) = if with_appointments {
         let all = scheduling::repo::of_patient(&mut u, id).await?;
-        let (mut up, past): (Vec<_>, Vec<_>) = all
-            .into_iter()
-            .partition(|a| a.ends_at >= c.at() && a.status().is_active());
+        let (mut up, past): (Vec<_>, Vec<_>) = all.into_iter().partition(|a| {
+            a.ends_at >= c.at()
+                && a.status().is_active()
+                && a.status() != scheduling::Status::Completed
+        });
         up.reverse();
         (up, past)
     } else {
@@ -140,12 +159,24 @@ pub async fn chart(c: &Clinic, id: i64, with_appointments: bool) -> sqlx::Result
     };
     let providers = scheduling::repo::providers(&mut u).await?;
     let types = scheduling::repo::types(&mut u, false).await?;
+    let clinical = if with_clinical {
+        use crate::domain::visits::repo as visits;
+        Some(Clinical {
+            visits: visits::of_patient(&mut u, id, 50).await?,
+            visit_count: visits::count_of_patient(&mut u, id).await?,
+            problems: visits::problems(&mut u, id).await?,
+            vitals: visits::vitals_of_patient(&mut u, id, 100).await?,
+        })
+    } else {
+        None
+    };
     let ev = u
         .event(action::PATIENT_VIEW)
         .resource("patient", id)
         .patient(id);
     u.audit_and_commit(ev).await?;
     Ok(Some(Chart {
+        clinical,
         patient,
         tz,
         today: scheduling::local_date(tz, c.at()),

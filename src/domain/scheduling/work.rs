@@ -18,6 +18,8 @@ use crate::domain::patients::{self, Patient};
 pub enum View {
     /// The front desk's list of today, every status.
     Today,
+    /// The front desk's start page: today's numbers and the waiting queue.
+    Home,
     /// One day, a column per provider: active booked appointments.
     Day,
     /// The printable day list: active appointments.
@@ -87,7 +89,7 @@ pub async fn schedule(
             appointments.retain(|a| a.status().is_active() && !a.walk_in);
         }
         View::Print => appointments.retain(|a| a.status().is_active()),
-        View::Today | View::Api { .. } => {}
+        View::Today | View::Home | View::Api { .. } => {}
     }
     let opening_hours = repo::clinic_hours(&mut u).await?;
     let slot_minutes = repo::slot_minutes(&mut u).await?;
@@ -100,6 +102,7 @@ pub async fn schedule(
         _ => serde_json::json!({
             "view": match view {
                 View::Today => "today",
+                View::Home => "home",
                 View::Day => "day",
                 View::Print => "print",
                 _ => "api",

@@ -136,6 +136,8 @@ pub mod keys {
     pub const SLOT_MINUTES: Setting<i64> = Setting::clinic("scheduling.slot_minutes");
     /// How far ahead appointments may be booked, in months (default 24).
     pub const HORIZON_MONTHS: Setting<i64> = Setting::clinic("scheduling.horizon_months");
+    /// The diagnosis code set the clinic searches (default the built-in ICD-10-CM).
+    pub const CODE_SYSTEM: Setting<String> = Setting::clinic("diagnosis.code_system");
 }
 
 /// Sign-in and audit settings a clinic admin controls.

@@ -10,3 +10,4 @@ pub mod patients;
 pub mod schedule;
 pub mod settings;
 pub mod table;
+pub mod visits;

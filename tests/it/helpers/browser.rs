@@ -123,6 +123,29 @@ impl Browser {
         self.read(r).await
     }
 
+    /// A form POST as the page's script sends it: with extra headers (e.g. `X-Autosave`).
+    pub async fn post_with(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        self.ensure_csrf().await;
+        let mut form: Vec<(&str, &str)> = vec![("_csrf", &self.csrf)];
+        form.extend_from_slice(fields);
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("Origin", &self.origin)
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(&form);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        self.read(r).await
+    }
+
     /// A POST without the CSRF token, or from another origin.
     pub async fn post_raw(
         &mut self,

@@ -9,6 +9,7 @@ pub mod patients;
 pub mod scheduling;
 pub mod tokens;
 pub mod users;
+pub mod visits;
 
 use crate::web::routes::table::Access::{Needs, SignedIn};
 use crate::web::routes::table::Route;
@@ -16,7 +17,8 @@ use crate::web::routes::table::Route;
 /// `/api/v1`.
 pub fn routes() -> Vec<Route> {
     use crate::domain::auth::Permission::{
-        AppointmentsRead, AppointmentsWrite, AuditRead, PatientsRead, PatientsWrite, UsersManage,
+        AppointmentsRead, AppointmentsWrite, AuditRead, EncountersRead, EncountersSign,
+        EncountersWrite, PatientsRead, PatientsWrite, UsersManage,
     };
     vec![
         Route::get("/api/v1/me", SignedIn, me::show),
@@ -82,5 +84,57 @@ pub fn routes() -> Vec<Route> {
             scheduling::types,
         ),
         Route::get("/api/v1/slots", Needs(AppointmentsRead), scheduling::slots),
+        Route::post(
+            "/api/v1/appointments/{id}/visit",
+            Needs(EncountersWrite),
+            visits::start,
+        ),
+        Route::get(
+            "/api/v1/patients/{id}/visits",
+            Needs(EncountersRead),
+            visits::of_patient,
+        ),
+        Route::post(
+            "/api/v1/patients/{id}/visits",
+            Needs(EncountersWrite),
+            visits::start_for_patient,
+        ),
+        Route::post(
+            "/api/v1/patients/{id}/vitals",
+            Needs(EncountersWrite),
+            visits::triage,
+        ),
+        Route::get("/api/v1/visits/{id}", Needs(EncountersRead), visits::show),
+        Route::patch(
+            "/api/v1/visits/{id}",
+            Needs(EncountersWrite),
+            visits::update,
+        ),
+        Route::post(
+            "/api/v1/visits/{id}/vitals",
+            Needs(EncountersWrite),
+            visits::vitals,
+        ),
+        Route::post(
+            "/api/v1/visits/{id}/diagnoses",
+            Needs(EncountersWrite),
+            visits::add_diagnosis,
+        ),
+        Route::delete(
+            "/api/v1/visits/{id}/diagnoses/{diagnosis}",
+            Needs(EncountersWrite),
+            visits::remove_diagnosis,
+        ),
+        Route::post(
+            "/api/v1/visits/{id}/sign",
+            Needs(EncountersSign),
+            visits::sign,
+        ),
+        Route::post(
+            "/api/v1/visits/{id}/amendments",
+            Needs(EncountersSign),
+            visits::amend,
+        ),
+        Route::get("/api/v1/codes", Needs(EncountersRead), visits::codes),
     ]
 }

@@ -4,7 +4,7 @@ use crate::web::extract::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{audit, me, patients, scheduling, tokens, users};
+use super::{audit, me, patients, scheduling, tokens, users, visits};
 
 /// An RFC 9457 problem: every error of the API.
 #[derive(utoipa::ToSchema)]
@@ -155,6 +155,9 @@ impl utoipa::Modify for Security {
         scheduling::list, scheduling::create, scheduling::show, scheduling::status,
         scheduling::cancel, scheduling::reschedule, scheduling::providers, scheduling::types,
         scheduling::slots,
+        visits::show, visits::start, visits::start_for_patient, visits::of_patient, visits::update,
+        visits::vitals, visits::triage, visits::add_diagnosis, visits::remove_diagnosis,
+        visits::sign, visits::amend, visits::codes,
     ),
     modifiers(&Security, &Problems),
     tags(
@@ -163,6 +166,7 @@ impl utoipa::Modify for Security {
         (name = "audit", description = "The clinic's audit log (clinic admins)"),
         (name = "patients", description = "The patient registry"),
         (name = "appointments", description = "Providers, free slots and appointments"),
+        (name = "visits", description = "Visits, vitals, diagnoses, signing and amendments; diagnosis code search"),
     )
 )]
 pub struct ApiDoc;

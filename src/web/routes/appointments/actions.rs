@@ -86,6 +86,7 @@ fn offered(e: &BookingError) -> Vec<chrono::DateTime<chrono::Utc>> {
 
 pub async fn status(
     clinic: Clinic,
+    user: crate::web::auth::CurrentUser,
     page: PageCtx,
     headers: HeaderMap,
     Path(id): Path<i64>,
@@ -104,7 +105,7 @@ pub async fn status(
         let tz = changed.tz;
         let card = QueueCard {
             page: page.clone(),
-            queue: queue(&rows(changed.today, &page, tz, clinic.at(), true)),
+            queue: queue(&rows(changed.today, &page, tz, clinic.at(), true, false)),
             oob: true,
         };
         let row = Row {
@@ -112,6 +113,7 @@ pub async fn status(
             a: changed.appointment,
             tz,
             can_write: true,
+            can_visit: user.can(crate::domain::auth::Permission::EncountersWrite),
             now: clinic.at(),
         };
         let html = format!(

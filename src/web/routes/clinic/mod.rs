@@ -7,7 +7,7 @@ mod theme;
 use axum::Router;
 
 use super::table::{self, Access, Route};
-use super::{account, api, appointments, auth, patients, schedule, settings};
+use super::{account, api, appointments, auth, patients, schedule, settings, visits};
 use crate::app::AppState;
 use crate::web::auth::{authenticate_staff, guard_staff};
 
@@ -25,6 +25,7 @@ pub fn table() -> Vec<Route> {
         patients::routes(),
         schedule::routes(),
         appointments::routes(),
+        visits::routes(),
     ] {
         routes.extend(area);
     }

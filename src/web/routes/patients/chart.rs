@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 
 use crate::domain::auth::Permission;
 use crate::domain::clinic::Clinic;
+use crate::domain::patients::work::Clinical;
 use crate::domain::patients::{Patient, Severity, age_label, work};
 use crate::domain::scheduling::{Appointment, AppointmentType, Provider};
 use crate::web::AppError;
@@ -28,6 +29,10 @@ struct ChartPage {
     can_book: bool,
     providers: Vec<Provider>,
     types: Vec<AppointmentType>,
+    clinical: Option<Clinical>,
+    can_visit: bool,
+    /// The trend plots (SVG).
+    trends: Vec<String>,
 }
 
 impl ChartPage {
@@ -43,6 +48,13 @@ impl ChartPage {
             .iter()
             .any(|a| a.severity == Severity::Severe)
     }
+    fn readings(
+        &self,
+        v: &crate::domain::visits::Vitals,
+    ) -> Vec<crate::web::routes::visits::show::Reading> {
+        let age = crate::domain::visits::service::age_years(self.p.birth_date, self.today);
+        crate::web::routes::visits::show::readings(v, age)
+    }
     fn local(&self, t: &DateTime<Utc>) -> String {
         t.with_timezone(&self.tz)
             .format("%a %d %b %Y %H:%M")
@@ -56,10 +68,32 @@ pub async fn show(
     page: PageCtx,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let chart = work::chart(&clinic, id, user.can(Permission::AppointmentsRead))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let chart = work::chart(
+        &clinic,
+        id,
+        user.can(Permission::AppointmentsRead),
+        user.can(Permission::EncountersRead),
+    )
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let trends = match &chart.clinical {
+        Some(c) => super::trend::plots(
+            &c.vitals,
+            chart.tz,
+            &super::trend::Labels {
+                weight: page.t("vitals.weight"),
+                bmi: page.t("vitals.bmi"),
+                bp: page.t("vitals.bp"),
+                systolic: page.t("vitals.systolic"),
+                diastolic: page.t("vitals.diastolic"),
+            },
+        ),
+        None => Vec::new(),
+    };
     Ok(render_page(&ChartPage {
+        trends,
+        can_visit: user.can(Permission::EncountersWrite),
+        clinical: chart.clinical,
         page: page.into_page().printed_at(clinic.at(), chart.tz),
         p: chart.patient,
         upcoming: chart.upcoming,

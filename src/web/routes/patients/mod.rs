@@ -4,6 +4,7 @@ pub mod chart;
 pub mod edit;
 pub mod list;
 pub mod new;
+pub mod trend;
 
 use chrono::NaiveDate;
 

@@ -72,6 +72,7 @@ pub fn rows(
     tz: Tz,
     now: DateTime<Utc>,
     can_write: bool,
+    can_visit: bool,
 ) -> Vec<Row> {
     list.into_iter()
         .map(|a| Row {
@@ -79,6 +80,7 @@ pub fn rows(
             a,
             tz,
             can_write,
+            can_visit,
             now,
         })
         .collect()
@@ -92,6 +94,8 @@ pub struct Row {
     pub a: Appointment,
     pub tz: Tz,
     pub can_write: bool,
+    /// May start visits and record vitals (clinicians): "Start" opens the visit.
+    pub can_visit: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -133,7 +137,15 @@ pub async fn show(
         v => v.parse().ok().filter(|id| is_provider(*id)),
     };
     let today = s.date;
-    let all = rows(s.appointments, &page, s.tz, clinic.at(), can_write);
+    let can_visit = user.can(Permission::EncountersWrite);
+    let all = rows(
+        s.appointments,
+        &page,
+        s.tz,
+        clinic.at(),
+        can_write,
+        can_visit,
+    );
     let queue_card = QueueCard {
         page: page.clone(),
         queue: queue(&all),
