@@ -72,6 +72,10 @@ async fn triage_visit_diagnosis_sign_and_amend() {
 
     // The nurse records vitals at triage, from the form, before any visit exists.
     let mut nurse = Browser::login_as(&app, &host(), &c.nurse).await;
+    // On Today the nurse records vitals; "Start" of the doctor's patient stays a status change.
+    let today = nurse.get("/today?clinician=all").await;
+    assert!(today.contains(&format!("/patients/{p}/vitals?appointment={appt}")));
+    assert!(!today.contains(&format!("action=\"/appointments/{appt}/visit\"")));
     let form = nurse
         .get(&format!("/patients/{p}/vitals?appointment={appt}"))
         .await;
@@ -610,4 +614,81 @@ async fn the_demo_clinic_has_a_week_of_visits() {
     assert!(signed > 0 && signed <= visits);
     assert_eq!((with_dx, with_vitals), (visits, visits));
     assert!(problems > 0);
+}
+
+/// Saves cut off at random points (the client goes away mid-request) leave no transaction
+/// open and keep the rule "one audit row per write": the visit's version went up exactly as
+/// many times as there are audit rows of saves that changed something.
+#[tokio::test]
+async fn aborted_saves_keep_one_audit_row_per_write() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let p = patient(&app, &c.t, "Cut", "Off", Some("1970-01-01"), None).await;
+    let mut doc = Browser::login_as(&app, &host(), &c.doctor).await;
+    let r = doc
+        .api(
+            Method::POST,
+            &format!("/api/v1/patients/{p}/visits"),
+            Some(json!({})),
+        )
+        .await;
+    let visit = r.json()["id"].as_i64().unwrap();
+    let at = format!("/visits/{visit}");
+    doc.get(&at).await;
+    let url = app.url(&host(), &at);
+    let origin = format!("http://{}:{}", host(), app.addr.port());
+    for i in 0..120u64 {
+        let version: i32 =
+            sqlx::query_scalar("SELECT version FROM tenant_alpha.visits WHERE id = $1")
+                .bind(visit)
+                .fetch_one(&app.admin)
+                .await
+                .unwrap();
+        let budget = std::time::Duration::from_micros(500 + (i * 1_733) % 30_000);
+        let text = format!("typed {i}");
+        let _ = doc
+            .client
+            .post(&url)
+            .header("Origin", &origin)
+            .header("X-Autosave", "1")
+            .form(&[
+                ("_csrf", doc.csrf.as_str()),
+                ("version", version.to_string().as_str()),
+                ("history", text.as_str()),
+            ])
+            .timeout(budget)
+            .send()
+            .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(&app.admin)
+    .await
+    .unwrap();
+    assert_eq!(open, 0, "a cut request left a transaction open");
+    let version: i32 = sqlx::query_scalar("SELECT version FROM tenant_alpha.visits WHERE id = $1")
+        .bind(visit)
+        .fetch_one(&app.admin)
+        .await
+        .unwrap();
+    let saves = app
+        .audit_rows(&c.t)
+        .await
+        .into_iter()
+        .filter(|r| {
+            r.action == "visit.update"
+                && r.resource_id.as_deref() == Some(visit.to_string().as_str())
+                && r.details["changed"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty())
+        })
+        .count();
+    assert!(version > 1, "some saves got through");
+    assert_eq!(saves, (version - 1) as usize, "one audit row per write");
+    // And the next request works.
+    let page = doc.get(&at).await;
+    assert_eq!(page.status, StatusCode::OK);
 }

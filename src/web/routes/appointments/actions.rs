@@ -105,7 +105,7 @@ pub async fn status(
         let tz = changed.tz;
         let card = QueueCard {
             page: page.clone(),
-            queue: queue(&rows(changed.today, &page, tz, clinic.at(), true, false)),
+            queue: queue(&rows(changed.today, &page, tz, clinic.at(), true, None)),
             oob: true,
         };
         let row = Row {
@@ -114,6 +114,8 @@ pub async fn status(
             tz,
             can_write: true,
             can_visit: user.can(crate::domain::auth::Permission::EncountersWrite),
+            me: Some(user.id),
+            signs: user.can(crate::domain::auth::Permission::EncountersSign),
             now: clinic.at(),
         };
         let html = format!(

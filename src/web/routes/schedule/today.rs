@@ -65,14 +65,15 @@ pub fn queue(rows: &[Row]) -> Vec<Row> {
     q
 }
 
-/// Appointments as rows of the today list.
+/// Appointments as rows of the today list; `visits`: the signed-in clinician (if they may
+/// write visits) and whether they sign them.
 pub fn rows(
     list: Vec<Appointment>,
     page: &Page,
     tz: Tz,
     now: DateTime<Utc>,
     can_write: bool,
-    can_visit: bool,
+    visits: Option<(i64, bool)>,
 ) -> Vec<Row> {
     list.into_iter()
         .map(|a| Row {
@@ -80,7 +81,9 @@ pub fn rows(
             a,
             tz,
             can_write,
-            can_visit,
+            can_visit: visits.is_some(),
+            me: visits.map(|v| v.0),
+            signs: visits.is_some_and(|v| v.1),
             now,
         })
         .collect()
@@ -94,8 +97,12 @@ pub struct Row {
     pub a: Appointment,
     pub tz: Tz,
     pub can_write: bool,
-    /// May start visits and record vitals (clinicians): "Start" opens the visit.
+    /// May record vitals and start visits (clinicians): "Start" opens the visit, for a doctor
+    /// or the appointment's own clinician (a nurse does not take over a doctor's patient).
     pub can_visit: bool,
+    /// The signed-in clinician, and whether they sign visits (a doctor).
+    pub me: Option<i64>,
+    pub signs: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -109,6 +116,11 @@ impl Row {
         } else {
             Vec::new()
         }
+    }
+    /// "Start" opens the visit rather than only changing the status.
+    pub fn starts_visit(&self) -> bool {
+        self.can_visit
+            && (self.signs || self.a.provider_id.is_none() || self.a.provider_id == self.me)
     }
     pub fn waiting(&self) -> String {
         self.a
@@ -137,15 +149,10 @@ pub async fn show(
         v => v.parse().ok().filter(|id| is_provider(*id)),
     };
     let today = s.date;
-    let can_visit = user.can(Permission::EncountersWrite);
-    let all = rows(
-        s.appointments,
-        &page,
-        s.tz,
-        clinic.at(),
-        can_write,
-        can_visit,
-    );
+    let visits = user
+        .can(Permission::EncountersWrite)
+        .then(|| (user.id, user.can(Permission::EncountersSign)));
+    let all = rows(s.appointments, &page, s.tz, clinic.at(), can_write, visits);
     let queue_card = QueueCard {
         page: page.clone(),
         queue: queue(&all),
