@@ -141,6 +141,27 @@ async fn populate(s: &Setup) -> (String, String) {
         .await;
     }
     patient(&s.tdb, &b.t, "Sita", "Sharma", None, Some("+977980000000")).await;
+    // A signed visit with vitals, a diagnosis (counted in code_usage by its trigger), a problem
+    // and an amendment: the consultation's tables and their guards come back too.
+    let sa = a.t.db.schema.as_str();
+    sqlx::raw_sql(&format!(
+        "INSERT INTO {sa}.visits (patient_id, clinician_id, started_at, complaint, plan, updated_at)
+         SELECT min(id), {doc}, now(), 'Cough', 'Rest', now() FROM {sa}.patients;
+         INSERT INTO {sa}.vitals (patient_id, visit_id, taken_at, systolic, diastolic, weight_g)
+         SELECT patient_id, id, now(), 120, 80, 70000 FROM {sa}.visits;
+         INSERT INTO {sa}.visit_diagnoses (visit_id, code_system, code, title, is_primary, added_at)
+         SELECT id, 'icd10cm', 'J069', 'Acute upper respiratory infection, unspecified', true, now()
+           FROM {sa}.visits;
+         INSERT INTO {sa}.problems (patient_id, title, noted_on)
+         SELECT patient_id, 'Asthma', current_date FROM {sa}.visits;
+         UPDATE {sa}.visits SET signed_at = now(), signed_by = {doc};
+         INSERT INTO {sa}.visit_amendments (visit_id, section, body, reason, amended_by, amended_at)
+         SELECT id, 'plan', 'Rest and fluids', 'incomplete', {doc}, now() FROM {sa}.visits;",
+        doc = a.doctor.id
+    ))
+    .execute(&s.tdb.admin)
+    .await
+    .unwrap();
     s.write_doc("bka/2026/03/scan-1.pdf", b"%PDF-1.7 first scan");
     s.write_doc(
         "bka/2026/03/photo.jpg",
@@ -248,6 +269,18 @@ async fn full_backup_restores_every_row_and_document() {
     .await
     .unwrap();
     assert_eq!(leftovers, 0);
+    // A restored signed visit is still final: its guard came back with it.
+    let changed = sqlx::query(&format!("UPDATE {sa}.visits SET plan = 'x'"))
+        .execute(&s.tdb.admin)
+        .await;
+    assert!(changed.is_err(), "the restored signed visit can be changed");
+    let uses: i32 = sqlx::query_scalar(&format!(
+        "SELECT uses FROM {sa}.code_usage WHERE code = 'J069'"
+    ))
+    .fetch_one(&s.tdb.admin)
+    .await
+    .unwrap();
+    assert_eq!(uses, 1);
     // The restored clinics still work through the application's isolation.
     let o = s.ok(&["tenant", "show", "bka", "--json"]);
     assert!(o.contains("\"Clinic BKA\""), "{o}");

@@ -692,3 +692,38 @@ async fn aborted_saves_keep_one_audit_row_per_write() {
     let page = doc.get(&at).await;
     assert_eq!(page.status, StatusCode::OK);
 }
+
+/// The clinic admin chooses the code set among those loaded; an unknown one is refused next to
+/// the field and nothing else is lost.
+#[tokio::test]
+async fn the_clinic_chooses_its_code_set() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    small_code_set(&app, &c).await;
+    app.set_setting(&c.t, "diagnosis.code_system", json!("icd10cm"))
+        .await;
+    let mut admin = Browser::login_as(&app, &host(), &c.admin).await;
+    let page = admin.get("/settings/clinic").await;
+    assert!(page.contains("value=\"icd10-test\""), "{}", page.body);
+    let form = |system: &'static str| {
+        vec![
+            ("timezone", "UTC"),
+            ("mrn_prefix", "P"),
+            ("slot_minutes", "15"),
+            ("horizon_months", "24"),
+            ("code_system", system),
+        ]
+    };
+    let bad = admin.post("/settings/clinic", &form("who-icd99")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.contains("choose one of the loaded code sets"),
+        "{}",
+        bad.body
+    );
+    let ok = admin.post("/settings/clinic", &form("icd10-test")).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let mut doc = Browser::login_as(&app, &host(), &c.doctor).await;
+    let r = doc.api(Method::GET, "/api/v1/codes?q=acute", None).await;
+    assert_eq!(r.json()[0]["system"], "icd10-test", "{}", r.body);
+}

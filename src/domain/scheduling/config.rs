@@ -21,27 +21,65 @@ pub struct ClinicSettings {
     pub slot_minutes: i64,
     /// How far ahead appointments may be booked, in months.
     pub horizon_months: i64,
+    /// The diagnosis code set the visit screen searches (one of those loaded).
+    pub code_system: String,
 }
 
-pub async fn clinic_settings(c: &Clinic) -> sqlx::Result<ClinicSettings> {
+/// The clinic settings and what they may be set to (the code sets loaded).
+pub struct ClinicSettingsPage {
+    pub settings: ClinicSettings,
+    pub code_systems: Vec<crate::domain::codes::CodeSystem>,
+}
+
+pub async fn clinic_settings(c: &Clinic) -> sqlx::Result<ClinicSettingsPage> {
     let mut u = c.begin().await?;
-    let s = ClinicSettings {
+    let settings = ClinicSettings {
         timezone: clinic_tz(&mut u).await?,
         mrn_prefix: patients::mrn_prefix(&mut u).await?,
         slot_minutes: repo::slot_minutes(&mut u).await?,
         horizon_months: repo::horizon_months(&mut u).await?,
+        code_system: crate::domain::visits::service::code_system(&mut u).await?,
     };
+    let code_systems = crate::domain::codes::repo::systems(&mut u).await?;
     u.finish_without_clinical_data().await?;
-    Ok(s)
+    Ok(ClinicSettingsPage {
+        settings,
+        code_systems,
+    })
+}
+
+/// Why clinic settings were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClinicSettingsError {
+    /// No code set of that name is loaded.
+    #[error("no such code set")]
+    NoCodeSystem,
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
 }
 
 /// Saves what changed; returns the names of the settings that did.
 pub async fn save_clinic_settings(
     c: &Clinic,
     new: &ClinicSettings,
-) -> sqlx::Result<Vec<&'static str>> {
+) -> Result<Vec<&'static str>, ClinicSettingsError> {
     let mut u = c.begin().await?;
     let mut changed = Vec::new();
+    // Empty: the form had no code set to offer (none loaded); keep what is set.
+    if !new.code_system.is_empty()
+        && crate::domain::visits::service::code_system(&mut u).await? != new.code_system
+    {
+        if crate::domain::codes::repo::system(&mut u, &new.code_system)
+            .await?
+            .is_none()
+        {
+            return Err(ClinicSettingsError::NoCodeSystem);
+        }
+        keys::CODE_SYSTEM
+            .set(&mut u, &new.code_system, c.at())
+            .await?;
+        changed.push("code_system");
+    }
     if clinic_tz(&mut u).await? != new.timezone {
         keys::TIMEZONE
             .set(&mut u, &new.timezone.name().to_owned(), c.at())

@@ -428,14 +428,11 @@ async fn find_codes(u: &mut Unit<'_>, q: &str, limit: i64) -> sqlx::Result<Vec<C
         Some(prefix) => codes::repo::by_code(u, &system, &prefix, limit).await?,
         None => Vec::new(),
     };
-    if (found.len() as i64) < limit
+    // A code that matched needs no word search (one round trip less per keystroke).
+    if found.is_empty()
         && let Some(words) = codes::prefix_query(q)
     {
-        for c in codes::repo::by_words(u, &system, &words, limit).await? {
-            if (found.len() as i64) < limit && !found.iter().any(|f| f.code == c.code) {
-                found.push(c);
-            }
-        }
+        found = codes::repo::by_words(u, &system, &words, limit).await?;
     }
     Ok(found)
 }

@@ -25,7 +25,18 @@ struct ClinicPage {
     mrn_prefix: String,
     slot_minutes: String,
     horizon_months: String,
+    code_system: String,
+    code_systems: Vec<crate::domain::codes::CodeSystem>,
     errors: FormErrors,
+}
+
+impl ClinicPage {
+    /// The clinic's code set is among those loaded (else it is offered as it is, not switched).
+    fn code_system_loaded(&self) -> bool {
+        self.code_systems
+            .iter()
+            .any(|c| c.system == self.code_system)
+    }
 }
 
 fn zones() -> Vec<&'static str> {
@@ -33,7 +44,8 @@ fn zones() -> Vec<&'static str> {
 }
 
 pub async fn show(clinic: Clinic, page: PageCtx) -> Result<Response, AppError> {
-    let s = config::clinic_settings(&clinic).await?;
+    let p = config::clinic_settings(&clinic).await?;
+    let s = p.settings;
     Ok(render_with_status(
         StatusCode::OK,
         &ClinicPage {
@@ -43,6 +55,8 @@ pub async fn show(clinic: Clinic, page: PageCtx) -> Result<Response, AppError> {
             mrn_prefix: s.mrn_prefix,
             slot_minutes: s.slot_minutes.to_string(),
             horizon_months: s.horizon_months.to_string(),
+            code_system: s.code_system,
+            code_systems: p.code_systems,
             errors: FormErrors::new(),
         },
     ))
@@ -81,31 +95,45 @@ pub async fn save(
     if horizon.is_none() {
         errors.add("horizon_months", "invalid.horizon_months");
     }
+    let refused = |errors: FormErrors, code_systems| ClinicPage {
+        page: page.0.clone(),
+        timezone: f.one("timezone"),
+        zones: zones(),
+        mrn_prefix: f.one("mrn_prefix"),
+        slot_minutes: f.one("slot_minutes"),
+        horizon_months: f.one("horizon_months"),
+        code_system: f.one("code_system"),
+        code_systems,
+        errors,
+    };
     let (Some(timezone), Some(mrn_prefix), Some(slot_minutes), Some(horizon_months)) =
         (tz, prefix, slot, horizon)
     else {
+        let systems = config::clinic_settings(&clinic).await?.code_systems;
         return Ok(render_with_status(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &ClinicPage {
-                page: page.into_page(),
-                timezone: f.one("timezone"),
-                zones: zones(),
-                mrn_prefix: f.one("mrn_prefix"),
-                slot_minutes: f.one("slot_minutes"),
-                horizon_months: f.one("horizon_months"),
-                errors,
-            },
+            &refused(errors, systems),
         ));
     };
-    config::save_clinic_settings(
-        &clinic,
-        &ClinicSettings {
-            timezone,
-            mrn_prefix,
-            slot_minutes,
-            horizon_months,
-        },
-    )
-    .await?;
-    Ok(redirect_with_flash(&session, "saved", "/settings/clinic").await)
+    let new = ClinicSettings {
+        timezone,
+        mrn_prefix,
+        slot_minutes,
+        horizon_months,
+        code_system: f.one("code_system").trim().to_owned(),
+    };
+    match config::save_clinic_settings(&clinic, &new).await {
+        Ok(_) => Ok(redirect_with_flash(&session, "saved", "/settings/clinic").await),
+        Err(config::ClinicSettingsError::NoCodeSystem) => {
+            let systems = config::clinic_settings(&clinic).await?.code_systems;
+            Ok(render_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &refused(
+                    FormErrors::with("code_system", "invalid.code_system"),
+                    systems,
+                ),
+            ))
+        }
+        Err(config::ClinicSettingsError::Sql(e)) => Err(e.into()),
+    }
 }
