@@ -164,17 +164,8 @@ async fn nurse_and_doctor_run_a_consultation_in_chromium() {
         &c.reception,
     )
     .await;
-    let r = desk
-        .api(
-            reqwest::Method::POST,
-            "/api/v1/appointments",
-            Some(
-                serde_json::json!({"patient_id": p, "provider_id": c.doctor.id,
-                "type_id": c.consult, "starts_at": "2026-03-02T09:30:00Z"}),
-            ),
-        )
-        .await;
-    let appt = r.json()["id"].as_i64().unwrap();
+    let appt =
+        crate::helpers::clinic::book_with_doctor(&mut desk, &c, p, "2026-03-02T09:30:00Z").await;
     let r = desk
         .api(
             reqwest::Method::POST,

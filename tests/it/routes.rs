@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::browser::{Browser, Page};
-use crate::helpers::clinic::{Clinic, clinic, patient};
+use crate::helpers::clinic::{Clinic, book_with_doctor, clinic, patient};
 use crate::helpers::{TestApp, spawn_app};
 
 /// The records a route's path or query can name, by the name the path gives them.
@@ -404,22 +404,6 @@ async fn session_cookie(
     (session, csrf)
 }
 
-/// Books `patient` with the clinic's doctor through the API; the appointment's id.
-async fn book(b: &mut Browser, c: &Clinic, patient: i64) -> i64 {
-    let r = b
-        .api(
-            Method::POST,
-            "/api/v1/appointments",
-            Some(
-                json!({"patient_id": patient, "provider_id": c.doctor.id, "type_id": c.consult,
-                        "starts_at": "2026-03-03T09:00:00Z"}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    r.json()["id"].as_i64().unwrap()
-}
-
 #[tokio::test]
 async fn every_permission_guarded_route_refuses_the_roles_without_it() {
     let app = spawn_app().await;
@@ -427,7 +411,7 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
     let target = app.create_staff(&c.t, Role::Receptionist).await;
     let own = patient(&app, &c.t, "Own", "Patient", Some("1980-01-01"), None).await;
     let mut admin = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.admin).await;
-    let appointment = book(&mut admin, &c, own).await;
+    let appointment = book_with_doctor(&mut admin, &c, own, "2026-03-03T09:00:00Z").await;
     let r = admin
         .api(
             Method::POST,
@@ -519,7 +503,7 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
     let (visit, diagnosis) = visit_with_diagnosis(&app, &c, "alpha", own).await;
     let ids = Ids {
         patient: own,
-        appointment: book(&mut admin, &c, own).await,
+        appointment: book_with_doctor(&mut admin, &c, own, "2026-03-03T09:00:00Z").await,
         user: c.doctor.id,
         appointment_type: c.consult,
         token: 0,

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::browser::Browser;
-use crate::helpers::clinic::{Clinic, clinic, patient};
+use crate::helpers::clinic::{Clinic, book_with_doctor, clinic, patient};
 use crate::helpers::{TestApp, spawn_app};
 
 fn host() -> String {
@@ -30,22 +30,6 @@ async fn small_code_set(app: &TestApp, c: &Clinic) {
         .await;
 }
 
-/// Books `patient` with the doctor at 09:30 today (the clock: Monday 2 March 2026, 09:00 UTC).
-async fn booked(b: &mut Browser, c: &Clinic, patient: i64) -> i64 {
-    let r = b
-        .api(
-            Method::POST,
-            "/api/v1/appointments",
-            Some(
-                json!({"patient_id": patient, "provider_id": c.doctor.id, "type_id": c.consult,
-                        "starts_at": "2026-03-02T09:30:00Z"}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    r.json()["id"].as_i64().unwrap()
-}
-
 async fn new_actions(app: &TestApp, c: &Clinic, before: usize) -> Vec<String> {
     app.audit_rows(&c.t).await[before..]
         .iter()
@@ -60,7 +44,7 @@ async fn triage_visit_diagnosis_sign_and_amend() {
     small_code_set(&app, &c).await;
     let p = patient(&app, &c.t, "Sita", "Sharma", Some("1980-05-01"), None).await;
     let mut desk = Browser::login_as(&app, &host(), &c.reception).await;
-    let appt = booked(&mut desk, &c, p).await;
+    let appt = book_with_doctor(&mut desk, &c, p, "2026-03-02T09:30:00Z").await;
     let r = desk
         .api(
             Method::POST,

@@ -78,6 +78,20 @@ pub async fn of_appointment(
     .await
 }
 
+/// The visits of these appointments: (appointment, visit).
+pub async fn of_appointments(
+    conn: &mut PgConnection,
+    appointments: &[i64],
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query!(
+        r#"SELECT appointment_id AS "appointment!", id FROM visits WHERE appointment_id = ANY($1)"#,
+        appointments
+    )
+    .map(|r| (r.appointment, r.id))
+    .fetch_all(conn)
+    .await
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     patient: i64,

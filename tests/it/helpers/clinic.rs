@@ -111,3 +111,25 @@ pub async fn patient(
     tx.commit().await.unwrap();
     p.id
 }
+
+/// Books `patient` with the clinic's doctor for a consultation at `starts_at` (RFC 3339)
+/// through the API; the appointment's id.
+pub async fn book_with_doctor(
+    b: &mut crate::helpers::browser::Browser,
+    c: &Clinic,
+    patient: i64,
+    starts_at: &str,
+) -> i64 {
+    let r = b
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/appointments",
+            Some(
+                serde_json::json!({"patient_id": patient, "provider_id": c.doctor.id,
+                "type_id": c.consult, "starts_at": starts_at}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.body);
+    r.json()["id"].as_i64().unwrap()
+}
