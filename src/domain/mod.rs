@@ -6,6 +6,7 @@ pub mod clinic;
 pub mod codes;
 pub mod console;
 pub mod patients;
+pub mod prescriptions;
 pub mod scheduling;
 pub mod settings;
 pub mod tenants;

@@ -342,6 +342,121 @@ const DEMO_VISITS: &[(&str, &str, &str, &str, &str, bool)] = &[
     ),
 ];
 
+/// A demo drug: (generic name, brands, strength, form, class, bottle ml).
+type DemoDrug = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<i32>,
+);
+/// A demo prescription line: (diagnosis code, drug index, dose, timing, days, quantity by hand).
+type DemoLine = (
+    &'static str,
+    usize,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+/// The demo clinic's drug list.
+const DEMO_DRUGS: &[DemoDrug] = &[
+    (
+        "Paracetamol",
+        "Cetamol, Calpol",
+        "500 mg",
+        "tablet",
+        "",
+        None,
+    ),
+    (
+        "Paracetamol",
+        "Calpol",
+        "120 mg/5 ml",
+        "syrup",
+        "",
+        Some(60),
+    ),
+    (
+        "Amlodipine",
+        "Amlopres",
+        "5 mg",
+        "tablet",
+        "calcium channel blocker",
+        None,
+    ),
+    (
+        "Metformin",
+        "Glycomet",
+        "500 mg",
+        "tablet",
+        "biguanide",
+        None,
+    ),
+    (
+        "Oral rehydration salts",
+        "Jeevan Jal",
+        "",
+        "sachet",
+        "",
+        None,
+    ),
+    ("Zinc sulfate", "", "20 mg", "tablet", "", None),
+    (
+        "Omeprazole",
+        "Omez",
+        "20 mg",
+        "capsule",
+        "proton pump inhibitor",
+        None,
+    ),
+    ("Nitrofurantoin", "Macrobid", "100 mg", "capsule", "", None),
+    ("Ibuprofen", "Brufen", "400 mg", "tablet", "NSAID", None),
+    (
+        "Salbutamol",
+        "Asthalin",
+        "100 mcg/puff",
+        "inhaler",
+        "",
+        None,
+    ),
+    ("Hydrocortisone", "", "1%", "cream", "corticosteroid", None),
+    (
+        "Amoxicillin",
+        "Novamox",
+        "500 mg",
+        "capsule",
+        "penicillin",
+        None,
+    ),
+    (
+        "Cetirizine",
+        "Cetzine",
+        "10 mg",
+        "tablet",
+        "antihistamine",
+        None,
+    ),
+];
+
+/// The prescription of each demo diagnosis.
+const DEMO_RX: &[DemoLine] = &[
+    ("J069", 0, "1-1-1", "after_food", Some("3"), None),
+    ("J069", 12, "0-0-1", "", Some("5"), None),
+    ("I10", 2, "1-0-0", "", Some("30"), None),
+    ("E119", 3, "1-0-1", "after_food", Some("30"), None),
+    ("A09", 4, "1 sachet TDS", "", Some("3"), None),
+    ("A09", 5, "1-0-0", "", Some("10"), None),
+    ("K219", 6, "1-0-0", "before_food", Some("28"), None),
+    ("N390", 7, "1-0-1", "after_food", Some("5"), None),
+    ("M545", 8, "1-1-1", "after_food", Some("5"), None),
+    ("J45909", 9, "2 puffs SOS", "", None, Some("1")),
+    ("R509", 0, "1-1-1", "after_food", Some("3"), None),
+    ("L309", 10, "BD", "", Some("7"), Some("1")),
+];
+
 /// `lo` plus a random whole number below `span`.
 fn between(rng: &mut Rng, lo: i16, span: usize) -> i16 {
     lo + i16::try_from(rng.below(span)).unwrap_or(0)
@@ -359,7 +474,9 @@ async fn demo_visit(
     at: DateTime<Utc>,
     signed: bool,
     zone: Tz,
+    drugs: &[crate::domain::prescriptions::Drug],
 ) -> anyhow::Result<()> {
+    use crate::domain::prescriptions::{ItemInput, repo as rx};
     use crate::domain::visits::model::NoteData;
     use crate::domain::visits::repo as visits;
     use crate::domain::visits::vitals::VitalsData;
@@ -421,6 +538,20 @@ async fn demo_visit(
         follow_up_on: chronic.then(|| scheduling::local_date(zone, at) + Duration::days(28)),
     };
     visits::save_note(conn, visit, &note, Some(doctor), at).await?;
+    for (_, drug, dose, timing, days, quantity) in DEMO_RX.iter().filter(|r| r.0 == code) {
+        let d = &drugs[*drug];
+        let line = ItemInput {
+            drug_id: d.id.to_string(),
+            dose: (*dose).to_owned(),
+            timing: (*timing).to_owned(),
+            days: days.unwrap_or_default().to_owned(),
+            quantity: quantity.unwrap_or_default().to_owned(),
+            ..ItemInput::default()
+        }
+        .validate(Some(d), &[])
+        .map_err(|e| anyhow::anyhow!("demo prescription {code}: {e:?}"))?;
+        rx::add_item(conn, visit, &line, at).await?;
+    }
     if signed {
         visits::sign(conn, visit, doctor, at + Duration::minutes(15)).await?;
     }
@@ -571,6 +702,43 @@ pub async fn demo_clinic(
             }
         }
     }
+    // The drug list, what prints under the doctors' names and the letterhead.
+    let mut drugs = Vec::new();
+    for (generic, brands, strength, form, class, pack) in DEMO_DRUGS {
+        let mut d = crate::domain::prescriptions::Drug {
+            id: 0,
+            generic_name: (*generic).to_owned(),
+            brand_names: (*brands).to_owned(),
+            strength: (*strength).to_owned(),
+            form: (*form).to_owned(),
+            drug_class: (*class).to_owned(),
+            pack_ml: *pack,
+            active: true,
+        };
+        d.id = crate::domain::prescriptions::repo::save_drug(&mut tx, None, &d)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo drug {generic} twice"))?;
+        drugs.push(d);
+    }
+    for (i, doctor) in doctors.iter().enumerate() {
+        crate::domain::prescriptions::repo::save_prescriber(
+            &mut tx,
+            *doctor,
+            Some("MBBS, MD (General Practice)"),
+            Some(&format!("NMC {}", 10_234 + i * 977)),
+        )
+        .await?;
+    }
+    crate::domain::settings::keys::LETTERHEAD_ADDRESS
+        .set(
+            &mut tx,
+            &"Ward 4, Lakeside Road\nPokhara, Nepal".to_owned(),
+            now,
+        )
+        .await?;
+    crate::domain::settings::keys::LETTERHEAD_PHONE
+        .set(&mut tx, &"+977 61 000000".to_owned(), now)
+        .await?;
     // Visits once the appointments' statuses are set (a signed visit completes nothing more).
     for (appointment, patient, doctor, at, signed) in seen {
         demo_visit(
@@ -582,6 +750,7 @@ pub async fn demo_clinic(
             at,
             signed,
             zone,
+            &drugs,
         )
         .await?;
     }

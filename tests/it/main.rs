@@ -31,6 +31,7 @@ mod metrics;
 mod migrations;
 mod openapi;
 mod patients;
+mod prescriptions;
 mod readiness;
 mod routes;
 mod scheduling;

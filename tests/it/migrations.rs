@@ -270,16 +270,33 @@ async fn upgrade_from_the_previous_schema_keeps_every_row() {
     .fetch_all(&t.admin)
     .await
     .unwrap();
+    // The columns each table had before: a migration may add columns (compared as before).
+    let mut old_columns = std::collections::HashMap::new();
+    for (s, n) in &old_tables {
+        let cols: Vec<String> = sqlx::query_scalar(
+            "SELECT format('x.%I', column_name) FROM information_schema.columns
+              WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+        )
+        .bind(s)
+        .bind(n)
+        .fetch_all(&t.admin)
+        .await
+        .unwrap();
+        old_columns.insert((s.clone(), n.clone()), cols.join(", "));
+    }
     let dump = |tables: Vec<(String, String)>| {
         let admin = t.admin.clone();
+        let old_columns = old_columns.clone();
         async move {
             let mut out = Vec::new();
             for (s, n) in tables {
-                let rows: Vec<(String,)> =
-                    sqlx::query_as(&format!("SELECT x::text FROM \"{s}\".\"{n}\" x ORDER BY 1"))
-                        .fetch_all(&admin)
-                        .await
-                        .unwrap();
+                let cols = &old_columns[&(s.clone(), n.clone())];
+                let rows: Vec<(String,)> = sqlx::query_as(&format!(
+                    "SELECT ROW({cols})::text FROM \"{s}\".\"{n}\" x ORDER BY 1"
+                ))
+                .fetch_all(&admin)
+                .await
+                .unwrap();
                 out.push((s, n, rows));
             }
             out

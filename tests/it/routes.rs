@@ -26,6 +26,8 @@ struct Ids {
     absence: i64,
     visit: i64,
     diagnosis: i64,
+    drug: i64,
+    item: i64,
     day: &'static str,
 }
 
@@ -45,6 +47,7 @@ fn fill(r: &Route, ids: &Ids) -> Result<String, String> {
                 "appointment-types" => ids.appointment_type.to_string(),
                 "tokens" => ids.token.to_string(),
                 "visits" => ids.visit.to_string(),
+                "drugs" => ids.drug.to_string(),
                 other => {
                     return Err(format!(
                         "{} {}: what is an id after {other:?}?",
@@ -55,6 +58,7 @@ fn fill(r: &Route, ids: &Ids) -> Result<String, String> {
             "{day}" => ids.day.to_owned(),
             "{absence}" => ids.absence.to_string(),
             "{diagnosis}" => ids.diagnosis.to_string(),
+            "{item}" => ids.item.to_string(),
             s if s.starts_with('{') => {
                 return Err(format!("{} {}: unknown parameter {s}", r.method, r.path));
             }
@@ -94,6 +98,9 @@ fn form_for(r: &Route) -> Vec<(&'static str, &'static str)> {
         "vitals" => vec![("pulse", "80")],
         "amend" => vec![("section", "plan"), ("body", "x"), ("reason", "typo")],
         "resolve" => vec![("problem_id", "1")],
+        "{id}" if r.path.starts_with("/settings/drugs/") => {
+            vec![("generic_name", "Renamed"), ("form", "tablet")]
+        }
         "{id}" if r.path.starts_with("/visits/") => vec![("version", "1"), ("plan", "x")],
         "absences" => vec![("starts_on", "2026-03-10")],
         "{id}" if r.path.contains("appointment-types") => vec![
@@ -114,6 +121,9 @@ fn json_for(r: &Route) -> serde_json::Value {
         ("PATCH", _) if r.path.contains("/visits/") => json!({ "version": 1, "plan": "x" }),
         (_, "vitals") => json!({ "pulse": "80" }),
         (_, "diagnoses") => json!({ "text": "X" }),
+        ("POST", "prescription") => {
+            json!({ "drug": "X", "form": "tablet", "dose": "1-0-1", "days": 3 })
+        }
         (_, "amendments") => json!({ "section": "plan", "body": "x", "reason": "typo" }),
         ("PATCH", _) => json!({ "notes": "changed" }),
         _ => json!({}),
@@ -139,8 +149,14 @@ fn to_sign_in(p: &Page) -> bool {
                 .is_some_and(|l| l.starts_with("/login")))
 }
 
-/// A visit of `patient` started by the clinic's doctor, with one diagnosis: (visit, diagnosis).
-async fn visit_with_diagnosis(app: &TestApp, c: &Clinic, slug: &str, patient: i64) -> (i64, i64) {
+/// A visit of `patient` started by the clinic's doctor, with one diagnosis and one prescribed
+/// drug: (visit, diagnosis, prescription line).
+async fn visit_with_diagnosis(
+    app: &TestApp,
+    c: &Clinic,
+    slug: &str,
+    patient: i64,
+) -> (i64, i64, i64) {
     let mut doc = Browser::login_as(app, &TestApp::clinic_host(slug), &c.doctor).await;
     let r = doc
         .api(
@@ -159,7 +175,27 @@ async fn visit_with_diagnosis(app: &TestApp, c: &Clinic, slug: &str, patient: i6
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    (visit, r.json()["id"].as_i64().unwrap())
+    let diagnosis = r.json()["id"].as_i64().unwrap();
+    let r = doc
+        .api(
+            Method::POST,
+            &format!("/api/v1/visits/{visit}/prescription"),
+            Some(json!({ "drug": "Secret drug", "form": "tablet", "dose": "1-0-1", "days": 5 })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    (visit, diagnosis, r.json()["id"].as_i64().unwrap())
+}
+
+/// A drug in the clinic's list: its id.
+async fn drug(app: &TestApp, schema: &str, name: &str) -> i64 {
+    sqlx::query_scalar(&format!(
+        "INSERT INTO {schema}.drugs (generic_name, form) VALUES ($1, 'tablet') RETURNING id"
+    ))
+    .bind(name)
+    .fetch_one(&app.admin)
+    .await
+    .unwrap()
 }
 
 /// Ids of records bravo has and alpha does not (bravo's sequences are pushed ahead).
@@ -231,6 +267,13 @@ async fn bravo_only_ids(app: &TestApp, bravo: &Clinic) -> Ids {
         absence: max("provider_absences").await,
         visit: max("visits").await,
         diagnosis: max("visit_diagnoses").await,
+        drug: {
+            for n in 0..5 {
+                drug(app, "tenant_bravo", &format!("Bravo drug {n}")).await;
+            }
+            max("drugs").await
+        },
+        item: max("prescription_items").await,
         day: "2026-12-25",
     }
 }
@@ -253,6 +296,10 @@ async fn fingerprint(app: &TestApp) -> HashMap<&'static str, String> {
         "vitals",
         "problems",
         "visit_amendments",
+        "drugs",
+        "prescription_items",
+        "prescription_sets",
+        "prescription_prints",
     ] {
         let v: Option<String> = sqlx::query_scalar(&format!(
             "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM tenant_bravo.{table} t"
@@ -434,7 +481,8 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
     .fetch_one(&app.admin)
     .await
     .unwrap();
-    let (visit, diagnosis) = visit_with_diagnosis(&app, &c, "alpha", own).await;
+    let (visit, diagnosis, item) = visit_with_diagnosis(&app, &c, "alpha", own).await;
+    let drug = drug(&app, "tenant_alpha", "Own drug").await;
     let ids = Ids {
         patient: own,
         appointment,
@@ -444,6 +492,8 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
         absence,
         visit,
         diagnosis,
+        drug,
+        item,
         day: "2026-12-25",
     };
     let guarded: Vec<Route> = all_routes()
@@ -500,7 +550,8 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
     let mut admin = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.admin).await;
     // The admin may read the registry and the schedule, the doctor visits too.
     let mut doctor = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.doctor).await;
-    let (visit, diagnosis) = visit_with_diagnosis(&app, &c, "alpha", own).await;
+    let (visit, diagnosis, item) = visit_with_diagnosis(&app, &c, "alpha", own).await;
+    let drug = drug(&app, "tenant_alpha", "Own drug").await;
     let ids = Ids {
         patient: own,
         appointment: book_with_doctor(&mut admin, &c, own, "2026-03-03T09:00:00Z").await,
@@ -510,8 +561,19 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
         absence: 0,
         visit,
         diagnosis,
+        drug,
+        item,
         day: "2026-12-25",
     };
+    // Signed, so that the prescription's print (which waits for the signature) is a read too.
+    let r = doctor
+        .api(
+            Method::POST,
+            &format!("/api/v1/visits/{visit}/sign"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let names_a_patient = |r: &Route| {
         r.path.contains("/patients/{id}")
             || r.path.contains("/appointments/{id}")

@@ -85,6 +85,15 @@ pub mod action {
     pub const DIAGNOSIS_REMOVED: &str = "visit.diagnosis_remove";
     pub const PROBLEM_RESOLVED: &str = "problem.resolve";
     pub const SCHEDULING_SETTINGS: &str = "settings.scheduling";
+    pub const RX_ITEM_ADDED: &str = "prescription.item_add";
+    pub const RX_ITEM_REMOVED: &str = "prescription.item_remove";
+    pub const RX_SET_APPLIED: &str = "prescription.set_apply";
+    pub const RX_SET_SAVED: &str = "prescription.set_save";
+    pub const RX_SET_DELETED: &str = "prescription.set_delete";
+    pub const RX_PRINTED: &str = "prescription.print";
+    pub const RX_VIEW: &str = "prescription.view";
+    pub const DRUG_SETTINGS: &str = "settings.drugs";
+    pub const PRESCRIBER_SETTINGS: &str = "settings.prescriber";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

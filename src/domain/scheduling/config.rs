@@ -23,6 +23,9 @@ pub struct ClinicSettings {
     pub horizon_months: i64,
     /// The diagnosis code set the visit screen searches (one of those loaded).
     pub code_system: String,
+    /// Printed under the clinic's name on prescriptions.
+    pub address: String,
+    pub phone: String,
 }
 
 /// The clinic settings and what they may be set to (the code sets loaded).
@@ -39,6 +42,14 @@ pub async fn clinic_settings(c: &Clinic) -> sqlx::Result<ClinicSettingsPage> {
         slot_minutes: repo::slot_minutes(&mut u).await?,
         horizon_months: repo::horizon_months(&mut u).await?,
         code_system: crate::domain::visits::service::code_system(&mut u).await?,
+        address: keys::LETTERHEAD_ADDRESS
+            .get(&mut u)
+            .await?
+            .unwrap_or_default(),
+        phone: keys::LETTERHEAD_PHONE
+            .get(&mut u)
+            .await?
+            .unwrap_or_default(),
     };
     let code_systems = crate::domain::codes::repo::systems(&mut u).await?;
     u.finish_without_clinical_data().await?;
@@ -101,6 +112,28 @@ pub async fn save_clinic_settings(
             .set(&mut u, &new.horizon_months, c.at())
             .await?;
         changed.push("horizon_months");
+    }
+    if keys::LETTERHEAD_ADDRESS
+        .get(&mut u)
+        .await?
+        .unwrap_or_default()
+        != new.address
+    {
+        keys::LETTERHEAD_ADDRESS
+            .set(&mut u, &new.address, c.at())
+            .await?;
+        changed.push("address");
+    }
+    if keys::LETTERHEAD_PHONE
+        .get(&mut u)
+        .await?
+        .unwrap_or_default()
+        != new.phone
+    {
+        keys::LETTERHEAD_PHONE
+            .set(&mut u, &new.phone, c.at())
+            .await?;
+        changed.push("phone");
     }
     if changed.is_empty() {
         u.finish_without_clinical_data().await?;

@@ -138,6 +138,9 @@ pub mod keys {
     pub const HORIZON_MONTHS: Setting<i64> = Setting::clinic("scheduling.horizon_months");
     /// The diagnosis code set the clinic searches (default the built-in ICD-10-CM).
     pub const CODE_SYSTEM: Setting<String> = Setting::clinic("diagnosis.code_system");
+    /// The clinic's address and phone, printed under its name on prescriptions.
+    pub const LETTERHEAD_ADDRESS: Setting<String> = Setting::clinic("letterhead.address");
+    pub const LETTERHEAD_PHONE: Setting<String> = Setting::clinic("letterhead.phone");
 }
 
 /// Sign-in and audit settings a clinic admin controls.

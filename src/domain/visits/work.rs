@@ -20,9 +20,10 @@ use crate::domain::audit::action;
 use crate::domain::clinic::{Clinic, Unit};
 use crate::domain::codes::{self, Code};
 use crate::domain::patients::{self, Patient};
+use crate::domain::prescriptions;
 use crate::domain::scheduling::{self, Appointment, Status};
 
-async fn tz(u: &mut Unit<'_>) -> sqlx::Result<Tz> {
+pub(crate) async fn tz(u: &mut Unit<'_>) -> sqlx::Result<Tz> {
     scheduling::clinic_tz(u).await
 }
 
@@ -73,6 +74,11 @@ pub struct VisitRecord {
     pub age: Option<u32>,
     /// Codes found for `code_query`.
     pub codes: Vec<Code>,
+    /// The prescription's lines.
+    pub rx: Vec<prescriptions::Item>,
+    /// For an unsigned visit: the clinic's active drugs, and the clinician's favourites and sets.
+    pub drugs: Vec<prescriptions::Drug>,
+    pub sets: Vec<prescriptions::SetSummary>,
 }
 
 async fn record(
@@ -94,6 +100,16 @@ async fn record(
         Some(q) => find_codes(u, q, 15).await?,
         None => Vec::new(),
     };
+    let rx = prescriptions::repo::items(u, v.id).await?;
+    let (drugs, sets) = if v.signed() {
+        (Vec::new(), Vec::new())
+    } else {
+        let sets = match c.user_id() {
+            Some(me) => prescriptions::repo::sets(u, me).await?,
+            None => Vec::new(),
+        };
+        (prescriptions::repo::drugs(u, false).await?, sets)
+    };
     Ok(VisitRecord {
         age: service::age_years(patient.birth_date, today),
         visit: v,
@@ -105,6 +121,9 @@ async fn record(
         tz,
         today,
         codes,
+        rx,
+        drugs,
+        sets,
     })
 }
 
@@ -142,7 +161,7 @@ pub async fn save(c: &Clinic, id: i64, note: &NoteSave, autosave: bool) -> Resul
 
 /// Saves the note on screen (if any) with another change to an unsigned visit; the fields
 /// that changed, for the event.
-async fn with_note(
+pub(crate) async fn with_note(
     u: &mut Unit<'_>,
     tz: Tz,
     id: i64,

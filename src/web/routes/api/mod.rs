@@ -125,6 +125,21 @@ pub fn routes() -> Vec<Route> {
             Needs(EncountersWrite),
             visits::remove_diagnosis,
         ),
+        Route::get(
+            "/api/v1/visits/{id}/prescription",
+            Needs(EncountersRead),
+            visits::prescription,
+        ),
+        Route::post(
+            "/api/v1/visits/{id}/prescription",
+            Needs(EncountersWrite),
+            visits::prescribe,
+        ),
+        Route::delete(
+            "/api/v1/visits/{id}/prescription/{item}",
+            Needs(EncountersWrite),
+            visits::unprescribe,
+        ),
         Route::post(
             "/api/v1/visits/{id}/sign",
             Needs(EncountersSign),

@@ -157,7 +157,8 @@ impl utoipa::Modify for Security {
         scheduling::slots,
         visits::show, visits::start, visits::start_for_patient, visits::of_patient, visits::update,
         visits::vitals, visits::triage, visits::add_diagnosis, visits::remove_diagnosis,
-        visits::sign, visits::amend, visits::codes,
+        visits::sign, visits::amend, visits::codes, visits::prescription, visits::prescribe,
+        visits::unprescribe,
     ),
     modifiers(&Security, &Problems),
     tags(

@@ -9,6 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::clinic::Clinic;
 use crate::domain::codes::Code;
+use crate::domain::prescriptions::work as rx;
+use crate::domain::prescriptions::{Item, ItemInput};
 use crate::domain::visits::service::NoteSave;
 use crate::domain::visits::work::{self, VitalsFor};
 use crate::domain::visits::{
@@ -210,6 +212,76 @@ pub async fn remove_diagnosis(
     Path((id, dx)): Path<(i64, i64)>,
 ) -> Result<StatusCode, AppError> {
     work::remove_diagnosis(&clinic, id, dx, None)
+        .await
+        .map_err(visit_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A prescription line to add: a drug of the clinic's list (`drug_id`) or one named by hand
+/// (`drug`, `form`); the dose as written (`1-0-1`, `5 ml TDS`, free text); the quantity is
+/// computed from dose and days for tablets, capsules and liquids unless given.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrescriptionLine {
+    pub drug_id: Option<i64>,
+    pub drug: String,
+    pub form: String,
+    pub dose: String,
+    pub route: String,
+    pub timing: String,
+    pub days: Option<i64>,
+    pub quantity: Option<i64>,
+    pub instructions: String,
+    /// Prescribe although it matches one of the patient's recorded allergies.
+    pub confirm_allergy: bool,
+}
+
+#[utoipa::path(get, operation_id = "visits_prescription", path = "/api/v1/visits/{id}/prescription", tag = "visits", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Item>), (status = 404)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn prescription(
+    clinic: Clinic,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Item>>, AppError> {
+    Ok(Json(rx::of_visit(&clinic, id).await.map_err(visit_error)?))
+}
+
+#[utoipa::path(post, operation_id = "visits_prescribe", path = "/api/v1/visits/{id}/prescription", tag = "visits", params(("id" = i64, Path)), request_body = PrescriptionLine,
+    responses((status = 201, body = Created), (status = 404), (status = 409), (status = 422, description = "Invalid, or it matches a recorded allergy (field rx_allergy) and confirm_allergy is not set")),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn prescribe(
+    clinic: Clinic,
+    Path(id): Path<i64>,
+    Json(b): Json<PrescriptionLine>,
+) -> Result<Response, AppError> {
+    let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+    let input = ItemInput {
+        drug_id: num(b.drug_id),
+        other: b.drug,
+        other_form: b.form,
+        dose: b.dose,
+        route: b.route,
+        timing: b.timing,
+        days: num(b.days),
+        quantity: num(b.quantity),
+        instructions: b.instructions,
+        confirm_allergy: b.confirm_allergy,
+    };
+    let item = rx::add_item(&clinic, id, &input, None)
+        .await
+        .map_err(visit_error)?;
+    Ok((StatusCode::CREATED, Json(Created { id: item })).into_response())
+}
+
+#[utoipa::path(delete, operation_id = "visits_unprescribe", path = "/api/v1/visits/{id}/prescription/{item}", tag = "visits",
+    params(("id" = i64, Path), ("item" = i64, Path)),
+    responses((status = 204), (status = 404), (status = 409)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn unprescribe(
+    clinic: Clinic,
+    Path((id, item)): Path<(i64, i64)>,
+) -> Result<StatusCode, AppError> {
+    rx::remove_item(&clinic, id, item, None)
         .await
         .map_err(visit_error)?;
     Ok(StatusCode::NO_CONTENT)

@@ -27,6 +27,8 @@ struct ClinicPage {
     horizon_months: String,
     code_system: String,
     code_systems: Vec<crate::domain::codes::CodeSystem>,
+    address: String,
+    phone: String,
     errors: FormErrors,
 }
 
@@ -57,6 +59,8 @@ pub async fn show(clinic: Clinic, page: PageCtx) -> Result<Response, AppError> {
             horizon_months: s.horizon_months.to_string(),
             code_system: s.code_system,
             code_systems: p.code_systems,
+            address: s.address,
+            phone: s.phone,
             errors: FormErrors::new(),
         },
     ))
@@ -95,6 +99,20 @@ pub async fn save(
     if horizon.is_none() {
         errors.add("horizon_months", "invalid.horizon_months");
     }
+    let address = f.one("address").trim().replace("\r\n", "\n");
+    if address.chars().count() > 300 {
+        errors.add(
+            "address",
+            crate::i18n::msg("invalid.max_chars", &[("max", &300)]),
+        );
+    }
+    let phone = f.one("phone").trim().to_owned();
+    if phone.chars().count() > 40 {
+        errors.add(
+            "phone",
+            crate::i18n::msg("invalid.max_chars", &[("max", &40)]),
+        );
+    }
     let refused = |errors: FormErrors, code_systems| ClinicPage {
         page: page.0.clone(),
         timezone: f.one("timezone"),
@@ -104,10 +122,12 @@ pub async fn save(
         horizon_months: f.one("horizon_months"),
         code_system: f.one("code_system"),
         code_systems,
+        address: f.one("address"),
+        phone: f.one("phone"),
         errors,
     };
-    let (Some(timezone), Some(mrn_prefix), Some(slot_minutes), Some(horizon_months)) =
-        (tz, prefix, slot, horizon)
+    let (Some(timezone), Some(mrn_prefix), Some(slot_minutes), Some(horizon_months), true) =
+        (tz, prefix, slot, horizon, errors.is_empty())
     else {
         let systems = config::clinic_settings(&clinic).await?.code_systems;
         return Ok(render_with_status(
@@ -121,6 +141,8 @@ pub async fn save(
         slot_minutes,
         horizon_months,
         code_system: f.one("code_system").trim().to_owned(),
+        address,
+        phone,
     };
     match config::save_clinic_settings(&clinic, &new).await {
         Ok(_) => Ok(redirect_with_flash(&session, "saved", "/settings/clinic").await),

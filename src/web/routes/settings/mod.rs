@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod clinic;
+pub mod drugs;
 pub mod hours;
 pub mod index;
 pub mod providers;
@@ -46,6 +47,10 @@ pub fn routes() -> Vec<Route> {
         Route::get("/settings/audit.csv", Needs(AuditRead), audit::export),
         Route::get("/settings/clinic", Needs(SettingsManage), clinic::show),
         Route::post("/settings/clinic", Needs(SettingsManage), clinic::save),
+        Route::get("/settings/drugs", Needs(SettingsManage), drugs::list),
+        Route::post("/settings/drugs", Needs(SettingsManage), drugs::add),
+        Route::get("/settings/drugs/{id}", Needs(SettingsManage), drugs::edit),
+        Route::post("/settings/drugs/{id}", Needs(SettingsManage), drugs::update),
         Route::get("/settings/hours", Needs(SettingsManage), hours::show),
         Route::post("/settings/hours", Needs(SettingsManage), hours::save),
         Route::post(
@@ -87,6 +92,11 @@ pub fn routes() -> Vec<Route> {
             "/settings/providers/{id}/hours",
             Needs(SettingsManage),
             providers::save_hours,
+        ),
+        Route::post(
+            "/settings/providers/{id}/prescriber",
+            Needs(SettingsManage),
+            providers::save_prescriber,
         ),
         Route::post(
             "/settings/providers/{id}/absences",

@@ -11,6 +11,7 @@ use super::week::{self, WeekLine};
 use tower_sessions::Session;
 
 use crate::domain::clinic::Clinic;
+use crate::domain::prescriptions::work as rx;
 use crate::domain::scheduling::repo::Absence;
 use crate::domain::scheduling::{Provider, config, work};
 use crate::web::AppError;
@@ -43,6 +44,8 @@ struct ProviderPage {
     p: Provider,
     week: Vec<WeekLine>,
     absences: Vec<Absence>,
+    qualification: String,
+    registration_no: String,
     errors: FormErrors,
 }
 
@@ -53,9 +56,30 @@ async fn provider_page(
     typed: Option<Vec<WeekLine>>,
     errors: FormErrors,
 ) -> Result<Response, AppError> {
+    provider_page_with(clinic, page, id, typed, None, errors).await
+}
+
+async fn provider_page_with(
+    clinic: &Clinic,
+    page: Page,
+    id: i64,
+    typed: Option<Vec<WeekLine>>,
+    prescriber: Option<(String, String)>,
+    errors: FormErrors,
+) -> Result<Response, AppError> {
     let (p, rows, absences) = config::provider(clinic, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let (qualification, registration_no) = match prescriber {
+        Some(typed) => typed,
+        None => match rx::prescriber(clinic, id).await? {
+            Some(p) => (
+                p.qualification.unwrap_or_default(),
+                p.registration_no.unwrap_or_default(),
+            ),
+            None => Default::default(),
+        },
+    };
     Ok(render_with_status(
         form_status(&errors),
         &ProviderPage {
@@ -63,6 +87,8 @@ async fn provider_page(
             p,
             week: typed.unwrap_or_else(|| week::text(&rows)),
             absences,
+            qualification,
+            registration_no,
             errors,
         },
     ))
@@ -137,4 +163,26 @@ pub async fn remove_absence(
         return Err(AppError::NotFound);
     }
     Ok(Redirect::to(&format!("/settings/providers/{id}")).into_response())
+}
+
+/// `POST /settings/providers/{id}/prescriber`: what prescriptions print under their name.
+pub async fn save_prescriber(
+    clinic: Clinic,
+    session: Session,
+    page: PageCtx,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let f = Pairs::parse(&body);
+    let (q, r) = (f.one("qualification"), f.one("registration_no"));
+    match rx::save_prescriber(&clinic, id, &q, &r).await {
+        Ok(true) => {
+            Ok(redirect_with_flash(&session, "saved", &format!("/settings/providers/{id}")).await)
+        }
+        Ok(false) => Err(AppError::NotFound),
+        Err(rx::SaveError::Invalid(errors)) => {
+            provider_page_with(&clinic, page.into_page(), id, None, Some((q, r)), errors).await
+        }
+        Err(rx::SaveError::Sql(e)) => Err(e.into()),
+    }
 }

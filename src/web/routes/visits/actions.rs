@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use super::show::{Amend, Typed, render};
-use super::{note_from_form, vitals_from_form};
+use super::{note_from_form, rx_from_form, vitals_from_form};
 use crate::domain::clinic::Clinic;
+use crate::domain::prescriptions::work as rx;
 use crate::domain::visits::work::{self, VitalsFor};
 use crate::domain::visits::{DiagnosisInput, VisitError};
 use crate::web::AppError;
@@ -56,8 +57,16 @@ async fn refused(
             body: form.one("body"),
             reason: form.one("reason"),
         },
+        rx: rx_from_form(form),
+        rx_set_name: form.one("rx_set_name"),
     };
     render(clinic, user, page, id, typed, status).await
+}
+
+fn parse_id(field: &str, v: &str) -> Result<i64, AppError> {
+    v.trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::BadRequest(format!("{field}: not an id")))
 }
 
 fn start_error(e: VisitError) -> AppError {
@@ -158,6 +167,47 @@ pub async fn save(
             r.map(|()| "visits.diagnosis_removed"),
             format!("/visits/{id}#assessment"),
         )
+    } else if form.opt("rx_add").is_some() {
+        let r = rx::add_item(&clinic, id, &rx_from_form(&form), note).await;
+        (r.map(|_| "visits.rx_added"), format!("/visits/{id}#plan"))
+    } else if let Some(item) = form.opt("rx_remove") {
+        let r = rx::remove_item(&clinic, id, parse_id("rx_remove", &item)?, note).await;
+        (
+            r.map(|()| "visits.rx_removed"),
+            format!("/visits/{id}#plan"),
+        )
+    } else if let Some(item) = form.opt("rx_fav") {
+        let r = rx::save_set(&clinic, id, "", Some(parse_id("rx_fav", &item)?), note).await;
+        (
+            r.map(|_| "visits.rx_favourite_saved"),
+            format!("/visits/{id}#plan"),
+        )
+    } else if form.opt("rx_set_save").is_some() {
+        let r = rx::save_set(&clinic, id, &form.one("rx_set_name"), None, note).await;
+        (
+            r.map(|_| "visits.rx_set_saved"),
+            format!("/visits/{id}#plan"),
+        )
+    } else if form.opt("rx_apply").is_some() {
+        let set = form.one("rx_set").trim().parse::<i64>().unwrap_or(0);
+        let r = rx::apply_set(&clinic, id, set, form.flag("rx_confirm_allergy"), note).await;
+        (
+            r.map(|_| "visits.rx_set_applied"),
+            format!("/visits/{id}#plan"),
+        )
+    } else if let Some(set) = form.opt("rx_set_delete") {
+        let set = parse_id("rx_set_delete", &set)?;
+        let r = match note {
+            Some(n) => work::save(&clinic, id, n, false).await.map(|_| ()),
+            None => Ok(()),
+        };
+        let r = match r {
+            Ok(()) => rx::delete_set(&clinic, set)
+                .await
+                .map(|_| "visits.rx_set_deleted"),
+            Err(e) => Err(e),
+        };
+        (r, format!("/visits/{id}#plan"))
     } else if form.opt("code").is_some() || form.opt("add_text").is_some() {
         let input = DiagnosisInput {
             code: form.opt("code").unwrap_or_default(),

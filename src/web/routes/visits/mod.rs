@@ -2,9 +2,11 @@
 
 pub mod actions;
 pub mod codes;
+pub mod prescription;
 pub mod show;
 pub mod triage;
 
+use crate::domain::prescriptions::ItemInput;
 use crate::domain::visits::service::NoteSave;
 use crate::domain::visits::{NoteInput, VitalsInput};
 use crate::web::forms::Pairs;
@@ -26,6 +28,22 @@ pub fn note_from_form(f: &Pairs) -> Option<NoteSave> {
         },
         version,
     ))
+}
+
+/// The prescription line being added, as typed.
+pub fn rx_from_form(f: &Pairs) -> ItemInput {
+    ItemInput {
+        drug_id: f.one("rx_drug"),
+        other: f.one("rx_other"),
+        other_form: f.one("rx_other_form"),
+        dose: f.one("rx_dose"),
+        route: f.one("rx_route"),
+        timing: f.one("rx_timing"),
+        days: f.one("rx_days"),
+        quantity: f.one("rx_quantity"),
+        instructions: f.one("rx_instructions"),
+        confirm_allergy: f.flag("rx_confirm_allergy"),
+    }
 }
 
 pub fn vitals_from_form(f: &Pairs) -> VitalsInput {
@@ -80,6 +98,12 @@ pub fn routes() -> Vec<Route> {
         Route::post("/visits/{id}", Needs(EncountersWrite), actions::save),
         Route::post("/visits/{id}/sign", Needs(EncountersSign), actions::sign),
         Route::post("/visits/{id}/amend", Needs(EncountersSign), actions::amend),
+        Route::get(
+            "/visits/{id}/prescription",
+            Needs(EncountersRead),
+            prescription::print,
+        )
+        .query("paper=a5"),
         Route::get("/codes", Needs(EncountersRead), codes::search),
     ]
 }

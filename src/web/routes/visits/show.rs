@@ -12,6 +12,8 @@ use serde::Deserialize;
 use crate::domain::auth::Permission;
 use crate::domain::clinic::Clinic;
 use crate::domain::patients::age_label;
+use crate::domain::prescriptions::dose::{self, PatientLang};
+use crate::domain::prescriptions::{Item, ItemInput};
 use crate::domain::visits::work::{self, VisitRecord};
 use crate::domain::visits::{Amendment, NoteInput, Section, VisitError, Vitals, VitalsInput};
 use crate::web::AppError;
@@ -128,9 +130,37 @@ pub struct VisitPage {
     pub theirs: Option<NoteInput>,
     pub message: Option<String>,
     pub amend: Amend,
+    /// The prescription line being added, as typed.
+    pub rx_in: ItemInput,
+    pub rx_set_name: String,
 }
 
 impl VisitPage {
+    fn rx_instructions(&self, i: &Item) -> String {
+        let days = i.days.map(|d| d as u32);
+        let mut s = dose::instructions(PatientLang::En, &i.dose, &i.form, &i.timing, days);
+        if !i.instructions.is_empty() {
+            s.push_str(". ");
+            s.push_str(&i.instructions);
+        }
+        s
+    }
+    fn rx_override(&self, substance: &str) -> String {
+        self.page
+            .tf("visits.rx_override", &[("substance", substance)])
+    }
+    fn forms(&self) -> &'static [&'static str] {
+        dose::FORMS
+    }
+    fn routes(&self) -> &'static [&'static str] {
+        dose::ROUTES
+    }
+    fn timings(&self) -> &'static [&'static str] {
+        dose::TIMINGS
+    }
+    fn drug_chosen(&self, id: &i64) -> bool {
+        self.rx_in.drug_id.trim() == id.to_string()
+    }
     pub fn sections(&self) -> [Section; 5] {
         Section::ALL
     }
@@ -192,6 +222,8 @@ pub struct Typed {
     pub message: Option<String>,
     pub dx_q: String,
     pub amend: Amend,
+    pub rx: ItemInput,
+    pub rx_set_name: String,
 }
 
 /// The amendment form as typed.
@@ -242,6 +274,8 @@ pub async fn render(
             theirs,
             message: typed.message,
             amend: typed.amend,
+            rx_in: typed.rx,
+            rx_set_name: typed.rx_set_name,
         },
     ))
 }
