@@ -86,8 +86,14 @@ async fn main() -> Result<(), BoxError> {
     let secrets = Secrets::from_bytes([5u8; 32])?;
     for (slug, tz) in [("demo", "Asia/Kathmandu"), ("sample", "Europe/Lisbon")] {
         let t = b.tenant(slug).await?;
-        clinicbox::ops::seed::demo_clinic(&b.db, &t, tz, clinicbox::ops::clock::SystemClock.now())
-            .await?;
+        let cfg = b.config()?;
+        let store = clinicbox::domain::documents::LocalStore::new(
+            &clinicbox::ops::backup::documents_dir(&cfg),
+            &cfg.storage.incoming_dir(),
+            slug,
+        );
+        let now = clinicbox::ops::clock::SystemClock.now();
+        clinicbox::ops::seed::demo_clinic(&b.db, &t, tz, now, &store).await?;
     }
     let mut rows = vec![measure(&b, &secrets, "demo data (2 clinics)", "demo").await?];
 

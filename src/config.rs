@@ -331,6 +331,9 @@ pub struct StorageConfig {
     /// 32-byte secret key (hex) that encrypts TOTP secrets and TLS keys; created if missing.
     #[serde(default = "StorageConfig::default_key_file")]
     pub key_file: PathBuf,
+    /// Storage each clinic's documents may take, in MiB (default 10240: 10 GiB).
+    #[serde(default = "StorageConfig::default_document_quota")]
+    pub document_quota_mb: u64,
 }
 
 impl Default for StorageConfig {
@@ -338,6 +341,7 @@ impl Default for StorageConfig {
         Self {
             data_dir: Self::default_data_dir(),
             key_file: Self::default_key_file(),
+            document_quota_mb: Self::default_document_quota(),
         }
     }
 }
@@ -348,6 +352,20 @@ impl StorageConfig {
     }
     fn default_key_file() -> PathBuf {
         PathBuf::from("/etc/clinicbox/secret.key")
+    }
+    fn default_document_quota() -> u64 {
+        10 * 1024
+    }
+
+    /// The quota in bytes.
+    pub fn document_quota_bytes(&self) -> u64 {
+        self.document_quota_mb.saturating_mul(1024 * 1024)
+    }
+
+    /// Uploads in progress: beside the documents (one filesystem, so that keeping one is a
+    /// rename) but outside them (backups never carry half an upload).
+    pub fn incoming_dir(&self) -> PathBuf {
+        self.data_dir.join("incoming")
     }
 }
 

@@ -104,6 +104,7 @@ impl Bench {
             storage: StorageConfig {
                 data_dir: self.dir.path().join("data"),
                 key_file: self.dir.path().join("secret.key"),
+                ..StorageConfig::default()
             },
             log: LogConfig::default(),
             limits: LimitsConfig {

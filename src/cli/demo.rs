@@ -145,7 +145,12 @@ async fn serve_demo(
     seed_accounts(&db, clock.now()).await?;
     for (slug, tz) in [("demo", "Asia/Kathmandu"), ("sample", "Europe/Lisbon")] {
         let t = tenants::find(&db, &Slug::parse(slug)?).await?;
-        if crate::ops::seed::demo_clinic(&db, &t, tz, clock.now())
+        let store = crate::domain::documents::LocalStore::new(
+            &crate::ops::backup::documents_dir(&cfg),
+            &cfg.storage.incoming_dir(),
+            slug,
+        );
+        if crate::ops::seed::demo_clinic(&db, &t, tz, clock.now(), &store)
             .await
             .map_err(|e| Failed(format!("demo data for {slug}: {e}")))?
         {
@@ -196,6 +201,7 @@ fn demo_config(url: DatabaseUrl, dir: &Path, listen: SocketAddr) -> Result<Confi
         storage: StorageConfig {
             data_dir: dir.join("data"),
             key_file: dir.join("secret.key"),
+            ..StorageConfig::default()
         },
         log: LogConfig::default(),
         limits: Default::default(),

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clinic;
 pub mod codes;
 pub mod console;
+pub mod documents;
 pub mod patients;
 pub mod prescriptions;
 pub mod scheduling;

@@ -558,6 +558,126 @@ async fn demo_visit(
     Ok(())
 }
 
+/// A one-page PDF saying `lines` (valid: offsets and cross-reference table computed).
+pub fn demo_pdf(lines: &[&str]) -> Vec<u8> {
+    let mut text = String::from("BT /F1 12 Tf 56 780 Td 16 TL");
+    for l in lines {
+        let escaped = l
+            .replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)");
+        text.push_str(&format!(" ({escaped}) '"));
+    }
+    text.push_str(" ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>".to_owned(),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+        format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// A photo-like PNG: a skin-coloured gradient with a darker oval.
+fn demo_photo(seed: u32) -> Vec<u8> {
+    let (w, h) = (640u32, 480u32);
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let dx = (x as f32 - 320.0) / 140.0;
+        let dy = (y as f32 - 240.0) / 70.0;
+        let spot = dx * dx + dy * dy < 1.0;
+        let base = 200 - (y / 8) as u8 + (seed % 20) as u8;
+        if spot {
+            image::Rgb([base / 2 + 60, 60, 55])
+        } else {
+            image::Rgb([base, (base as f32 * 0.75) as u8, (base as f32 * 0.6) as u8])
+        }
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    let _ = image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png);
+    out.into_inner()
+}
+
+async fn demo_documents(
+    conn: &mut sqlx::PgConnection,
+    store: &dyn crate::domain::documents::Store,
+    patient: i64,
+    by: i64,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    use crate::domain::documents::repo::{NewDocument, insert};
+    use crate::domain::documents::{MediaType, content};
+    use sha2::Digest as _;
+    let lab = demo_pdf(&[
+        "Pokhara Diagnostic Lab - Complete blood count (demo)",
+        "",
+        "Haemoglobin      13.2 g/dL     (12.0 - 15.5)",
+        "WBC              7,400 /uL     (4,000 - 11,000)",
+        "Platelets        2.6 lakh/uL   (1.5 - 4.5)",
+    ]);
+    let photo = demo_photo(patient as u32);
+    for (category, title, name, kind, bytes) in [
+        ("lab", "CBC report", "cbc.pdf", MediaType::Pdf, lab),
+        (
+            "photo",
+            "Wound photo",
+            "IMG_0042.png",
+            MediaType::Png,
+            photo,
+        ),
+    ] {
+        let thumb = content::thumbnail(&bytes, kind);
+        let key = uuid::Uuid::new_v4().to_string();
+        store.put_bytes(&key, &bytes).await?;
+        if let Some(t) = &thumb {
+            store
+                .put_bytes(&format!("{key}.thumb.jpg"), &t.jpeg)
+                .await?;
+        }
+        insert(
+            conn,
+            &NewDocument {
+                patient_id: patient,
+                visit_id: None,
+                category,
+                title,
+                media_type: kind.as_str(),
+                file_name: name,
+                size_bytes: bytes.len() as i64,
+                sha256: &hex::encode(sha2::Sha256::digest(&bytes)),
+                storage_key: &key,
+                thumb_bytes: thumb.as_ref().map(|t| t.jpeg.len() as i32),
+                width: thumb.as_ref().map(|t| t.width as i32),
+                height: thumb.as_ref().map(|t| t.height as i32),
+                uploaded_by: Some(by),
+                uploaded_at: at,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Fills a demo clinic once: time zone, hours, appointment types, providers' hours, a few
 /// hundred patients, a week of appointments around `now`, and visits (with vitals, diagnoses
 /// and notes; signed once completed) for the doctors' appointments seen so far. Does nothing
@@ -567,6 +687,7 @@ pub async fn demo_clinic(
     tenant: &Tenant,
     tz: &str,
     now: DateTime<Utc>,
+    store: &dyn crate::domain::documents::Store,
 ) -> anyhow::Result<bool> {
     let mut tx = TenantDb::begin(&db.pool, &tenant.db).await?;
     let existing: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM patients"#)
@@ -739,6 +860,14 @@ pub async fn demo_clinic(
     crate::domain::settings::keys::LETTERHEAD_PHONE
         .set(&mut tx, &"+977 61 000000".to_owned(), now)
         .await?;
+    // A few documents: a lab report and a wound photo on the charts of the first patients seen.
+    let mut with_documents = Vec::new();
+    for (_, patient, doctor, at, _) in seen.iter().take(6) {
+        if !with_documents.contains(patient) {
+            with_documents.push(*patient);
+            demo_documents(&mut tx, store, *patient, *doctor, *at).await?;
+        }
+    }
     // Visits once the appointments' statuses are set (a signed visit completes nothing more).
     for (appointment, patient, doctor, at, signed) in seen {
         demo_visit(

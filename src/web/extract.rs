@@ -28,6 +28,20 @@ pub struct Form<T>(pub T);
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
+/// A `multipart/form-data` body (document uploads), read part by part.
+pub struct Multipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Multipart {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Multipart::from_request(req, state).await {
+            Ok(m) => Ok(Self(m)),
+            Err(r) => Err(AppError::rejected(r.status(), r.body_text())),
+        }
+    }
+}
+
 /// Path parameters.
 #[derive(Debug, Clone, Copy)]
 pub struct Path<T>(pub T);

@@ -60,12 +60,16 @@ async fn csrf_token_of(req: Request) -> (Request, Option<String>) {
         let t = v.to_owned();
         return (req, Some(t));
     }
-    let is_form = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+        .unwrap_or("")
+        .to_owned();
+    if let Some(boundary) = multipart_boundary(&content_type) {
+        return multipart_csrf(req, &boundary).await;
+    }
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
         return (req, None);
     }
     let (parts, body) = req.into_parts();
@@ -79,6 +83,86 @@ async fn csrf_token_of(req: Request) -> (Request, Option<String>) {
         Request::from_parts(parts, axum::body::Body::from(bytes)),
         token,
     )
+}
+
+/// The boundary of a `multipart/form-data` body.
+fn multipart_boundary(content_type: &str) -> Option<String> {
+    let (kind, params) = content_type.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    params.split(';').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_owned())
+            .filter(|b| !b.is_empty() && b.len() <= 200)
+    })
+}
+
+/// How much of a multipart body is read to find the token: forms put `_csrf` first.
+const MULTIPART_PEEK: usize = 16 * 1024;
+
+/// The CSRF token of a multipart form (an upload), which must be its first part: the start of
+/// the body is read (the file behind it is not) and handed on with the rest unread.
+async fn multipart_csrf(req: Request, boundary: &str) -> (Request, Option<String>) {
+    use futures::StreamExt as _;
+    let (parts, body) = req.into_parts();
+    let mut stream = body.into_data_stream();
+    let mut head = Vec::new();
+    let mut token = None;
+    let mut failed = None;
+    while head.len() < MULTIPART_PEEK {
+        match stream.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            Some(Err(e)) => {
+                failed = Some(e);
+                break;
+            }
+            None => break,
+        }
+        if let Some(t) = first_part_token(&head, boundary) {
+            token = t;
+            break;
+        }
+    }
+    let rest = futures::stream::iter([Ok::<_, axum::Error>(bytes::Bytes::from(head))])
+        .chain(futures::stream::iter(failed.map(Err)))
+        .chain(stream);
+    (
+        Request::from_parts(parts, axum::body::Body::from_stream(rest)),
+        token,
+    )
+}
+
+/// `Some(Some(token))` when the body's first part is a complete `_csrf` field, `Some(None)`
+/// when the first part is something else, `None` when more of the body is needed to tell.
+fn first_part_token(head: &[u8], boundary: &str) -> Option<Option<String>> {
+    let opening = format!("--{boundary}\r\n");
+    if head.len() < opening.len() {
+        return None;
+    }
+    if !head.starts_with(opening.as_bytes()) {
+        return Some(None);
+    }
+    let rest = &head[opening.len()..];
+    let headers_end = find(rest, b"\r\n\r\n")?;
+    let headers = String::from_utf8_lossy(&rest[..headers_end]).to_ascii_lowercase();
+    let named_csrf = headers.lines().any(|l| {
+        l.starts_with("content-disposition:")
+            && l.contains("form-data")
+            && l.split(';').any(|p| p.trim() == "name=\"_csrf\"")
+    });
+    if !named_csrf {
+        return Some(None);
+    }
+    let value = &rest[headers_end + 4..];
+    let end = find(value, format!("\r\n--{boundary}").as_bytes())?;
+    Some(std::str::from_utf8(&value[..end]).ok().map(str::to_owned))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -239,4 +323,29 @@ pub async fn guard_operator(session: Session, req: Request, next: Next) -> Respo
         return axum::response::Redirect::to("/account/password").into_response();
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod multipart_tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_read_from_the_first_part_only() {
+        let b = "XyZ";
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\ntok123\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n%PDF";
+        assert_eq!(first_part_token(body, b), Some(Some("tok123".into())));
+        // Not yet complete: more is needed.
+        assert_eq!(first_part_token(&body[..40], b), None);
+        let file_first =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n%PDF\r\n--XyZ--";
+        assert_eq!(first_part_token(file_first, b), Some(None));
+        // A field whose name only contains "_csrf" is not the token.
+        let other = b"--XyZ\r\nContent-Disposition: form-data; name=\"x_csrf\"\r\n\r\nt\r\n--XyZ--";
+        assert_eq!(first_part_token(other, b), Some(None));
+        assert_eq!(
+            multipart_boundary("multipart/form-data; boundary=\"----abc\""),
+            Some("----abc".into())
+        );
+        assert_eq!(multipart_boundary("application/json"), None);
+    }
 }

@@ -280,6 +280,61 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     path.into()
 }
 
+fn is_multipart(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.get(..19)
+                .is_some_and(|k| k.eq_ignore_ascii_case("multipart/form-data"))
+        })
+}
+
+/// How many times the request time limit an upload may take: 20 MB over a clinic's 2 Mbit/s
+/// uplink takes 80 s.
+const UPLOAD_TIME_FACTOR: u32 = 10;
+
+/// Answers 503 when a request takes longer than `limit` (an upload: ten times that).
+pub async fn time_limit(
+    State(limit): State<std::time::Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    let limit = if is_multipart(&req) {
+        limit * UPLOAD_TIME_FACTOR
+    } else {
+        limit
+    };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// Bounds every request body: `limit` bytes (the config's `max_body_bytes`), or for a
+/// multipart body (a document upload) the upload ceiling; the upload routes check the clinic's
+/// own size limit while receiving, and every other route refuses multipart bodies anyway.
+pub async fn limit_body(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    let max = if is_multipart(&req) {
+        crate::web::routes::documents::UPLOAD_BODY_CEILING.max(limit)
+    } else {
+        limit
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let body = axum::body::Body::new(http_body_util::Limited::new(body, max));
+    next.run(Request::from_parts(parts, body)).await
+}
+
 /// Puts the matched route pattern on the response, for the request metrics.
 pub async fn label_route(req: Request, next: Next) -> Response {
     let label = req
@@ -307,7 +362,10 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     let set = |h: &mut axum::http::HeaderMap, k: HeaderName, v: &'static str| {
         h.insert(k, HeaderValue::from_static(v));
     };
-    set(h, header::CONTENT_SECURITY_POLICY, CSP);
+    // A handler's own, stricter policy stays (a document shown by the browser).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        set(h, header::CONTENT_SECURITY_POLICY, CSP);
+    }
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     // Same-origin only: nothing (such as a search in a URL) leaks to other sites, and browsers
     // still send a real Origin with form posts.

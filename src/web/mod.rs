@@ -21,8 +21,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
 
@@ -45,10 +43,13 @@ pub fn router(state: AppState) -> Router {
             middleware::reject_control_characters,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit,
+            middleware::limit_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             timeout,
+            middleware::time_limit,
         ))
         // Outside the limits and the timeout, so their 413/503 get the same error pages.
         .layer(axum::middleware::from_fn(error::render_errors))

@@ -1,6 +1,7 @@
 // The consultation in a real browser: the nurse records vitals for a checked-in patient from
 // "Waiting for vitals", the doctor starts the visit from "My queue", types the complaint
-// (autosaved), finds the diagnosis by words, writes the plan, signs, and prints.
+// (autosaved), finds the diagnosis by words, prescribes from a favourite, writes the plan,
+// signs, prints the A5 prescription, and uploads a photo to the chart from a tablet.
 //
 //   node visit.mjs <base url> <nurse email:password> <doctor email:password> <screenshot dir>
 //
@@ -144,6 +145,14 @@ try {
     if (!/E1\d/.test(dx)) throw new Error(`diagnoses: ${dx}`);
     if (await doc.inputValue('#f-complaint') !== 'Thirsty and tired for a month') throw new Error('the complaint was lost');
   });
+  await step('prescription from a favourite', async () => {
+    await doc.selectOption('#rx-set', { index: 0 });
+    await doc.click('#rx-apply');
+    await doc.waitForSelector('#rx-items tbody tr');
+    const rx = await doc.textContent('#rx-items');
+    if (!/Metformin/.test(rx) || !/60/.test(rx)) throw new Error(`prescription: ${rx}`);
+    if (await doc.inputValue('#f-complaint') !== 'Thirsty and tired for a month') throw new Error('the complaint was lost');
+  });
   await step('plan and sign', async () => {
     await doc.fill('#f-examination', 'BMI 26. No foot ulcers.');
     await doc.fill('#f-plan', 'Metformin 500 mg twice daily after meals. Diet advice. HbA1c.');
@@ -154,6 +163,17 @@ try {
     if (await doc.$('#visit-form')) throw new Error('a signed visit is still editable');
     await noAxe(doc, 'the signed visit');
     await doc.screenshot({ path: `${shots}/visit-signed.png`, fullPage: true });
+  });
+  await step('the A5 prescription prints', async () => {
+    const href = await doc.$eval('#print-rx-a5', a => a.getAttribute('href'));
+    const rx = await doc.context().newPage();
+    await rx.setViewportSize({ width: 560, height: 794 });
+    await rx.goto(`${base}${href}`);
+    const text = await rx.textContent('body');
+    if (!/Metformin/.test(text) || !/Sita Sharma/.test(text)) throw new Error(`print: ${text.slice(0, 400)}`);
+    await rx.emulateMedia({ media: 'print' });
+    await rx.screenshot({ path: `${shots}/prescription-a5.png`, fullPage: true });
+    await rx.close();
   });
   await step('print view', async () => {
     await doc.emulateMedia({ media: 'print' });
@@ -176,6 +196,42 @@ try {
     await doc.goto(`${base}${patient}`);
     await doc.waitForSelector('#trends svg.trend');
     await doc.screenshot({ path: `${shots}/chart-clinical.png`, fullPage: true });
+  });
+  await step('a photo from the tablet', async () => {
+    await doc.setViewportSize({ width: 820, height: 1180 });
+    await doc.goto(`${doc.url().split('#')[0]}#documents`);
+    if (!(await doc.$eval('#documents details', d => d.open))) await doc.click('#documents summary');
+    // The camera input (capture) as a tablet's camera fills it: a JPEG.
+    const jpeg = await doc.evaluate(async () => {
+      const c = document.createElement('canvas');
+      c.width = 800; c.height = 600;
+      const g = c.getContext('2d');
+      g.fillStyle = '#d9a27f'; g.fillRect(0, 0, 800, 600);
+      g.fillStyle = '#8a3b32'; g.beginPath(); g.ellipse(400, 300, 150, 80, 0, 0, 7); g.fill();
+      const blob = await new Promise(r => c.toBlob(r, 'image/jpeg', 0.85));
+      return Array.from(new Uint8Array(await blob.arrayBuffer()));
+    });
+    if (await doc.getAttribute('#doc-camera', 'capture') !== 'environment') throw new Error('no camera input');
+    await doc.setInputFiles('#doc-camera', { name: 'photo.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(jpeg) });
+    await doc.fill('#doc-title', 'Foot, left heel');
+    await doc.selectOption('#doc-category', 'photo');
+    await noAxe(doc, 'the chart with the upload form');
+    await doc.click('#upload-document');
+    await doc.waitForSelector('#document-list .doc-thumb img');
+    const listed = await doc.textContent('#document-list');
+    if (!listed.includes('Foot, left heel')) throw new Error(`documents: ${listed}`);
+    const wide = await doc.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 2);
+    if (wide) throw new Error('the chart scrolls sideways at 820 px');
+    await doc.$eval('#documents', e => e.scrollIntoView());
+    await doc.screenshot({ path: `${shots}/chart-documents-tablet.png` });
+    // The upload on its own page, on a phone.
+    await doc.setViewportSize({ width: 390, height: 844 });
+    await doc.goto(`${doc.url().split('#')[0]}/documents/new`);
+    await doc.waitForSelector('#doc-camera');
+    await noAxe(doc, 'the upload page');
+    const wider = await doc.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 2);
+    if (wider) throw new Error('the upload page scrolls sideways at 390 px');
+    await doc.screenshot({ path: `${shots}/document-upload-phone.png`, fullPage: true });
   });
   if (problems.length) throw new Error(`browser reported:\n${problems.join('\n')}`);
   console.log('consultation flow ok');

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use sha2::Digest;
 use sqlx::PgPool;
 
 use crate::helpers::cli::{run, stderr, stdout, write_config};
@@ -125,6 +126,22 @@ impl Setup {
     }
 }
 
+/// Every document row of the clinic names a stored file whose SHA-256 is the row's.
+async fn assert_documents_intact(s: &Setup, schema: &str) {
+    let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+        "SELECT storage_key, sha256 FROM {schema}.documents"
+    ))
+    .fetch_all(&s.tdb.admin)
+    .await
+    .unwrap();
+    assert!(!rows.is_empty());
+    let slug = schema.trim_start_matches("tenant_");
+    for (key, sha) in rows {
+        let bytes = std::fs::read(s.documents().join(slug).join(&key[..2]).join(&key)).unwrap();
+        assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), sha, "{key}");
+    }
+}
+
 /// Two clinics with staff, scheduling setup, patients and their audit rows, and documents.
 async fn populate(s: &Setup) -> (String, String) {
     let a = clinic(&s.tdb, "bka", "Europe/Madrid").await;
@@ -168,6 +185,22 @@ async fn populate(s: &Setup) -> (String, String) {
         &[0xff, 0xd8, 0xff, 0x00, 0x10, 0x4a],
     );
     s.write_doc("bkb/consent.pdf", b"%PDF-1.7 consent");
+    // A document as an upload leaves it: a row naming the stored file and its SHA-256.
+    let lab = b"%PDF-1.7 lab report".to_vec();
+    let key = "0c0ffee0-0000-4000-8000-00000000000a";
+    s.write_doc(&format!("bka/0c/{key}"), &lab);
+    sqlx::query(&format!(
+        "INSERT INTO {sa}.documents (patient_id, category, title, media_type, file_name, size_bytes,
+                                     sha256, storage_key, uploaded_at)
+         SELECT min(id), 'lab', 'CBC', 'application/pdf', 'cbc.pdf', $1, $2, $3, now()
+           FROM {sa}.patients"
+    ))
+    .bind(lab.len() as i64)
+    .bind(hex::encode(sha2::Sha256::digest(&lab)))
+    .bind(key)
+    .execute(&s.tdb.admin)
+    .await
+    .unwrap();
     (
         a.t.db.schema.as_str().to_owned(),
         b.t.db.schema.as_str().to_owned(),
@@ -212,7 +245,7 @@ async fn full_backup_restores_every_row_and_document() {
 
     let verify = s.ok(&["backup", "verify", file.to_str().unwrap()]);
     assert!(verify.starts_with("OK "), "{verify}");
-    assert!(verify.contains("3 document(s)"), "{verify}");
+    assert!(verify.contains("4 document(s)"), "{verify}");
     let verified = s.system_audit("backup.verify").await;
     assert_eq!(verified.len(), 1);
     assert_eq!(verified[0].0, "success");
@@ -259,6 +292,7 @@ async fn full_backup_restores_every_row_and_document() {
     };
     assert_eq!(strip(&after), strip(&before));
     assert_eq!(files(&s.documents()), docs_before);
+    assert_documents_intact(&s, &sa).await;
     // The clinic created after the backup is gone, schema and role.
     let leftovers: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_bkc')
@@ -323,7 +357,7 @@ async fn clinic_restore_leaves_other_clinics_untouched() {
     );
     assert_eq!(s.system_audit("tenant.export").await.len(), 1);
     let v = s.ok(&["backup", "verify", export.to_str().unwrap()]);
-    assert!(v.contains("2 document(s)"), "{v}");
+    assert!(v.contains("3 document(s)"), "{v}");
 
     // Both clinics change.
     for schema in [&sa, &sb] {
@@ -364,6 +398,7 @@ async fn clinic_restore_leaves_other_clinics_untouched() {
     assert!(out.contains("restored bka"), "{out}");
     assert_eq!(snapshot(&s.tdb.admin, &[&sa]).await, a_before);
     assert_eq!(files(&s.documents().join("bka")), docs_a_before);
+    assert_documents_intact(&s, &sa).await;
     assert_eq!(snapshot(&s.tdb.admin, &[&sb]).await, b_changed);
     assert_eq!(files(&s.documents().join("bkb")), docs_b_changed);
     // Serving again, in the state it was in.

@@ -147,8 +147,9 @@ async fn console_backup_pages_render_in_chromium() {
 }
 
 /// The consultation in real Chromium: the nurse records vitals from "Waiting for vitals", the
-/// doctor starts the visit from "My queue", finds the diagnosis by words (ICD-10-CM), signs,
-/// and looks at the print view; screenshots at desktop, tablet and phone widths.
+/// doctor starts the visit from "My queue", finds the diagnosis by words (ICD-10-CM),
+/// prescribes from a favourite, signs, prints the A5 prescription, and uploads a photo from a
+/// tablet; screenshots at desktop, tablet and phone widths.
 #[tokio::test]
 async fn nurse_and_doctor_run_a_consultation_in_chromium() {
     let dir = browser_dir();
@@ -158,6 +159,20 @@ async fn nurse_and_doctor_run_a_consultation_in_chromium() {
         .await
         .unwrap();
     let p = patient(&app, &c.t, "Sita", "Sharma", Some("1980-05-01"), None).await;
+    // The doctor's favourite: metformin after meals for a month.
+    sqlx::raw_sql(&format!(
+        "INSERT INTO tenant_alpha.drugs (generic_name, brand_names, strength, form)
+              VALUES ('Metformin', 'Glycomet', '500 mg', 'tablet');
+         INSERT INTO tenant_alpha.prescription_sets (owner_id, name, created_at)
+              VALUES ({doc}, '★ Metformin 500 mg 1-0-1', now());
+         INSERT INTO tenant_alpha.prescription_set_items (set_id, drug_id, drug, form, dose, route, timing, days)
+              SELECT s.id, d.id, 'Metformin 500 mg tablet', 'tablet', '1-0-1', 'oral', 'after_food', 30
+                FROM tenant_alpha.prescription_sets s, tenant_alpha.drugs d",
+        doc = c.doctor.id
+    ))
+    .execute(&app.admin)
+    .await
+    .unwrap();
     let mut desk = crate::helpers::browser::Browser::login_as(
         &app,
         &TestApp::clinic_host("alpha"),
@@ -210,6 +225,22 @@ async fn nurse_and_doctor_run_a_consultation_in_chromium() {
     .await
     .unwrap();
     assert!(signed, "the visit is signed");
+    let (rx, prints, photos): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM tenant_alpha.prescription_items i WHERE i.visit_id = v.id),
+                (SELECT count(*) FROM tenant_alpha.prescription_prints x WHERE x.visit_id = v.id),
+                (SELECT count(*) FROM tenant_alpha.documents d
+                  WHERE d.patient_id = v.patient_id AND d.media_type = 'image/jpeg' AND d.deleted_at IS NULL)
+           FROM tenant_alpha.visits v WHERE v.appointment_id = $1",
+    )
+    .bind(appt)
+    .fetch_one(&app.admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        (rx, prints, photos),
+        (1, 1, 1),
+        "prescribed from the favourite, printed, photo uploaded"
+    );
     assert!(
         code.as_deref().is_some_and(|c| c.starts_with("E1")),
         "{code:?}"

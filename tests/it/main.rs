@@ -24,6 +24,7 @@ mod check;
 mod config_cli;
 mod console;
 mod cross_clinic;
+mod documents;
 mod http;
 mod isolation;
 mod logs;

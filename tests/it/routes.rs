@@ -28,6 +28,7 @@ struct Ids {
     diagnosis: i64,
     drug: i64,
     item: i64,
+    document: i64,
     day: &'static str,
 }
 
@@ -48,6 +49,7 @@ fn fill(r: &Route, ids: &Ids) -> Result<String, String> {
                 "tokens" => ids.token.to_string(),
                 "visits" => ids.visit.to_string(),
                 "drugs" => ids.drug.to_string(),
+                "documents" => ids.document.to_string(),
                 other => {
                     return Err(format!(
                         "{} {}: what is an id after {other:?}?",
@@ -98,6 +100,7 @@ fn form_for(r: &Route) -> Vec<(&'static str, &'static str)> {
         "vitals" => vec![("pulse", "80")],
         "amend" => vec![("section", "plan"), ("body", "x"), ("reason", "typo")],
         "resolve" => vec![("problem_id", "1")],
+        "delete" if r.path.starts_with("/documents/") => vec![("reason", "duplicate")],
         "{id}" if r.path.starts_with("/settings/drugs/") => {
             vec![("generic_name", "Renamed"), ("form", "tablet")]
         }
@@ -125,6 +128,7 @@ fn json_for(r: &Route) -> serde_json::Value {
             json!({ "drug": "X", "form": "tablet", "dose": "1-0-1", "days": 3 })
         }
         (_, "amendments") => json!({ "section": "plan", "body": "x", "reason": "typo" }),
+        ("DELETE", "{id}") if r.path.contains("/documents/") => json!({ "reason": "duplicate" }),
         ("PATCH", _) => json!({ "notes": "changed" }),
         _ => json!({}),
     }
@@ -132,6 +136,10 @@ fn json_for(r: &Route) -> serde_json::Value {
 
 async fn request(b: &mut Browser, r: &Route, path: &str) -> Page {
     let api = r.path.starts_with("/api/");
+    if r.upload {
+        let file = ("scan.png", "image/png", crate::helpers::clinic::png(8, 8));
+        return b.upload(path, &[("title", "Scan")], Some(file), true).await;
+    }
     match (r.method.clone(), api) {
         (Method::GET, false) => b.get(path).await,
         (_, false) => b.post(path, &form_for(r)).await,
@@ -274,6 +282,12 @@ async fn bravo_only_ids(app: &TestApp, bravo: &Clinic) -> Ids {
             max("drugs").await
         },
         item: max("prescription_items").await,
+        document: {
+            for _ in 0..3 {
+                crate::helpers::clinic::document(app, bravo, "bravo", theirs).await;
+            }
+            max("documents").await
+        },
         day: "2026-12-25",
     }
 }
@@ -300,6 +314,7 @@ async fn fingerprint(app: &TestApp) -> HashMap<&'static str, String> {
         "prescription_items",
         "prescription_sets",
         "prescription_prints",
+        "documents",
     ] {
         let v: Option<String> = sqlx::query_scalar(&format!(
             "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM tenant_bravo.{table} t"
@@ -494,6 +509,7 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
         diagnosis,
         drug,
         item,
+        document: crate::helpers::clinic::document(&app, &c, "alpha", own).await,
         day: "2026-12-25",
     };
     let guarded: Vec<Route> = all_routes()
@@ -563,6 +579,7 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
         diagnosis,
         drug,
         item,
+        document: crate::helpers::clinic::document(&app, &c, "alpha", own).await,
         day: "2026-12-25",
     };
     // Signed, so that the prescription's print (which waits for the signature) is a read too.
@@ -578,6 +595,7 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
         r.path.contains("/patients/{id}")
             || r.path.contains("/appointments/{id}")
             || r.path.contains("/visits/{id}")
+            || r.path.contains("/documents/{id}")
             || r.query.is_some_and(|q| q.contains("{patient}"))
     };
     let mut walked = 0;

@@ -792,6 +792,7 @@ async fn bookings_beyond_the_horizon_are_refused() {
             ("mrn_prefix", ""),
             ("slot_minutes", "15"),
             ("horizon_months", h),
+            ("max_upload_mb", "20"),
         ]
     };
     let bad = admin.post("/settings/clinic", &fields("0")).await;

@@ -578,11 +578,38 @@ async fn the_demo_clinic_has_a_week_of_visits() {
     app.create_staff(&t, clinicbox::domain::auth::Role::Nurse)
         .await;
     let now = Utc::now();
+    let cfg = app.config();
+    let store = clinicbox::domain::documents::LocalStore::new(
+        &cfg.storage.data_dir.join("documents"),
+        &cfg.storage.incoming_dir(),
+        "demo",
+    );
     assert!(
-        clinicbox::ops::seed::demo_clinic(&app.db, &t, "Asia/Kathmandu", now)
+        clinicbox::ops::seed::demo_clinic(&app.db, &t, "Asia/Kathmandu", now, &store)
             .await
             .unwrap()
     );
+    // A few documents, each file where its row says, with its SHA-256.
+    let docs: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT storage_key, sha256, media_type FROM tenant_demo.documents")
+            .fetch_all(&app.admin)
+            .await
+            .unwrap();
+    assert!(docs.len() >= 4, "{docs:?}");
+    for (key, sha, media) in &docs {
+        let bytes = std::fs::read(
+            cfg.storage
+                .data_dir
+                .join("documents/demo")
+                .join(&key[..2])
+                .join(key),
+        )
+        .unwrap();
+        use sha2::Digest;
+        assert_eq!(&hex::encode(sha2::Sha256::digest(&bytes)), sha);
+        let kind = clinicbox::domain::documents::MediaType::sniff(&bytes).unwrap();
+        assert_eq!(kind.as_str(), media);
+    }
     let (visits, signed, with_dx, with_vitals, problems): (i64, i64, i64, i64, i64) =
         sqlx::query_as(
             "SELECT count(*), count(signed_at),
@@ -695,6 +722,7 @@ async fn the_clinic_chooses_its_code_set() {
             ("mrn_prefix", "P"),
             ("slot_minutes", "15"),
             ("horizon_months", "24"),
+            ("max_upload_mb", "20"),
             ("code_system", system),
         ]
     };

@@ -94,6 +94,11 @@ pub mod action {
     pub const RX_VIEW: &str = "prescription.view";
     pub const DRUG_SETTINGS: &str = "settings.drugs";
     pub const PRESCRIBER_SETTINGS: &str = "settings.prescriber";
+    pub const DOCUMENT_UPLOADED: &str = "document.upload";
+    pub const DOCUMENT_VIEWED: &str = "document.view";
+    pub const DOCUMENT_DELETED: &str = "document.delete";
+    pub const DOCUMENTS_LISTED: &str = "document.list";
+    pub const DOCUMENT_SETTINGS: &str = "settings.documents";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -121,6 +121,8 @@ pub struct Chart {
     pub types: Vec<AppointmentType>,
     /// Visits, problems and vitals, for those who may read them.
     pub clinical: Option<Clinical>,
+    /// The documents (newest first), for those who may read them.
+    pub documents: Option<crate::domain::documents::work::OfChart>,
 }
 
 /// The chart's clinical part.
@@ -133,19 +135,22 @@ pub struct Clinical {
     pub vitals: Vec<crate::domain::visits::Vitals>,
 }
 
-pub async fn chart(
-    c: &Clinic,
-    id: i64,
-    with_appointments: bool,
-    with_clinical: bool,
-) -> sqlx::Result<Option<Chart>> {
+/// What of the chart the reader may see (by their permissions).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChartFor {
+    pub appointments: bool,
+    pub clinical: bool,
+    pub documents: bool,
+}
+
+pub async fn chart(c: &Clinic, id: i64, parts: ChartFor) -> sqlx::Result<Option<Chart>> {
     let mut u = c.begin().await?;
     let Some(patient) = repo::get(&mut u, id).await? else {
         u.rollback().await?;
         return Ok(None);
     };
     let tz = scheduling::clinic_tz(&mut u).await?;
-    let (upcoming, past) = if with_appointments {
+    let (upcoming, past) = if parts.appointments {
         let all = scheduling::repo::of_patient(&mut u, id).await?;
         let (mut up, past): (Vec<_>, Vec<_>) = all.into_iter().partition(|a| {
             a.ends_at >= c.at()
@@ -159,7 +164,7 @@ pub async fn chart(
     };
     let providers = scheduling::repo::providers(&mut u).await?;
     let types = scheduling::repo::types(&mut u, false).await?;
-    let clinical = if with_clinical {
+    let clinical = if parts.clinical {
         use crate::domain::visits::repo as visits;
         Some(Clinical {
             visits: visits::of_patient(&mut u, id, 50).await?,
@@ -170,12 +175,18 @@ pub async fn chart(
     } else {
         None
     };
+    let documents = if parts.documents {
+        Some(crate::domain::documents::work::of_chart(&mut u, id).await?)
+    } else {
+        None
+    };
     let ev = u
         .event(action::PATIENT_VIEW)
         .resource("patient", id)
         .patient(id);
     u.audit_and_commit(ev).await?;
     Ok(Some(Chart {
+        documents,
         clinical,
         patient,
         tz,

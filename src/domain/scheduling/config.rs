@@ -26,6 +26,8 @@ pub struct ClinicSettings {
     /// Printed under the clinic's name on prescriptions.
     pub address: String,
     pub phone: String,
+    /// The largest document upload, in MiB.
+    pub max_upload_mb: i64,
 }
 
 /// The clinic settings and what they may be set to (the code sets loaded).
@@ -50,6 +52,7 @@ pub async fn clinic_settings(c: &Clinic) -> sqlx::Result<ClinicSettingsPage> {
             .get(&mut u)
             .await?
             .unwrap_or_default(),
+        max_upload_mb: (crate::domain::documents::work::max_file(&mut u).await? >> 20) as i64,
     };
     let code_systems = crate::domain::codes::repo::systems(&mut u).await?;
     u.finish_without_clinical_data().await?;
@@ -134,6 +137,12 @@ pub async fn save_clinic_settings(
             .set(&mut u, &new.phone, c.at())
             .await?;
         changed.push("phone");
+    }
+    if (crate::domain::documents::work::max_file(&mut u).await? >> 20) as i64 != new.max_upload_mb {
+        keys::MAX_UPLOAD_MB
+            .set(&mut u, &new.max_upload_mb, c.at())
+            .await?;
+        changed.push("max_upload_mb");
     }
     if changed.is_empty() {
         u.finish_without_clinical_data().await?;

@@ -141,6 +141,8 @@ pub mod keys {
     /// The clinic's address and phone, printed under its name on prescriptions.
     pub const LETTERHEAD_ADDRESS: Setting<String> = Setting::clinic("letterhead.address");
     pub const LETTERHEAD_PHONE: Setting<String> = Setting::clinic("letterhead.phone");
+    /// The largest document upload, in MiB (default 20).
+    pub const MAX_UPLOAD_MB: Setting<i64> = Setting::clinic("documents.max_upload_mb");
 }
 
 /// Sign-in and audit settings a clinic admin controls.

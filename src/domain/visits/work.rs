@@ -79,6 +79,8 @@ pub struct VisitRecord {
     /// For an unsigned visit: the clinic's active drugs, and the clinician's favourites and sets.
     pub drugs: Vec<prescriptions::Drug>,
     pub sets: Vec<prescriptions::SetSummary>,
+    /// The documents added from this visit.
+    pub documents: crate::domain::documents::work::OfChart,
 }
 
 async fn record(
@@ -101,6 +103,7 @@ async fn record(
         None => Vec::new(),
     };
     let rx = prescriptions::repo::items(u, v.id).await?;
+    let documents = crate::domain::documents::work::of_visit(u, v.id).await?;
     let (drugs, sets) = if v.signed() {
         (Vec::new(), Vec::new())
     } else {
@@ -111,6 +114,7 @@ async fn record(
         (prescriptions::repo::drugs(u, false).await?, sets)
     };
     Ok(VisitRecord {
+        documents,
         age: service::age_years(patient.birth_date, today),
         visit: v,
         patient,

@@ -4,6 +4,7 @@ pub mod appointments;
 pub mod auth;
 pub mod clinic;
 pub mod console;
+pub mod documents;
 pub mod health;
 pub mod metrics;
 pub mod patients;

@@ -36,6 +36,11 @@ pub struct Route {
     pub access: Access,
     /// A query string the route takes ids from (`patient={patient}`), for the tests to fill.
     pub query: Option<&'static str>,
+    /// Takes a document upload: a body up to [`UPLOAD_BODY_CEILING`] instead of the usual
+    /// limit.
+    ///
+    /// [`UPLOAD_BODY_CEILING`]: crate::web::routes::documents::UPLOAD_BODY_CEILING
+    pub upload: bool,
     handler: MethodRouter<AppState>,
 }
 
@@ -46,6 +51,7 @@ impl Route {
             path,
             access,
             query: None,
+            upload: false,
             handler: h,
         }
     }
@@ -87,6 +93,12 @@ impl Route {
         self.query = Some(q);
         self
     }
+
+    /// A route that takes a document upload (multipart, large body).
+    pub fn upload(mut self) -> Self {
+        self.upload = true;
+        self
+    }
 }
 
 /// A router of `routes`; permissions are checked as the table says, before the handler runs.
@@ -100,6 +112,13 @@ pub fn router(routes: Vec<Route>) -> Router<AppState> {
                 .handler
                 .route_layer(axum::middleware::from_fn(require_signed_in)),
             Access::Public => route.handler,
+        };
+        let h = if route.upload {
+            h.layer(axum::extract::DefaultBodyLimit::max(
+                crate::web::routes::documents::UPLOAD_BODY_CEILING,
+            ))
+        } else {
+            h
         };
         r.route(route.path, h)
     })

@@ -123,6 +123,42 @@ impl Browser {
         self.read(r).await
     }
 
+    /// A multipart form POST (a document upload) as a browser sends it: the CSRF token as the
+    /// first part (unless `csrf` is false), then `fields`, then the file.
+    pub async fn upload(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, Vec<u8>)>,
+        csrf: bool,
+    ) -> Page {
+        self.ensure_csrf().await;
+        let mut form = reqwest::multipart::Form::new();
+        if csrf {
+            form = form.text("_csrf", self.csrf.clone());
+        }
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        if let Some((name, mime, bytes)) = file {
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name(name.to_owned())
+                .mime_str(mime)
+                .unwrap();
+            form = form.part("file", part);
+        }
+        let r = self
+            .client
+            .post(self.url(path))
+            .header("Origin", &self.origin)
+            .header("Sec-Fetch-Site", "same-origin")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        self.read(r).await
+    }
+
     /// A form POST as the page's script sends it: with extra headers (e.g. `X-Autosave`).
     pub async fn post_with(
         &mut self,

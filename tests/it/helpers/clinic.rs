@@ -133,3 +133,43 @@ pub async fn book_with_doctor(
     assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.body);
     r.json()["id"].as_i64().unwrap()
 }
+
+/// A PNG of `w`×`h` pixels.
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
+/// Uploads a small photo to `patient`'s chart as the clinic's doctor (through the page, as a
+/// browser does); the document's id.
+pub async fn document(app: &crate::helpers::TestApp, c: &Clinic, slug: &str, patient: i64) -> i64 {
+    let mut doc = crate::helpers::browser::Browser::login_as(
+        app,
+        &crate::helpers::TestApp::clinic_host(slug),
+        &c.doctor,
+    )
+    .await;
+    let r = doc
+        .upload(
+            &format!("/patients/{patient}/documents"),
+            &[("title", "Wound photo"), ("category", "photo")],
+            Some(("wound.png", "image/png", png(40, 30))),
+            true,
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::SEE_OTHER, "{}", r.body);
+    sqlx::query_scalar(&format!(
+        "SELECT max(id) FROM tenant_{}.documents WHERE patient_id = $1",
+        slug.replace('-', "_")
+    ))
+    .bind(patient)
+    .fetch_one(&app.admin)
+    .await
+    .unwrap()
+}

@@ -201,6 +201,7 @@ pub fn test_config(url: &str, data_dir: &std::path::Path) -> Config {
         storage: StorageConfig {
             data_dir: data_dir.to_owned(),
             key_file: data_dir.join("secret.key"),
+            ..StorageConfig::default()
         },
         log: LogConfig::default(),
         // Every test client comes from 127.0.0.1; the rate-limit test sets its own.

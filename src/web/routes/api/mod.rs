@@ -3,6 +3,7 @@
 //! `X-CSRF-Token` header for unsafe methods. Errors are `application/problem+json`.
 
 pub mod audit;
+pub mod documents;
 pub mod me;
 pub mod openapi;
 pub mod patients;
@@ -17,8 +18,8 @@ use crate::web::routes::table::Route;
 /// `/api/v1`.
 pub fn routes() -> Vec<Route> {
     use crate::domain::auth::Permission::{
-        AppointmentsRead, AppointmentsWrite, AuditRead, EncountersRead, EncountersSign,
-        EncountersWrite, PatientsRead, PatientsWrite, UsersManage,
+        AppointmentsRead, AppointmentsWrite, AuditRead, DocumentsRead, DocumentsWrite,
+        EncountersRead, EncountersSign, EncountersWrite, PatientsRead, PatientsWrite, UsersManage,
     };
     vec![
         Route::get("/api/v1/me", SignedIn, me::show),
@@ -139,6 +140,27 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/visits/{id}/prescription/{item}",
             Needs(EncountersWrite),
             visits::unprescribe,
+        ),
+        Route::get(
+            "/api/v1/patients/{id}/documents",
+            Needs(DocumentsRead),
+            documents::list,
+        ),
+        Route::post(
+            "/api/v1/patients/{id}/documents",
+            Needs(DocumentsWrite),
+            documents::upload,
+        )
+        .upload(),
+        Route::get(
+            "/api/v1/documents/{id}/content",
+            Needs(DocumentsRead),
+            documents::content,
+        ),
+        Route::delete(
+            "/api/v1/documents/{id}",
+            Needs(DocumentsWrite),
+            documents::delete,
         ),
         Route::post(
             "/api/v1/visits/{id}/sign",

@@ -4,7 +4,7 @@ use crate::web::extract::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{audit, me, patients, scheduling, tokens, users, visits};
+use super::{audit, documents, me, patients, scheduling, tokens, users, visits};
 
 /// An RFC 9457 problem: every error of the API.
 #[derive(utoipa::ToSchema)]
@@ -159,6 +159,7 @@ impl utoipa::Modify for Security {
         visits::vitals, visits::triage, visits::add_diagnosis, visits::remove_diagnosis,
         visits::sign, visits::amend, visits::codes, visits::prescription, visits::prescribe,
         visits::unprescribe,
+        documents::list, documents::upload, documents::content, documents::delete,
     ),
     modifiers(&Security, &Problems),
     tags(
@@ -168,6 +169,7 @@ impl utoipa::Modify for Security {
         (name = "patients", description = "The patient registry"),
         (name = "appointments", description = "Providers, free slots and appointments"),
         (name = "visits", description = "Visits, vitals, diagnoses, signing and amendments; diagnosis code search"),
+        (name = "documents", description = "Documents on a patient's chart or a visit (PDF, JPEG, PNG)"),
     )
 )]
 pub struct ApiDoc;

@@ -7,7 +7,7 @@ mod theme;
 use axum::Router;
 
 use super::table::{self, Access, Route};
-use super::{account, api, appointments, auth, patients, schedule, settings, visits};
+use super::{account, api, appointments, auth, documents, patients, schedule, settings, visits};
 use crate::app::AppState;
 use crate::web::auth::{authenticate_staff, guard_staff};
 
@@ -26,6 +26,7 @@ pub fn table() -> Vec<Route> {
         schedule::routes(),
         appointments::routes(),
         visits::routes(),
+        documents::routes(),
     ] {
         routes.extend(area);
     }

@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 
 use crate::domain::auth::Permission;
 use crate::domain::clinic::Clinic;
+use crate::domain::documents;
 use crate::domain::patients::work::Clinical;
 use crate::domain::patients::{Patient, Severity, age_label, work};
 use crate::domain::scheduling::{Appointment, AppointmentType, Provider};
@@ -15,6 +16,8 @@ use crate::web::AppError;
 use crate::web::auth::CurrentUser;
 use crate::web::page::{Page, render_page};
 use crate::web::page_ctx::PageCtx;
+use crate::web::routes::documents::Documents;
+use crate::web::routes::documents::pages::{DocumentList, UploadForm};
 
 #[derive(Template)]
 #[template(path = "patients/chart.html")]
@@ -33,6 +36,7 @@ struct ChartPage {
     can_visit: bool,
     /// The trend plots (SVG).
     trends: Vec<String>,
+    documents: Option<DocumentList>,
 }
 
 impl ChartPage {
@@ -64,18 +68,28 @@ impl ChartPage {
 
 pub async fn show(
     clinic: Clinic,
+    docs: Documents,
     user: CurrentUser,
     page: PageCtx,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let chart = work::chart(
-        &clinic,
-        id,
-        user.can(Permission::AppointmentsRead),
-        user.can(Permission::EncountersRead),
-    )
-    .await?
-    .ok_or(AppError::NotFound)?;
+    let parts = work::ChartFor {
+        appointments: user.can(Permission::AppointmentsRead),
+        clinical: user.can(Permission::EncountersRead),
+        documents: user.can(Permission::DocumentsRead),
+    };
+    let chart = work::chart(&clinic, id, parts)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let documents = match chart.documents {
+        Some(of) => {
+            let thumbs = documents::work::thumbnails(&*docs.store, &of.list).await;
+            let form = (user.can(Permission::DocumentsWrite) && !chart.patient.deleted)
+                .then(|| UploadForm::new(documents::work::Target::Patient(id), of.max_file));
+            Some(DocumentList::new(of.list, thumbs, form))
+        }
+        None => None,
+    };
     let trends = match &chart.clinical {
         Some(c) => super::trend::plots(
             &c.vitals,
@@ -91,6 +105,7 @@ pub async fn show(
         None => Vec::new(),
     };
     Ok(render_page(&ChartPage {
+        documents,
         trends,
         can_visit: user.can(Permission::EncountersWrite),
         clinical: chart.clinical,

@@ -1,4 +1,5 @@
-//! `/settings/clinic`: the clinic's time zone, MRN prefix and slot length.
+//! `/settings/clinic`: the clinic's time zone, MRN prefix, slot length, booking horizon, code
+//! set, letterhead address and phone, and the largest document upload.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -8,6 +9,8 @@ use axum::response::Response;
 use tower_sessions::Session;
 
 use crate::domain::clinic::Clinic;
+use crate::domain::documents;
+use crate::domain::documents::work::MAX_UPLOAD_MB_RANGE;
 use crate::domain::patients::service::parse_mrn_prefix;
 use crate::domain::scheduling::config::{self, ClinicSettings};
 use crate::domain::scheduling::repo::HORIZON_RANGE;
@@ -15,6 +18,7 @@ use crate::web::AppError;
 use crate::web::forms::{FormErrors, Pairs};
 use crate::web::page::{Page, render_with_status};
 use crate::web::page_ctx::{PageCtx, redirect_with_flash};
+use crate::web::routes::documents::{Documents, document_error};
 
 #[derive(Template)]
 #[template(path = "settings/clinic.html")]
@@ -29,6 +33,9 @@ struct ClinicPage {
     code_systems: Vec<crate::domain::codes::CodeSystem>,
     address: String,
     phone: String,
+    max_upload_mb: String,
+    /// What the clinic's documents take, of its quota.
+    storage: String,
     errors: FormErrors,
 }
 
@@ -45,13 +52,26 @@ fn zones() -> Vec<&'static str> {
     chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect()
 }
 
-pub async fn show(clinic: Clinic, page: PageCtx) -> Result<Response, AppError> {
+/// "12.3 MB of 10.7 GB used".
+async fn storage(clinic: &Clinic, docs: &Documents, page: &Page) -> Result<String, AppError> {
+    let l = documents::work::limits(clinic, docs.quota)
+        .await
+        .map_err(document_error)?;
+    let used = documents::model::size_label(l.used as i64);
+    let quota = documents::model::size_label(l.quota as i64);
+    Ok(page.tf("documents.used", &[("used", &used), ("quota", &quota)]))
+}
+
+pub async fn show(clinic: Clinic, docs: Documents, page: PageCtx) -> Result<Response, AppError> {
     let p = config::clinic_settings(&clinic).await?;
     let s = p.settings;
+    let page = page.into_page();
     Ok(render_with_status(
         StatusCode::OK,
         &ClinicPage {
-            page: page.into_page(),
+            storage: storage(&clinic, &docs, &page).await?,
+            max_upload_mb: s.max_upload_mb.to_string(),
+            page,
             timezone: s.timezone.name().to_owned(),
             zones: zones(),
             mrn_prefix: s.mrn_prefix,
@@ -68,6 +88,7 @@ pub async fn show(clinic: Clinic, page: PageCtx) -> Result<Response, AppError> {
 
 pub async fn save(
     clinic: Clinic,
+    docs: Documents,
     session: Session,
     page: PageCtx,
     body: Bytes,
@@ -113,7 +134,19 @@ pub async fn save(
             crate::i18n::msg("invalid.max_chars", &[("max", &40)]),
         );
     }
+    let max_upload = f
+        .one("max_upload_mb")
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|m| MAX_UPLOAD_MB_RANGE.contains(m));
+    if max_upload.is_none() {
+        errors.add("max_upload_mb", "invalid.max_upload_mb");
+    }
+    let storage = storage(&clinic, &docs, &page.0).await?;
     let refused = |errors: FormErrors, code_systems| ClinicPage {
+        max_upload_mb: f.one("max_upload_mb"),
+        storage: storage.clone(),
         page: page.0.clone(),
         timezone: f.one("timezone"),
         zones: zones(),
@@ -126,8 +159,14 @@ pub async fn save(
         phone: f.one("phone"),
         errors,
     };
-    let (Some(timezone), Some(mrn_prefix), Some(slot_minutes), Some(horizon_months), true) =
-        (tz, prefix, slot, horizon, errors.is_empty())
+    let (
+        Some(timezone),
+        Some(mrn_prefix),
+        Some(slot_minutes),
+        Some(horizon_months),
+        Some(max_upload_mb),
+        true,
+    ) = (tz, prefix, slot, horizon, max_upload, errors.is_empty())
     else {
         let systems = config::clinic_settings(&clinic).await?.code_systems;
         return Ok(render_with_status(
@@ -143,6 +182,7 @@ pub async fn save(
         code_system: f.one("code_system").trim().to_owned(),
         address,
         phone,
+        max_upload_mb,
     };
     match config::save_clinic_settings(&clinic, &new).await {
         Ok(_) => Ok(redirect_with_flash(&session, "saved", "/settings/clinic").await),

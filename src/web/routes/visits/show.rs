@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::domain::auth::Permission;
 use crate::domain::clinic::Clinic;
+use crate::domain::documents::work::Target;
 use crate::domain::patients::age_label;
 use crate::domain::prescriptions::dose::{self, PatientLang};
 use crate::domain::prescriptions::{Item, ItemInput};
@@ -22,6 +23,7 @@ use crate::web::extract::Path;
 use crate::web::forms::FormErrors;
 use crate::web::page::{Page, render_with_status};
 use crate::web::page_ctx::PageCtx;
+use crate::web::routes::documents::pages::{DocumentList, UploadForm};
 
 /// One reading of a set of vitals, as shown.
 pub struct Reading {
@@ -133,6 +135,8 @@ pub struct VisitPage {
     /// The prescription line being added, as typed.
     pub rx_in: ItemInput,
     pub rx_set_name: String,
+    /// The visit's documents (listed without thumbnails), for those who may read them.
+    pub documents: Option<DocumentList>,
 }
 
 impl VisitPage {
@@ -259,6 +263,13 @@ pub async fn render(
         None => (stored, None),
     };
     let version = r.visit.version;
+    let documents = user.can(Permission::DocumentsRead).then(|| {
+        let list = r.documents.list.clone();
+        let none = vec![None; list.len()];
+        let form = (user.can(Permission::DocumentsWrite) && !r.visit.signed())
+            .then(|| UploadForm::new(Target::Visit(id), r.documents.max_file));
+        DocumentList::new(list, none, form)
+    });
     Ok(render_with_status(
         status,
         &VisitPage {
@@ -276,6 +287,7 @@ pub async fn render(
             amend: typed.amend,
             rx_in: typed.rx,
             rx_set_name: typed.rx_set_name,
+            documents,
         },
     ))
 }
