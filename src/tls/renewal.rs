@@ -547,6 +547,9 @@ impl Renewer {
             now,
         )
         .await?;
+        // Served from the moment it is stored: nothing reads "issued" in the database while the
+        // old certificate is still the one presented.
+        self.tls.adopt(host, served, now);
         repo::log_order(
             pool,
             host,
@@ -573,7 +576,6 @@ impl Renewer {
         )
         .await?;
         drop(conn);
-        self.tls.adopt(host, served, now);
         tracing::info!(
             host,
             issuer = %info.issuer,
