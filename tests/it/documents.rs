@@ -326,23 +326,8 @@ async fn the_api_uploads_lists_fetches_and_deletes_and_an_aborted_upload_leaves_
     let p = patient(&app, &c.t, "Asha", "Rai", Some("1990-01-01"), None).await;
     let other = patient(&app, &c.t, "Other", "Person", Some("1980-01-01"), None).await;
     let mut doctor = Browser::login_as(&app, &host(), &c.doctor).await;
-    let r = doctor
-        .api(
-            Method::POST,
-            &format!("/api/v1/patients/{other}/visits"),
-            Some(serde_json::json!({})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let others_visit = r.json()["id"].as_i64().unwrap();
-    let r = doctor
-        .api(
-            Method::POST,
-            &format!("/api/v1/patients/{p}/visits"),
-            Some(serde_json::json!({})),
-        )
-        .await;
-    let visit = r.json()["id"].as_i64().unwrap();
+    let others_visit = crate::helpers::clinic::walk_in_visit(&mut doctor, other).await;
+    let visit = crate::helpers::clinic::walk_in_visit(&mut doctor, p).await;
 
     let api = format!("/api/v1/patients/{p}/documents");
     let lab = pdf(2000);

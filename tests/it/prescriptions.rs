@@ -99,15 +99,7 @@ async fn prescribe_warn_on_allergy_favourite_sign_and_print() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 
     let mut doc = Browser::login_as(&app, &host(), &c.doctor).await;
-    let r = doc
-        .api(
-            Method::POST,
-            &format!("/api/v1/patients/{p}/visits"),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let v = r.json()["id"].as_i64().unwrap();
+    let v = crate::helpers::clinic::walk_in_visit(&mut doc, p).await;
     let path = format!("/visits/{v}");
     let items = |app: &TestApp| {
         let s = s.clone();
@@ -342,14 +334,7 @@ async fn the_api_checks_a_prescription_line_field_by_field() {
     let c = clinic(&app, "alpha", "UTC").await;
     let p = patient(&app, &c.t, "Ram", "Thapa", Some("1970-01-01"), None).await;
     let mut doc = Browser::login_as(&app, &host(), &c.doctor).await;
-    let r = doc
-        .api(
-            Method::POST,
-            &format!("/api/v1/patients/{p}/visits"),
-            Some(json!({})),
-        )
-        .await;
-    let v = r.json()["id"].as_i64().unwrap();
+    let v = crate::helpers::clinic::walk_in_visit(&mut doc, p).await;
     let url = format!("/api/v1/visits/{v}/prescription");
     let r = doc
         .api(

@@ -166,15 +166,7 @@ async fn visit_with_diagnosis(
     patient: i64,
 ) -> (i64, i64, i64) {
     let mut doc = Browser::login_as(app, &TestApp::clinic_host(slug), &c.doctor).await;
-    let r = doc
-        .api(
-            Method::POST,
-            &format!("/api/v1/patients/{patient}/visits"),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let visit = r.json()["id"].as_i64().unwrap();
+    let visit = crate::helpers::clinic::walk_in_visit(&mut doc, patient).await;
     let r = doc
         .api(
             Method::POST,

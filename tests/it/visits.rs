@@ -309,14 +309,7 @@ async fn a_second_tab_cannot_overwrite_and_nothing_typed_is_lost() {
     let c = clinic(&app, "alpha", "UTC").await;
     let p = patient(&app, &c.t, "Ram", "Thapa", Some("1975-01-01"), None).await;
     let mut doc = Browser::login_as(&app, &host(), &c.doctor).await;
-    let r = doc
-        .api(
-            Method::POST,
-            &format!("/api/v1/patients/{p}/visits"),
-            Some(json!({})),
-        )
-        .await;
-    let visit = r.json()["id"].as_i64().unwrap();
+    let visit = crate::helpers::clinic::walk_in_visit(&mut doc, p).await;
     let at = format!("/visits/{visit}");
     // Tab one autosaves (JSON answer).
     doc.get(&at).await;
@@ -540,14 +533,7 @@ async fn icd10cm_is_searched_by_code_word_and_fragment() {
         "shortest first in a clinic that used none"
     );
     let p = patient(&app, &c.t, "Hari", "Bahadur", Some("1960-01-01"), None).await;
-    let v = doc
-        .api(
-            Method::POST,
-            &format!("/api/v1/patients/{p}/visits"),
-            Some(json!({})),
-        )
-        .await;
-    let visit = v.json()["id"].as_i64().unwrap();
+    let visit = crate::helpers::clinic::walk_in_visit(&mut doc, p).await;
     let r = doc
         .api(
             Method::POST,
@@ -636,14 +622,7 @@ async fn aborted_saves_keep_one_audit_row_per_write() {
     let c = clinic(&app, "alpha", "UTC").await;
     let p = patient(&app, &c.t, "Cut", "Off", Some("1970-01-01"), None).await;
     let mut doc = Browser::login_as(&app, &host(), &c.doctor).await;
-    let r = doc
-        .api(
-            Method::POST,
-            &format!("/api/v1/patients/{p}/visits"),
-            Some(json!({})),
-        )
-        .await;
-    let visit = r.json()["id"].as_i64().unwrap();
+    let visit = crate::helpers::clinic::walk_in_visit(&mut doc, p).await;
     let at = format!("/visits/{visit}");
     doc.get(&at).await;
     let url = app.url(&host(), &at);

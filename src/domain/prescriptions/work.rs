@@ -11,7 +11,6 @@ use super::repo::{self, Prescriber, SetLine};
 use crate::domain::audit::action;
 use crate::domain::clinic::Clinic;
 use crate::domain::patients::{self, Patient};
-use crate::domain::settings::keys;
 use crate::domain::validation::Errors;
 use crate::domain::visits::service::NoteSave;
 use crate::domain::visits::work::{tz, with_note};
@@ -132,7 +131,11 @@ pub async fn save_set(
         });
     }
     let name = match item {
-        Some(_) if name.trim().is_empty() => format!("★ {} {}", items[0].drug, items[0].dose),
+        // A favourite's own name: the drug and dose, shortened to fit.
+        Some(_) if name.trim().is_empty() => format!("★ {} {}", items[0].drug, items[0].dose)
+            .chars()
+            .take(80)
+            .collect(),
         _ => name.trim().to_owned(),
     };
     if name.is_empty() || name.chars().count() > 80 {
@@ -141,7 +144,6 @@ pub async fn save_set(
             "invalid.max_80",
         )));
     }
-    let name: String = name.chars().take(80).collect();
     // A quantity that the dose and duration give is computed again when the set is applied.
     let lines: Vec<SetLine> = items
         .iter()
@@ -353,12 +355,7 @@ pub enum SaveError {
     Sql(#[from] sqlx::Error),
 }
 
-/// The letterhead of a printout: the clinic's address and phone (Settings → Clinic).
-#[derive(Clone, Debug, Default)]
-pub struct Letterhead {
-    pub address: String,
-    pub phone: String,
-}
+pub use crate::domain::settings::Letterhead;
 
 /// Everything a printed prescription shows.
 pub struct PrintRecord {
@@ -401,16 +398,7 @@ pub async fn print(
     let prescriber = repo::prescriber(&mut u, v.clinician_id)
         .await?
         .ok_or(VisitError::NotFound)?;
-    let letterhead = Letterhead {
-        address: keys::LETTERHEAD_ADDRESS
-            .get(&mut u)
-            .await?
-            .unwrap_or_default(),
-        phone: keys::LETTERHEAD_PHONE
-            .get(&mut u)
-            .await?
-            .unwrap_or_default(),
-    };
+    let letterhead = Letterhead::read(&mut u).await?;
     let lang =
         lang.unwrap_or_else(|| PatientLang::of_patient(patient.preferred_language.as_deref()));
     let copy = repo::record_print(&mut u, visit, paper, lang.code(), c.user_id(), c.at()).await?;

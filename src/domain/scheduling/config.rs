@@ -38,20 +38,15 @@ pub struct ClinicSettingsPage {
 
 pub async fn clinic_settings(c: &Clinic) -> sqlx::Result<ClinicSettingsPage> {
     let mut u = c.begin().await?;
+    let letterhead = crate::domain::settings::Letterhead::read(&mut u).await?;
     let settings = ClinicSettings {
         timezone: clinic_tz(&mut u).await?,
         mrn_prefix: patients::mrn_prefix(&mut u).await?,
         slot_minutes: repo::slot_minutes(&mut u).await?,
         horizon_months: repo::horizon_months(&mut u).await?,
         code_system: crate::domain::visits::service::code_system(&mut u).await?,
-        address: keys::LETTERHEAD_ADDRESS
-            .get(&mut u)
-            .await?
-            .unwrap_or_default(),
-        phone: keys::LETTERHEAD_PHONE
-            .get(&mut u)
-            .await?
-            .unwrap_or_default(),
+        address: letterhead.address,
+        phone: letterhead.phone,
         max_upload_mb: (crate::domain::documents::work::max_file(&mut u).await? >> 20) as i64,
     };
     let code_systems = crate::domain::codes::repo::systems(&mut u).await?;
@@ -116,23 +111,14 @@ pub async fn save_clinic_settings(
             .await?;
         changed.push("horizon_months");
     }
-    if keys::LETTERHEAD_ADDRESS
-        .get(&mut u)
-        .await?
-        .unwrap_or_default()
-        != new.address
-    {
+    let letterhead = crate::domain::settings::Letterhead::read(&mut u).await?;
+    if letterhead.address != new.address {
         keys::LETTERHEAD_ADDRESS
             .set(&mut u, &new.address, c.at())
             .await?;
         changed.push("address");
     }
-    if keys::LETTERHEAD_PHONE
-        .get(&mut u)
-        .await?
-        .unwrap_or_default()
-        != new.phone
-    {
+    if letterhead.phone != new.phone {
         keys::LETTERHEAD_PHONE
             .set(&mut u, &new.phone, c.at())
             .await?;

@@ -145,6 +145,26 @@ pub mod keys {
     pub const MAX_UPLOAD_MB: Setting<i64> = Setting::clinic("documents.max_upload_mb");
 }
 
+/// The clinic's address and phone, printed under its name (prescriptions, receipts).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Letterhead {
+    pub address: String,
+    pub phone: String,
+}
+
+impl Letterhead {
+    /// Read inside the clinic's transaction.
+    pub async fn read(conn: &mut PgConnection) -> sqlx::Result<Self> {
+        Ok(Self {
+            address: keys::LETTERHEAD_ADDRESS
+                .get(conn)
+                .await?
+                .unwrap_or_default(),
+            phone: keys::LETTERHEAD_PHONE.get(conn).await?.unwrap_or_default(),
+        })
+    }
+}
+
 /// Sign-in and audit settings a clinic admin controls.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Security {

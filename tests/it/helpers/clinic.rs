@@ -173,3 +173,17 @@ pub async fn document(app: &crate::helpers::TestApp, c: &Clinic, slug: &str, pat
     .await
     .unwrap()
 }
+
+/// A visit of `patient` without an appointment, started through the API by whoever `b` is
+/// signed in as (a clinician); the visit's id.
+pub async fn walk_in_visit(b: &mut crate::helpers::browser::Browser, patient: i64) -> i64 {
+    let r = b
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/patients/{patient}/visits"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.body);
+    r.json()["id"].as_i64().unwrap()
+}
