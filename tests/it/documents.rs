@@ -482,3 +482,27 @@ async fn the_api_uploads_lists_fetches_and_deletes_and_an_aborted_upload_leaves_
         );
     }
 }
+
+#[tokio::test]
+async fn the_chart_inlines_the_newest_thumbnails_only() {
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let p = patient(&app, &c.t, "Many", "Scans", Some("1990-01-01"), None).await;
+    let mut nurse = Browser::login_as(&app, &host(), &c.nurse).await;
+    for i in 0..26 {
+        let name = format!("scan-{i}.png");
+        let r = nurse
+            .upload(
+                &format!("/patients/{p}/documents"),
+                &[("category", "imaging")],
+                Some((name.as_str(), "image/png", png(16, 12))),
+                true,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+    let chart = nurse.get(&format!("/patients/{p}")).await;
+    assert_eq!(chart.body.matches("class=\"document\"").count(), 26);
+    assert_eq!(chart.body.matches("data:image/jpeg;base64,").count(), 24);
+    assert!(chart.contains("Documents (26)"));
+}

@@ -19,6 +19,9 @@ use crate::web::page_ctx::PageCtx;
 use crate::web::routes::documents::Documents;
 use crate::web::routes::documents::pages::{DocumentList, UploadForm};
 
+/// How many documents the chart shows with their thumbnails (about 15 kB each in the page).
+const CHART_THUMBNAILS: usize = 24;
+
 #[derive(Template)]
 #[template(path = "patients/chart.html")]
 struct ChartPage {
@@ -83,7 +86,10 @@ pub async fn show(
         .ok_or(AppError::NotFound)?;
     let documents = match chart.documents {
         Some(of) => {
-            let thumbs = documents::work::thumbnails(&*docs.store, &of.list).await;
+            // Thumbnails travel inside the page: the newest ones only, the rest as icons.
+            let shown = of.list.len().min(CHART_THUMBNAILS);
+            let mut thumbs = documents::work::thumbnails(&*docs.store, &of.list[..shown]).await;
+            thumbs.resize(of.list.len(), None);
             let form = (user.can(Permission::DocumentsWrite) && !chart.patient.deleted)
                 .then(|| UploadForm::new(documents::work::Target::Patient(id), of.max_file));
             Some(DocumentList::new(of.list, thumbs, form))
