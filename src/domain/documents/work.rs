@@ -43,6 +43,14 @@ pub async fn limits(c: &Clinic, quota: u64) -> Result<Limits, DocumentError> {
     })
 }
 
+/// The clinic's largest upload, in bytes: what an upload handler receives at most.
+pub async fn max_upload(c: &Clinic) -> Result<u64, DocumentError> {
+    let mut u = c.begin().await?;
+    let max = max_file(&mut u).await?;
+    u.finish_without_clinical_data().await?;
+    Ok(max)
+}
+
 /// The documents of a chart, read in the chart's own unit of work.
 pub struct OfChart {
     pub list: Vec<Document>,
@@ -346,12 +354,12 @@ pub async fn thumbnails(store: &dyn Store, docs: &[Document]) -> Vec<Option<Stri
     out
 }
 
-/// The patient a document is being added to (the upload page's heading), and the visit's id
-/// when it goes to a visit. An audited read of the patient.
+/// The patient a document is being added to (the upload page's heading), the visit's id when
+/// it goes to a visit, and the clinic's largest upload in bytes. An audited read of the patient.
 pub async fn upload_target(
     c: &Clinic,
     target: Target,
-) -> Result<(patients::Patient, Option<i64>), DocumentError> {
+) -> Result<(patients::Patient, Option<i64>, u64), DocumentError> {
     let mut u = c.begin().await?;
     let (patient, visit) = match target {
         Target::Patient(p) => (p, None),
@@ -372,13 +380,14 @@ pub async fn upload_target(
         u.rollback().await?;
         return Err(DocumentError::NotFound);
     };
+    let max = max_file(&mut u).await?;
     let ev = u
         .event(action::PATIENT_VIEW)
         .resource("patient", patient)
         .patient(patient)
         .details(serde_json::json!({ "for": "document_upload", "visit": visit }));
     u.audit_and_commit(ev).await?;
-    Ok((p, visit))
+    Ok((p, visit, max))
 }
 
 /// A document's details without its file (the delete page). An audited read.

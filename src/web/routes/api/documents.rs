@@ -56,10 +56,8 @@ pub async fn upload(
     Path(id): Path<i64>,
     mp: Multipart,
 ) -> Result<Response, AppError> {
-    let limits = work::limits(&clinic, docs.quota)
-        .await
-        .map_err(document_error)?;
-    let Received { input, visit, file } = receive(mp, &*docs.store, limits.max_file).await?;
+    let max_file = work::max_upload(&clinic).await.map_err(document_error)?;
+    let Received { input, visit, file } = receive(mp, &*docs.store, max_file).await?;
     let file = file.map_err(AppError::Validation)?;
     let target = match visit.trim() {
         "" => Target::Patient(id),

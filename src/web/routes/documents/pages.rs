@@ -85,19 +85,15 @@ struct NewPage {
 
 async fn render_new(
     clinic: &Clinic,
-    docs: &Documents,
     page: Page,
     target: Target,
     input: Option<UploadInput>,
     errors: FormErrors,
 ) -> Result<Response, AppError> {
-    let limits = work::limits(clinic, docs.quota)
+    let (p, visit, max_file) = work::upload_target(clinic, target)
         .await
         .map_err(document_error)?;
-    let (p, visit) = work::upload_target(clinic, target)
-        .await
-        .map_err(document_error)?;
-    let mut uf = UploadForm::new(target, limits.max_file);
+    let mut uf = UploadForm::new(target, max_file);
     if let Some(i) = input {
         uf.input = i;
     }
@@ -109,15 +105,9 @@ async fn render_new(
 }
 
 /// `GET /patients/{id}/documents/new`: the upload on its own page (a phone's camera).
-pub async fn new(
-    clinic: Clinic,
-    docs: Documents,
-    page: PageCtx,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
+pub async fn new(clinic: Clinic, page: PageCtx, Path(id): Path<i64>) -> Result<Response, AppError> {
     render_new(
         &clinic,
-        &docs,
         page.into_page(),
         Target::Patient(id),
         None,
@@ -134,20 +124,10 @@ async fn upload(
     target: Target,
     mp: Multipart,
 ) -> Result<Response, AppError> {
-    let limits = work::limits(&clinic, docs.quota)
-        .await
-        .map_err(document_error)?;
-    let Received { input, file, .. } = receive(mp, &*docs.store, limits.max_file).await?;
+    let max_file = work::max_upload(&clinic).await.map_err(document_error)?;
+    let Received { input, file, .. } = receive(mp, &*docs.store, max_file).await?;
     let refused = |errors: FormErrors, input: UploadInput| async {
-        render_new(
-            &clinic,
-            &docs,
-            page.into_page(),
-            target,
-            Some(input),
-            errors,
-        )
-        .await
+        render_new(&clinic, page.into_page(), target, Some(input), errors).await
     };
     let file = match file {
         Ok(f) => f,
