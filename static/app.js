@@ -71,6 +71,10 @@
     var id = form.getAttribute("data-autosave");
     var key = "clinicbox-visit-" + id;
     var fields = ["complaint", "history", "examination", "assessment", "plan", "follow_up_on"];
+    // The visit template's fields (`tf.<key>`) are saved and kept with the note.
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name && el.name.indexOf("tf.") === 0) { fields.push(el.name); }
+    });
     var status = document.getElementById("autosave-status");
     var version = form.querySelector('input[name="version"]');
     var timer = null, busy = false, dirty = false, stopped = false;

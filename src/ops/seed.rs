@@ -257,6 +257,16 @@ fn sample_patient(rng: &mut Rng, today: NaiveDate) -> PatientInput {
     }
 }
 
+/// The demo's eye checks (appointments of the type with the eye template).
+const DEMO_EYE_VISIT: (&str, &str, &str, &str, &str, bool) = (
+    "H524",
+    "Presbyopia",
+    "Difficulty reading small print for six months",
+    "Both eyes quiet",
+    "Reading glasses; review in a year",
+    false,
+);
+
 /// Common outpatient diagnoses for the demo's visits: (ICD-10-CM code, title, complaint,
 /// examination, plan, chronic).
 const DEMO_VISITS: &[(&str, &str, &str, &str, &str, bool)] = &[
@@ -462,6 +472,38 @@ fn between(rng: &mut Rng, lo: i16, span: usize) -> i16 {
     lo + i16::try_from(rng.below(span)).unwrap_or(0)
 }
 
+/// What the demo's visits record in their template's fields (the default template's systemic
+/// examination, the eye template's acuity and pressures), by key.
+const DEMO_FIELDS: &[(&str, &str)] = &[
+    ("general_condition", "Fair, well oriented"),
+    ("cardiovascular_cvs", "S1 S2 heard, no murmur"),
+    (
+        "respiratory_rs",
+        "Bilateral air entry equal, no added sounds",
+    ),
+    ("abdomen_p_a", "Soft, non-tender"),
+    ("nervous_system_cns", "No focal deficit"),
+    ("visual_acuity_right_eye", "6/9"),
+    ("visual_acuity_left_eye", "6/6"),
+    ("intraocular_pressure_right", "16"),
+    ("intraocular_pressure_left", "15"),
+    ("anterior_segment", "Quiet, clear lens"),
+    ("fundus", "Cup-disc ratio 0.3, healthy rim"),
+    ("glasses_prescription", "Near add +1.50 DS both eyes"),
+];
+
+/// The eye clinic's template the demo adds (and gives its "Eye check" type).
+const DEMO_EYE_TEMPLATE: &str = "[examination] Eye examination
+Visual acuity, right eye
+Visual acuity, left eye
+Intraocular pressure, right | mmHg
+Intraocular pressure, left | mmHg
+Anterior segment
+Fundus
+[plan]
+Glasses prescription
+";
+
 /// A visit for a demo appointment the doctor has seen (signed when the appointment is
 /// completed), with vitals, the diagnosis, the note and, for chronic conditions, a problem.
 #[allow(clippy::too_many_arguments, reason = "one demo record, spelled out")]
@@ -480,7 +522,14 @@ async fn demo_visit(
     use crate::domain::visits::model::NoteData;
     use crate::domain::visits::repo as visits;
     use crate::domain::visits::vitals::VitalsData;
-    let (code, title, complaint, exam, plan, chronic) = DEMO_VISITS[rng.below(DEMO_VISITS.len())];
+    let layout = visits::template_for(conn, Some(appointment))
+        .await?
+        .unwrap_or_default();
+    let (code, title, complaint, exam, plan, chronic) = if layout.name == "Eye examination" {
+        DEMO_EYE_VISIT
+    } else {
+        DEMO_VISITS[rng.below(DEMO_VISITS.len())]
+    };
     let visit = visits::insert(conn, patient, Some(appointment), doctor, at).await?;
     let systolic = if code == "I10" {
         between(rng, 145, 25)
@@ -536,6 +585,16 @@ async fn demo_visit(
         assessment: String::new(),
         plan: plan.to_owned(),
         follow_up_on: chronic.then(|| scheduling::local_date(zone, at) + Duration::days(28)),
+        fields: layout
+            .fields
+            .iter()
+            .filter_map(|f| {
+                DEMO_FIELDS
+                    .iter()
+                    .find(|(k, _)| *k == f.key)
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            })
+            .collect(),
     };
     visits::save_note(conn, visit, &note, Some(doctor), at).await?;
     for (_, drug, dose, timing, days, quantity) in DEMO_RX.iter().filter(|r| r.0 == code) {
@@ -710,14 +769,26 @@ pub async fn demo_clinic(
     }
     open.push((6, t(9, 0), t(13, 0)));
     sched::replace_clinic_hours(&mut tx, &open).await?;
-    for (name, minutes, color) in [
-        ("Consultation", 20, "#1f6f8b"),
-        ("Follow-up", 15, "#2e7d32"),
-        ("Vaccination", 10, "#b54708"),
-        ("Health check", 30, "#6941c6"),
-        ("Minor procedure", 45, "#c11574"),
+    let eye = crate::domain::visits::templates::Layout::parse(DEMO_EYE_TEMPLATE)
+        .map_err(|e| anyhow::anyhow!("demo eye template: {e:?}"))?;
+    let eye = crate::domain::visits::repo::save_template(
+        &mut tx,
+        None,
+        "Eye examination",
+        &eye,
+        false,
+        true,
+    )
+    .await?;
+    for (name, minutes, color, template) in [
+        ("Consultation", 20, "#1f6f8b", None),
+        ("Follow-up", 15, "#2e7d32", None),
+        ("Vaccination", 10, "#b54708", None),
+        ("Health check", 30, "#6941c6", None),
+        ("Minor procedure", 45, "#c11574", None),
+        ("Eye check", 20, "#0e7490", eye),
     ] {
-        sched::insert_type(&mut tx, name, minutes, color).await?;
+        sched::insert_type(&mut tx, name, minutes, color, template).await?;
     }
     let types = sched::types(&mut tx, false).await?;
     let staff = accounts::list(&mut tx, Accounts::Staff).await?;

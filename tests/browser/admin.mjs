@@ -35,6 +35,8 @@ try {
     ['settings-audit', '/settings/audit'],
     ['settings-roles', '/settings/roles'],
     ['settings-hours', '/settings/hours'],
+    ['settings-templates', '/settings/templates'],
+    ['settings-types', '/settings/appointment-types'],
     ['schedule-day', '/schedule/day'],
     ['account-mfa', '/account/mfa'],
   ];

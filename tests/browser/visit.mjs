@@ -128,6 +128,8 @@ try {
   await step('the complaint autosaves', async () => {
     await doc.fill('#f-complaint', 'Thirsty and tired for a month');
     await doc.fill('#f-history', 'Father has diabetes.');
+    // A field of the clinic's default template is saved with the note.
+    await doc.fill('#tf-cardiovascular_cvs', 'S1 S2 heard, no murmur');
     await doc.waitForFunction(() => (document.getElementById('autosave-status').textContent || '').trim() === 'Saved');
   });
   await step('diagnosis by words', async () => {
@@ -161,6 +163,8 @@ try {
     const plan = await doc.textContent('#text-plan');
     if (!plan.includes('Metformin 500 mg')) throw new Error(`plan: ${plan}`);
     if (await doc.$('#visit-form')) throw new Error('a signed visit is still editable');
+    const exam = await doc.textContent('#values-examination');
+    if (!exam.includes('S1 S2 heard, no murmur')) throw new Error(`template fields: ${exam}`);
     await noAxe(doc, 'the signed visit');
     await doc.screenshot({ path: `${shots}/visit-signed.png`, fullPage: true });
   });

@@ -39,6 +39,7 @@ mod scheduling;
 mod security;
 mod setup;
 mod systemd;
+mod templates;
 mod tenants;
 mod tls;
 mod visits;

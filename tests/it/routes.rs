@@ -29,6 +29,7 @@ struct Ids {
     drug: i64,
     item: i64,
     document: i64,
+    template: i64,
     day: &'static str,
 }
 
@@ -50,6 +51,7 @@ fn fill(r: &Route, ids: &Ids) -> Result<String, String> {
                 "visits" => ids.visit.to_string(),
                 "drugs" => ids.drug.to_string(),
                 "documents" => ids.document.to_string(),
+                "templates" => ids.template.to_string(),
                 other => {
                     return Err(format!(
                         "{} {}: what is an id after {other:?}?",
@@ -105,6 +107,11 @@ fn form_for(r: &Route) -> Vec<(&'static str, &'static str)> {
             vec![("generic_name", "Renamed"), ("form", "tablet")]
         }
         "{id}" if r.path.starts_with("/visits/") => vec![("version", "1"), ("plan", "x")],
+        "{id}" if r.path.starts_with("/settings/templates/") => vec![
+            ("name", "Renamed"),
+            ("layout", "[plan]\nX"),
+            ("active", "1"),
+        ],
         "absences" => vec![("starts_on", "2026-03-10")],
         "{id}" if r.path.contains("appointment-types") => vec![
             ("name", "Renamed"),
@@ -235,6 +242,9 @@ async fn bravo_only_ids(app: &TestApp, bravo: &Clinic) -> Ids {
         format!(
             "INSERT INTO {s}.appointment_types (name, duration_minutes, color) SELECT 'T' || g, 15, '#123456' FROM generate_series(1, 5) g"
         ),
+        format!(
+            "INSERT INTO {s}.note_templates (name, layout) SELECT 'B' || g, '{{}}' FROM generate_series(1, 5) g"
+        ),
         format!("INSERT INTO {s}.clinic_holidays (day, name) VALUES ('2026-12-25', 'Bravo only')"),
         format!(
             "INSERT INTO {s}.provider_absences (provider_id, starts_on, ends_on) SELECT {}, '2026-04-01', '2026-04-02' FROM generate_series(1, 5)",
@@ -280,8 +290,17 @@ async fn bravo_only_ids(app: &TestApp, bravo: &Clinic) -> Ids {
             }
             max("documents").await
         },
+        template: max("note_templates").await,
         day: "2026-12-25",
     }
+}
+
+/// Alpha's default note template.
+async fn default_template(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT id FROM tenant_alpha.note_templates WHERE is_default")
+        .fetch_one(&app.admin)
+        .await
+        .unwrap()
 }
 
 /// What bravo's data looks like, to show that nothing there changed.
@@ -307,6 +326,7 @@ async fn fingerprint(app: &TestApp) -> HashMap<&'static str, String> {
         "prescription_sets",
         "prescription_prints",
         "documents",
+        "note_templates",
     ] {
         let v: Option<String> = sqlx::query_scalar(&format!(
             "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM tenant_bravo.{table} t"
@@ -502,6 +522,7 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
         drug,
         item,
         document: crate::helpers::clinic::document(&app, &c, "alpha", own).await,
+        template: default_template(&app).await,
         day: "2026-12-25",
     };
     let guarded: Vec<Route> = all_routes()
@@ -572,6 +593,7 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
         drug,
         item,
         document: crate::helpers::clinic::document(&app, &c, "alpha", own).await,
+        template: default_template(&app).await,
         day: "2026-12-25",
     };
     // Signed, so that the prescription's print (which waits for the signature) is a read too.

@@ -206,6 +206,8 @@ pub enum TypeError {
     NameTaken,
     #[error("no such appointment type")]
     NotFound,
+    #[error("no such note template")]
+    NoSuchTemplate,
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
 }
@@ -214,18 +216,26 @@ fn name_taken(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.constraint() == Some("appointment_types_name_key"))
 }
 
+fn no_template(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d)
+        if d.constraint() == Some("appointment_types_note_template_id_fkey"))
+}
+
 /// An appointment type as entered (name, minutes, colour), already checked by its form.
 pub struct TypeInput {
     pub name: String,
     pub minutes: i32,
     pub color: String,
+    /// The note template of its visits (none: the clinic's default).
+    pub template: Option<i64>,
 }
 
 pub async fn add_type(c: &Clinic, t: &TypeInput) -> Result<AppointmentType, TypeError> {
     let mut u = c.begin().await?;
-    let added = match repo::insert_type(&mut u, &t.name, t.minutes, &t.color).await {
+    let added = match repo::insert_type(&mut u, &t.name, t.minutes, &t.color, t.template).await {
         Ok(a) => a,
         Err(e) if name_taken(&e) => return Err(TypeError::NameTaken),
+        Err(e) if no_template(&e) => return Err(TypeError::NoSuchTemplate),
         Err(e) => return Err(e.into()),
     };
     changed_settings(
@@ -244,10 +254,11 @@ pub async fn update_type(
     active: bool,
 ) -> Result<(), TypeError> {
     let mut u = c.begin().await?;
-    match repo::update_type(&mut u, id, &t.name, t.minutes, &t.color, active).await {
+    match repo::update_type(&mut u, id, &t.name, t.minutes, &t.color, active, t.template).await {
         Ok(true) => {}
         Ok(false) => return Err(TypeError::NotFound),
         Err(e) if name_taken(&e) => return Err(TypeError::NameTaken),
+        Err(e) if no_template(&e) => return Err(TypeError::NoSuchTemplate),
         Err(e) => return Err(e.into()),
     }
     changed_settings(u, "appointment_type", serde_json::json!({ "updated": id })).await?;

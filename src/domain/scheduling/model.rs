@@ -76,6 +76,8 @@ pub struct AppointmentType {
     pub duration_minutes: i32,
     pub color: String,
     pub active: bool,
+    /// The note template its visits start with (none: the clinic's default).
+    pub note_template_id: Option<i64>,
 }
 
 /// A clinician who can be booked.

@@ -31,7 +31,7 @@ pub async fn provider(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<P
 pub async fn types(conn: &mut PgConnection, all: bool) -> sqlx::Result<Vec<AppointmentType>> {
     sqlx::query_as!(
         AppointmentType,
-        "SELECT id, name, duration_minutes, color, active FROM appointment_types
+        "SELECT id, name, duration_minutes, color, active, note_template_id FROM appointment_types
           WHERE $1 OR active ORDER BY active DESC, lower(name)",
         all
     )
@@ -45,7 +45,8 @@ pub async fn appointment_type(
 ) -> sqlx::Result<Option<AppointmentType>> {
     sqlx::query_as!(
         AppointmentType,
-        "SELECT id, name, duration_minutes, color, active FROM appointment_types WHERE id = $1",
+        "SELECT id, name, duration_minutes, color, active, note_template_id FROM appointment_types
+          WHERE id = $1",
         id
     )
     .fetch_optional(conn)
@@ -57,14 +58,17 @@ pub async fn insert_type(
     name: &str,
     minutes: i32,
     color: &str,
+    template: Option<i64>,
 ) -> sqlx::Result<AppointmentType> {
     sqlx::query_as!(
         AppointmentType,
-        "INSERT INTO appointment_types (name, duration_minutes, color) VALUES ($1, $2, $3)
-         RETURNING id, name, duration_minutes, color, active",
+        "INSERT INTO appointment_types (name, duration_minutes, color, note_template_id)
+         VALUES ($1, $2, $3, $4)
+         RETURNING id, name, duration_minutes, color, active, note_template_id",
         name,
         minutes,
-        color
+        color,
+        template
     )
     .fetch_one(conn)
     .await
@@ -77,15 +81,18 @@ pub async fn update_type(
     minutes: i32,
     color: &str,
     active: bool,
+    template: Option<i64>,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query!(
-        "UPDATE appointment_types SET name = $2, duration_minutes = $3, color = $4, active = $5
+        "UPDATE appointment_types SET name = $2, duration_minutes = $3, color = $4, active = $5,
+                note_template_id = $6
           WHERE id = $1",
         id,
         name,
         minutes,
         color,
-        active
+        active,
+        template
     )
     .execute(conn)
     .await?

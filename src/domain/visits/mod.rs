@@ -4,6 +4,7 @@
 pub mod model;
 pub mod repo;
 pub mod service;
+pub mod templates;
 pub mod vitals;
 pub mod work;
 

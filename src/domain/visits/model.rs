@@ -4,10 +4,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::templates::{Layout, Values};
 use crate::domain::validation::Errors;
 
 /// The parts of the note, in the order the visit screen shows them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Section {
     Complaint,
@@ -58,6 +61,13 @@ pub struct Visit {
     pub assessment: String,
     pub plan: String,
     pub follow_up_on: Option<NaiveDate>,
+    /// The copy of the note template the visit started with (none for visits from before
+    /// templates: the five sections only).
+    #[schema(value_type = Option<Layout>)]
+    pub template: Option<sqlx::types::Json<Layout>>,
+    /// The template's fields as recorded, by key.
+    #[schema(value_type = Object)]
+    pub template_values: sqlx::types::Json<Values>,
     /// Increases with every save; a save naming an older version is refused (another tab).
     pub version: i32,
     pub updated_at: DateTime<Utc>,
@@ -69,6 +79,15 @@ pub struct Visit {
 impl Visit {
     pub fn signed(&self) -> bool {
         self.signed_at.is_some()
+    }
+
+    /// The visit's template (an empty one for visits from before templates).
+    pub fn layout(&self) -> &Layout {
+        static NONE: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
+        match &self.template {
+            Some(t) => &t.0,
+            None => NONE.get_or_init(Layout::default),
+        }
     }
 
     pub fn section(&self, s: Section) -> &str {
@@ -92,6 +111,7 @@ impl Visit {
                 .follow_up_on
                 .map(|d| d.format("%Y-%m-%d").to_string())
                 .unwrap_or_default(),
+            fields: self.template_values.0.clone(),
         }
     }
 }
@@ -122,6 +142,8 @@ pub struct NoteInput {
     pub plan: String,
     /// `YYYY-MM-DD`, empty for none.
     pub follow_up_on: String,
+    /// The template's fields, by key (see the visit's `template`); empty for none.
+    pub fields: Values,
 }
 
 /// A checked note.
@@ -133,6 +155,7 @@ pub struct NoteData {
     pub assessment: String,
     pub plan: String,
     pub follow_up_on: Option<NaiveDate>,
+    pub fields: Values,
 }
 
 impl NoteInput {
@@ -146,9 +169,15 @@ impl NoteInput {
         }
     }
 
-    /// `visit_day`: the follow-up cannot be before it.
-    pub fn validate(&self, visit_day: NaiveDate) -> Result<NoteData, Errors> {
+    /// `visit_day`: the follow-up cannot be before it; `layout`: the fields there may be.
+    pub fn validate(&self, visit_day: NaiveDate, layout: &Layout) -> Result<NoteData, Errors> {
         let mut e = Errors::new();
+        let fields = layout.values(&self.fields).unwrap_or_else(|errs| {
+            for (k, m) in errs.as_map() {
+                e.add(k, m.clone());
+            }
+            Values::new()
+        });
         for s in Section::ALL {
             if self.section(s).chars().count() > MAX_SECTION {
                 e.add(s.as_str(), "invalid.max_10000");
@@ -176,6 +205,7 @@ impl NoteInput {
             assessment: clean(&self.assessment),
             plan: clean(&self.plan),
             follow_up_on,
+            fields,
         })
     }
 }
@@ -201,6 +231,9 @@ impl NoteData {
             .collect();
         if self.follow_up_on != v.follow_up_on {
             out.push("follow_up_on");
+        }
+        if self.fields != v.template_values.0 {
+            out.push("fields");
         }
         out
     }

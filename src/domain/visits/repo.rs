@@ -4,6 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use super::model::{Amendment, Diagnosis, NoteData, Problem, Visit, VisitSummary};
+use super::templates::NoteTemplate;
+use super::templates::{Layout, Values};
 use super::vitals::{Vitals, VitalsData};
 
 macro_rules! visits {
@@ -12,7 +14,9 @@ macro_rules! visits {
             Visit,
             "SELECT v.id, v.patient_id, v.appointment_id, v.clinician_id,
         c.display_name AS clinician_name, v.started_at, v.complaint, v.history, v.examination,
-        v.assessment, v.plan, v.follow_up_on, v.version, v.updated_at, v.signed_at, v.signed_by,
+        v.assessment, v.plan, v.follow_up_on,
+        v.template AS \"template: sqlx::types::Json<Layout>\",
+        v.template_values AS \"template_values: sqlx::types::Json<Values>\", v.version, v.updated_at, v.signed_at, v.signed_by,
         s.display_name AS \"signed_by_name?\"
    FROM visits v
    JOIN users c ON c.id = v.clinician_id
@@ -99,13 +103,15 @@ pub async fn insert(
     clinician: i64,
     now: DateTime<Utc>,
 ) -> sqlx::Result<i64> {
+    let template = template_for(&mut *conn, appointment).await?;
     let id = sqlx::query_scalar!(
-        "INSERT INTO visits (patient_id, appointment_id, clinician_id, started_at, updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $4, $3) RETURNING id",
+        "INSERT INTO visits (patient_id, appointment_id, clinician_id, started_at, updated_at, updated_by, template)
+         VALUES ($1, $2, $3, $4, $4, $3, $5) RETURNING id",
         patient,
         appointment,
         clinician,
-        now
+        now,
+        template.map(sqlx::types::Json) as _
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -131,7 +137,8 @@ pub async fn save_note(
 ) -> sqlx::Result<i32> {
     sqlx::query_scalar!(
         "UPDATE visits SET complaint = $2, history = $3, examination = $4, assessment = $5,
-                plan = $6, follow_up_on = $7, version = version + 1, updated_at = $8, updated_by = $9
+                plan = $6, follow_up_on = $7, template_values = $10, version = version + 1,
+                updated_at = $8, updated_by = $9
          WHERE id = $1 RETURNING version",
         id,
         n.complaint,
@@ -141,7 +148,8 @@ pub async fn save_note(
         n.plan,
         n.follow_up_on,
         now,
-        by
+        by,
+        sqlx::types::Json(&n.fields) as _
     )
     .fetch_one(conn)
     .await
@@ -431,4 +439,111 @@ pub async fn resolve_problem(
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// The template a new visit starts with: its appointment type's (if active), else the
+/// clinic's default; named as it is now.
+pub async fn template_for(
+    conn: &mut PgConnection,
+    appointment: Option<i64>,
+) -> sqlx::Result<Option<Layout>> {
+    let row = sqlx::query!(
+        r#"SELECT n.name, n.layout AS "layout: sqlx::types::Json<Layout>" FROM note_templates n
+            WHERE n.active
+              AND (n.is_default OR n.id = (SELECT t.note_template_id FROM appointments a
+                                             JOIN appointment_types t ON t.id = a.type_id
+                                            WHERE a.id = $1))
+            ORDER BY n.is_default LIMIT 1"#,
+        appointment
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Layout {
+        name: r.name,
+        ..r.layout.0
+    }))
+}
+
+macro_rules! templates {
+    ($tail:tt $(, $arg:expr)*) => {
+        sqlx::query_as!(
+            NoteTemplate,
+            "SELECT n.id, n.name, n.layout AS \"layout: sqlx::types::Json<Layout>\", n.is_default,
+        n.active, n.updated_at,
+        ARRAY(SELECT t.name FROM appointment_types t WHERE t.note_template_id = n.id
+               ORDER BY lower(t.name)) AS \"used_by!\"
+   FROM note_templates n" + " " + $tail
+            $(, $arg)*
+        )
+    };
+}
+
+pub async fn templates(conn: &mut PgConnection) -> sqlx::Result<Vec<NoteTemplate>> {
+    templates!("ORDER BY n.is_default DESC, n.active DESC, lower(n.name)")
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn template(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<NoteTemplate>> {
+    templates!("WHERE n.id = $1", id).fetch_optional(conn).await
+}
+
+/// Adds (`id` none) or changes a template; a new default takes over from the old one.
+/// `Ok(None)`: the name is taken.
+pub async fn save_template(
+    conn: &mut PgConnection,
+    id: Option<i64>,
+    name: &str,
+    layout: &Layout,
+    is_default: bool,
+    active: bool,
+) -> sqlx::Result<Option<i64>> {
+    if is_default {
+        sqlx::query!(
+            "UPDATE note_templates SET is_default = false WHERE is_default AND id IS DISTINCT FROM $1",
+            id
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    let layout = sqlx::types::Json(layout);
+    let saved = match id {
+        None => {
+            sqlx::query_scalar!(
+            "INSERT INTO note_templates (name, layout, is_default, active) VALUES ($1, $2, $3, $4)
+             ON CONFLICT ON CONSTRAINT note_templates_name_key DO NOTHING RETURNING id",
+            name,
+            layout as _,
+            is_default,
+            active
+        )
+            .fetch_optional(conn)
+            .await?
+        }
+        Some(id) => {
+            let taken = sqlx::query_scalar!(
+                "SELECT id FROM note_templates WHERE name = $1 AND id <> $2",
+                name,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if taken.is_some() {
+                return Ok(None);
+            }
+            sqlx::query_scalar!(
+                "UPDATE note_templates SET name = $2, layout = $3, is_default = $4, active = $5,
+                        updated_at = now()
+                  WHERE id = $1 RETURNING id",
+                id,
+                name,
+                layout as _,
+                is_default,
+                active
+            )
+            .fetch_optional(conn)
+            .await?
+        }
+    };
+    Ok(saved)
 }

@@ -122,6 +122,14 @@ impl NoteSave {
             assessment: pick("assessment", &self.note.assessment, stored.assessment),
             plan: pick("plan", &self.note.plan, stored.plan),
             follow_up_on: pick("follow_up_on", &self.note.follow_up_on, stored.follow_up_on),
+            // Fields typed replace those stored; those not sent keep their value.
+            fields: {
+                let mut f = stored.fields;
+                if !self.omitted.contains(&"fields") {
+                    f.extend(self.note.fields.clone());
+                }
+                f
+            },
         }
     }
 }
@@ -140,7 +148,7 @@ pub async fn save_note(
     let day = scheduling::local_date(tz, v.started_at);
     let data = save
         .resolved(v)
-        .validate(day)
+        .validate(day, v.layout())
         .map_err(VisitError::Invalid)?;
     let changed = data.changed_from(v);
     if changed.is_empty() {

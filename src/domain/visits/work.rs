@@ -15,6 +15,7 @@ use super::model::{
 };
 use super::repo;
 use super::service::{self, NoteSave};
+use super::templates::{NoteTemplate, TemplateInput};
 use super::vitals::{Vitals, VitalsInput};
 use crate::domain::audit::action;
 use crate::domain::clinic::{Clinic, Unit};
@@ -472,4 +473,55 @@ pub async fn search_codes(c: &Clinic, q: &str, limit: i64) -> sqlx::Result<Vec<C
     };
     u.finish_without_clinical_data().await?;
     Ok(found)
+}
+
+/// The clinic's note templates (settings, not clinical data).
+pub async fn templates(c: &Clinic) -> sqlx::Result<Vec<NoteTemplate>> {
+    let mut u = c.begin().await?;
+    let list = repo::templates(&mut u).await?;
+    u.finish_without_clinical_data().await?;
+    Ok(list)
+}
+
+pub async fn template(c: &Clinic, id: i64) -> sqlx::Result<Option<NoteTemplate>> {
+    let mut u = c.begin().await?;
+    let t = repo::template(&mut u, id).await?;
+    u.finish_without_clinical_data().await?;
+    Ok(t)
+}
+
+/// Adds (`id` none) or changes a note template. `Ok(None)`: no such template. Visits already
+/// started keep the copy they started with.
+pub async fn save_template(
+    c: &Clinic,
+    id: Option<i64>,
+    input: &TemplateInput,
+) -> Result<Option<i64>, VisitError> {
+    let (name, layout) = input.validate().map_err(VisitError::Invalid)?;
+    let mut u = c.begin().await?;
+    if let Some(id) = id
+        && repo::template(&mut u, id).await?.is_none()
+    {
+        u.rollback().await?;
+        return Ok(None);
+    }
+    let saved =
+        repo::save_template(&mut u, id, &name, &layout, input.is_default, input.active).await?;
+    let Some(saved) = saved else {
+        u.rollback().await?;
+        return Err(VisitError::Invalid(
+            crate::domain::validation::Errors::with("name", "invalid.template_name_taken"),
+        ));
+    };
+    let ev = u
+        .event(action::NOTE_TEMPLATE_SETTINGS)
+        .resource("note_template", saved)
+        .details(serde_json::json!({
+            "created": id.is_none(),
+            "fields": layout.fields.len(),
+            "default": input.is_default,
+            "active": input.active,
+        }));
+    u.audit_and_commit(ev).await?;
+    Ok(Some(saved))
 }

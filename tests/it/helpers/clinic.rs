@@ -52,11 +52,11 @@ pub async fn clinic(db: &TestDb, slug: &str, tz: &str) -> Clinic {
             .await
             .unwrap();
     }
-    let consult = repo::insert_type(&mut tx, "Consultation", 30, "#1f6f8b")
+    let consult = repo::insert_type(&mut tx, "Consultation", 30, "#1f6f8b", None)
         .await
         .unwrap()
         .id;
-    let short = repo::insert_type(&mut tx, "Follow-up", 15, "#2e7d32")
+    let short = repo::insert_type(&mut tx, "Follow-up", 15, "#2e7d32", None)
         .await
         .unwrap()
         .id;

@@ -108,6 +108,9 @@ pub struct NoteUpdate {
     pub plan: Option<String>,
     /// `YYYY-MM-DD`, empty for none.
     pub follow_up_on: Option<String>,
+    /// Values of the visit's template fields by key (see the visit's `template`); those not
+    /// named keep their value, an empty string clears one.
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -124,6 +127,10 @@ pub async fn update(
     Json(b): Json<NoteUpdate>,
 ) -> Result<Json<Saved>, AppError> {
     let mut omitted = Vec::new();
+    let fields = b.fields.unwrap_or_else(|| {
+        omitted.push("fields");
+        Default::default()
+    });
     let mut take = |name: &'static str, v: Option<String>| {
         v.unwrap_or_else(|| {
             omitted.push(name);
@@ -137,6 +144,7 @@ pub async fn update(
         assessment: take("assessment", b.assessment),
         plan: take("plan", b.plan),
         follow_up_on: take("follow_up_on", b.follow_up_on),
+        fields,
     };
     let save = NoteSave {
         note,

@@ -9,6 +9,7 @@ pub mod index;
 pub mod providers;
 pub mod roles;
 pub mod security;
+pub mod templates;
 pub mod types;
 pub mod users;
 mod week;
@@ -51,6 +52,22 @@ pub fn routes() -> Vec<Route> {
         Route::post("/settings/drugs", Needs(SettingsManage), drugs::add),
         Route::get("/settings/drugs/{id}", Needs(SettingsManage), drugs::edit),
         Route::post("/settings/drugs/{id}", Needs(SettingsManage), drugs::update),
+        Route::get(
+            "/settings/templates",
+            Needs(SettingsManage),
+            templates::list,
+        ),
+        Route::post("/settings/templates", Needs(SettingsManage), templates::add),
+        Route::get(
+            "/settings/templates/{id}",
+            Needs(SettingsManage),
+            templates::edit,
+        ),
+        Route::post(
+            "/settings/templates/{id}",
+            Needs(SettingsManage),
+            templates::update,
+        ),
         Route::get("/settings/hours", Needs(SettingsManage), hours::show),
         Route::post("/settings/hours", Needs(SettingsManage), hours::save),
         Route::post(

@@ -10,6 +10,7 @@ use crate::domain::clinic::Clinic;
 use crate::domain::scheduling::config::{self, TypeError, TypeInput};
 use crate::domain::scheduling::{AppointmentType, work};
 use crate::domain::tenants::model::is_hex_color;
+use crate::domain::visits::{self, templates::NoteTemplate};
 use crate::web::AppError;
 use crate::web::forms::{FormErrors, Pairs};
 use crate::web::page::{Page, form_status, render_with_status};
@@ -20,7 +21,15 @@ use crate::web::page_ctx::{PageCtx, redirect_with_flash};
 struct TypesPage {
     page: Page,
     types: Vec<AppointmentType>,
+    /// The note templates a type can choose.
+    templates: Vec<NoteTemplate>,
     errors: FormErrors,
+}
+
+impl TypesPage {
+    fn chosen(&self, t: &AppointmentType, template: &i64) -> bool {
+        t.note_template_id == Some(*template)
+    }
 }
 
 fn parse_type(f: &Pairs) -> Result<TypeInput, FormErrors> {
@@ -42,11 +51,22 @@ fn parse_type(f: &Pairs) -> Result<TypeInput, FormErrors> {
     if !is_hex_color(&color) {
         errors.add("color", "invalid.color");
     }
+    let template = match f.one("note_template").trim() {
+        "" => None,
+        t => match t.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.add("note_template", "invalid.template_missing");
+                None
+            }
+        },
+    };
     match minutes {
         Some(minutes) if errors.is_empty() => Ok(TypeInput {
             name,
             minutes,
             color,
+            template,
         }),
         _ => Err(errors),
     }
@@ -54,11 +74,13 @@ fn parse_type(f: &Pairs) -> Result<TypeInput, FormErrors> {
 
 async fn types_page(clinic: &Clinic, page: Page, errors: FormErrors) -> Result<Response, AppError> {
     let types = work::types(clinic, true).await?;
+    let templates = visits::work::templates(clinic).await?;
     Ok(render_with_status(
         form_status(&errors),
         &TypesPage {
             page,
             types,
+            templates,
             errors,
         },
     ))
@@ -83,6 +105,14 @@ async fn saved(
                 clinic,
                 page.into_page(),
                 FormErrors::with("name", "invalid.type_name_taken"),
+            )
+            .await
+        }
+        Err(TypeError::NoSuchTemplate) => {
+            types_page(
+                clinic,
+                page.into_page(),
+                FormErrors::with("note_template", "invalid.template_missing"),
             )
             .await
         }

@@ -13,6 +13,9 @@ use crate::web::forms::Pairs;
 use crate::web::routes::table::Access::Needs;
 use crate::web::routes::table::Route;
 
+/// The form name of a template field is this and its key (`tf.visual_acuity_right_eye`).
+pub const FIELD_PREFIX: &str = "tf.";
+
 /// The note fields of the visit form, if the form carried them (every action of the visit
 /// screen does).
 pub fn note_from_form(f: &Pairs) -> Option<NoteSave> {
@@ -25,6 +28,11 @@ pub fn note_from_form(f: &Pairs) -> Option<NoteSave> {
             assessment: f.one("assessment"),
             plan: f.one("plan"),
             follow_up_on: f.one("follow_up_on"),
+            fields: f
+                .0
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix(FIELD_PREFIX)?.to_owned(), v.clone())))
+                .collect(),
         },
         version,
     ))

@@ -15,6 +15,7 @@ use crate::domain::documents::work::Target;
 use crate::domain::patients::age_label;
 use crate::domain::prescriptions::dose::{self, PatientLang};
 use crate::domain::prescriptions::{Item, ItemInput};
+use crate::domain::visits::templates::Field;
 use crate::domain::visits::work::{self, VisitRecord};
 use crate::domain::visits::{Amendment, NoteInput, Section, VisitError, Vitals, VitalsInput};
 use crate::web::AppError;
@@ -167,6 +168,37 @@ impl VisitPage {
     }
     pub fn sections(&self) -> [Section; 5] {
         Section::ALL
+    }
+    /// The section's title: the template's heading, or the usual one.
+    fn heading(&self, s: &Section) -> String {
+        match self.r.visit.layout().heading(*s) {
+            Some(h) => h.to_owned(),
+            None => self
+                .page
+                .t(&format!("visits.section.{}", s.as_str()))
+                .to_owned(),
+        }
+    }
+    fn fields_of(&self, s: &Section) -> Vec<&Field> {
+        self.r.visit.layout().fields_of(*s).collect()
+    }
+    fn field_typed(&self, key: &str) -> &str {
+        self.note.fields.get(key).map(String::as_str).unwrap_or("")
+    }
+    /// The fields of a section that hold a value, with it (the signed view).
+    fn fields_recorded(&self, s: &Section) -> Vec<(&Field, &str)> {
+        self.r
+            .visit
+            .layout()
+            .fields_of(*s)
+            .filter_map(|f| Some((f, self.r.visit.template_values.get(&f.key)?.as_str())))
+            .collect()
+    }
+    /// The stored value of a field that differs from what is typed (after a conflict).
+    fn theirs_field(&self, key: &str) -> Option<&str> {
+        let t = self.theirs.as_ref()?;
+        let stored = t.fields.get(key).map(String::as_str).unwrap_or("");
+        (stored != self.field_typed(key)).then_some(stored)
     }
     fn local(&self, t: &DateTime<Utc>) -> String {
         t.with_timezone(&self.r.tz)
