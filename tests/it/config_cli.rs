@@ -136,13 +136,52 @@ async fn tenant_lifecycle_through_the_cli() {
     let t = TestDb::new().await;
     let dir = dir_for(&t, "life");
     let cfg = write_config(&dir, &t.url, "");
-    assert!(
-        run(
-            &cfg,
-            &["tenant", "create", "alpha", "--name", "Alpha Clinic"]
+    let o = run(
+        &cfg,
+        &["tenant", "create", "alpha", "--name", "Alpha Clinic"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Ready to book on day one: appointment types and opening hours, and a doctor added then
+    // works those hours.
+    assert!(stdout(&o).contains("ready to book"), "{}", stdout(&o));
+    let count = |sql: &'static str| {
+        let admin = t.admin.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&admin)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM tenant_alpha.appointment_types WHERE active").await,
+        2
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM tenant_alpha.clinic_hours").await,
+        6
+    );
+    let o = run(
+        &cfg,
+        &[
+            "user",
+            "add",
+            "--tenant",
+            "alpha",
+            "--email",
+            "dr@alpha.test",
+            "--role",
+            "doctor",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM tenant_alpha.provider_hours h JOIN tenant_alpha.users u
+                ON u.id = h.provider_id WHERE u.email = 'dr@alpha.test'"
         )
-        .status
-        .success()
+        .await,
+        6
     );
 
     let o = run(&cfg, &["tenant", "list", "--json"]);

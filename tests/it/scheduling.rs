@@ -674,6 +674,22 @@ async fn the_booking_form_defaults_to_a_clinician_with_free_time() {
         .await;
     assert_eq!(new.status, StatusCode::CREATED, "{}", new.body);
     let newcomer = new.json()["user"]["id"].as_i64().unwrap();
+    // A new clinician starts with the clinic's opening hours; this one's were then cleared
+    // (a clinician who does not see patients yet).
+    let hours = format!("FROM tenant_alpha.provider_hours WHERE provider_id = {newcomer}");
+    let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) {hours}"))
+        .fetch_one(&app.admin)
+        .await
+        .unwrap();
+    let clinic_hours: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_alpha.clinic_hours")
+        .fetch_one(&app.admin)
+        .await
+        .unwrap();
+    assert_eq!(n, clinic_hours);
+    sqlx::query(&format!("DELETE {hours}"))
+        .execute(&app.admin)
+        .await
+        .unwrap();
 
     let mut b = Browser::login_as(&app, &host("alpha"), &c.reception).await;
     let form = b.get(&format!("/appointments/new?patient={p}")).await;

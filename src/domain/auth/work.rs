@@ -59,10 +59,18 @@ pub async fn create_staff(
         c.at(),
     )
     .await?;
+    // A new clinician works the clinic's opening hours until their own are set: bookable at once.
+    let hours = if role.is_clinical() {
+        let rows = crate::domain::scheduling::repo::clinic_hours(&mut u).await?;
+        crate::domain::scheduling::repo::replace_provider_hours(&mut u, row.id, &rows).await?;
+        rows.len()
+    } else {
+        0
+    };
     let ev = u
         .event(action::USER_CREATED)
         .resource("user", row.id)
-        .details(serde_json::json!({ "role": role.as_str() }));
+        .details(serde_json::json!({ "role": role.as_str(), "hours_from_clinic": hours }));
     u.audit_and_commit(ev).await?;
     Ok((row, temp))
 }

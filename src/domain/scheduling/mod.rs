@@ -2,6 +2,7 @@
 //! status flow and the day's queue.
 
 pub mod config;
+pub mod defaults;
 pub mod model;
 pub mod repo;
 pub mod service;
