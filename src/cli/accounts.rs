@@ -150,7 +150,7 @@ async fn tenant(db: &Db, slug: &Slug) -> Result<Tenant, Failed> {
 }
 
 /// The system acting in clinic `t` from the command line.
-fn as_system(db: &Db, t: &Tenant, ctx: &Context) -> Clinic {
+pub(super) fn as_system(db: &Db, t: &Tenant, ctx: &Context) -> Clinic {
     Clinic::new(db.pool.clone(), t.db.clone(), Actor::System, ctx.clone())
         .via("cli")
         .named(&t.display_name, t.slug.as_str())

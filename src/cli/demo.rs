@@ -155,6 +155,9 @@ async fn serve_demo(
             .map_err(|e| Failed(format!("demo data for {slug}: {e}")))?
         {
             say!("filled clinic {slug} with sample patients and a week of appointments");
+            if slug == "demo" {
+                demo_logo(&db, &t).await?;
+            }
         }
     }
 
@@ -174,6 +177,23 @@ async fn serve_demo(
     say!();
     let state = AppState::new(cfg, db, clock, Migrations::embedded(), secrets);
     crate::app::serve(state, listener, crate::ops::shutdown::signal()).await?;
+    Ok(())
+}
+
+/// The demo clinic's logo, set as an admin would (Settings → Profile and branding).
+async fn demo_logo(db: &crate::db::Db, t: &tenants::Tenant) -> Result<(), Failed> {
+    use crate::domain::settings::branding;
+    const LOGO: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" fill="#1f6f8b"/><path d="M26 14h12v12h12v12H38v12H26V38H14V26h12z" fill="#fff"/></svg>"##;
+    let c = super::accounts::as_system(db, t, &super::accounts::cli_ctx());
+    let profile = branding::load(&c, t).await?;
+    branding::save(
+        &c,
+        t,
+        &profile,
+        branding::LogoChange::Replace(LOGO.as_bytes().to_vec()),
+    )
+    .await
+    .map_err(|e| Failed(format!("demo logo: {e}")))?;
     Ok(())
 }
 

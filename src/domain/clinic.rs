@@ -85,6 +85,12 @@ impl Clinic {
         &self.tenant
     }
 
+    /// The installation's pool, for the control plane's own rows (a clinic's name and
+    /// branding); clinic data goes through `begin`.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Opens the clinic's transaction. Only the domain's entry points do this.
     pub(in crate::domain) async fn begin(&self) -> Result<Unit<'_>, sqlx::Error> {
         let tx = crate::db::TenantDb::begin(&self.pool, &self.tenant).await?;

@@ -931,6 +931,23 @@ pub async fn demo_clinic(
     crate::domain::settings::keys::LETTERHEAD_PHONE
         .set(&mut tx, &"+977 61 000000".to_owned(), now)
         .await?;
+    for (key, value) in [
+        (
+            &crate::domain::settings::keys::LETTERHEAD_EMAIL,
+            "desk@demo-polyclinic.example",
+        ),
+        (&crate::domain::settings::keys::TAX_NUMBER, "601234567"),
+        (
+            &crate::domain::settings::keys::REGISTRATION_NUMBER,
+            "DHO-KSK-2081-117",
+        ),
+        (
+            &crate::domain::settings::keys::LETTERHEAD_FOOTER,
+            "Open Sunday to Friday 8:00–18:00 · Emergencies: call +977 61 000000",
+        ),
+    ] {
+        key.set(&mut tx, &value.to_owned(), now).await?;
+    }
     // A few documents: a lab report and a wound photo on the charts of the first patients seen.
     let mut with_documents = Vec::new();
     for (_, patient, doctor, at, _) in seen.iter().take(6) {

@@ -17,6 +17,8 @@ pub struct Page {
     pub site_name: String,
     /// `/theme.css?v=…` for clinic pages: the clinic's colours without inline styles (CSP).
     pub theme_url: Option<String>,
+    /// `/logo?v=…` when the clinic has a logo (the header, the sign-in page, printouts).
+    pub logo_url: Option<String>,
     pub request_id: String,
     pub is_console: bool,
     /// The session's CSRF token, put into every form (and a meta tag for htmx).
@@ -53,6 +55,7 @@ impl Page {
             tr: Tr::new(Lang::En),
             site_name,
             theme_url,
+            logo_url: None,
             request_id: request_id.to_owned(),
             is_console: console,
             csrf: String::new(),
@@ -71,12 +74,14 @@ impl Page {
     }
 
     pub fn for_clinic(t: &Tenant, request_id: &str) -> Self {
-        Self::base(
+        let mut p = Self::base(
             t.display_name.clone(),
             request_id,
             Some(theme_url(t)),
             false,
-        )
+        );
+        p.logo_url = crate::domain::settings::branding::logo_url(&t.branding);
+        p
     }
 
     pub fn for_console(request_id: &str) -> Self {

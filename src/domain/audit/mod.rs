@@ -93,6 +93,7 @@ pub mod action {
     pub const RX_PRINTED: &str = "prescription.print";
     pub const RX_VIEW: &str = "prescription.view";
     pub const DRUG_SETTINGS: &str = "settings.drugs";
+    pub const BRANDING_SETTINGS: &str = "settings.branding";
     pub const NOTE_TEMPLATE_SETTINGS: &str = "settings.note_templates";
     pub const PRESCRIBER_SETTINGS: &str = "settings.prescriber";
     pub const DOCUMENT_UPLOADED: &str = "document.upload";

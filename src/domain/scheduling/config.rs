@@ -23,9 +23,6 @@ pub struct ClinicSettings {
     pub horizon_months: i64,
     /// The diagnosis code set the visit screen searches (one of those loaded).
     pub code_system: String,
-    /// Printed under the clinic's name on prescriptions.
-    pub address: String,
-    pub phone: String,
     /// The largest document upload, in MiB.
     pub max_upload_mb: i64,
 }
@@ -38,15 +35,12 @@ pub struct ClinicSettingsPage {
 
 pub async fn clinic_settings(c: &Clinic) -> sqlx::Result<ClinicSettingsPage> {
     let mut u = c.begin().await?;
-    let letterhead = crate::domain::settings::Letterhead::read(&mut u).await?;
     let settings = ClinicSettings {
         timezone: clinic_tz(&mut u).await?,
         mrn_prefix: patients::mrn_prefix(&mut u).await?,
         slot_minutes: repo::slot_minutes(&mut u).await?,
         horizon_months: repo::horizon_months(&mut u).await?,
         code_system: crate::domain::visits::service::code_system(&mut u).await?,
-        address: letterhead.address,
-        phone: letterhead.phone,
         max_upload_mb: (crate::domain::documents::work::max_file(&mut u).await? >> 20) as i64,
     };
     let code_systems = crate::domain::codes::repo::systems(&mut u).await?;
@@ -110,19 +104,6 @@ pub async fn save_clinic_settings(
             .set(&mut u, &new.horizon_months, c.at())
             .await?;
         changed.push("horizon_months");
-    }
-    let letterhead = crate::domain::settings::Letterhead::read(&mut u).await?;
-    if letterhead.address != new.address {
-        keys::LETTERHEAD_ADDRESS
-            .set(&mut u, &new.address, c.at())
-            .await?;
-        changed.push("address");
-    }
-    if letterhead.phone != new.phone {
-        keys::LETTERHEAD_PHONE
-            .set(&mut u, &new.phone, c.at())
-            .await?;
-        changed.push("phone");
     }
     if (crate::domain::documents::work::max_file(&mut u).await? >> 20) as i64 != new.max_upload_mb {
         keys::MAX_UPLOAD_MB

@@ -9,6 +9,8 @@ use crate::db::TenantDb;
 use crate::domain::auth::MfaPolicy;
 use crate::domain::tenants::Tenant;
 
+pub mod branding;
+
 /// The clinic's IANA time zone, `UTC` until an admin sets one.
 pub async fn timezone(pool: &PgPool, tenant: &Tenant) -> Result<String, sqlx::Error> {
     let mut tx = TenantDb::begin(pool, &tenant.db).await?;
@@ -141,15 +143,27 @@ pub mod keys {
     /// The clinic's address and phone, printed under its name on prescriptions.
     pub const LETTERHEAD_ADDRESS: Setting<String> = Setting::clinic("letterhead.address");
     pub const LETTERHEAD_PHONE: Setting<String> = Setting::clinic("letterhead.phone");
+    pub const LETTERHEAD_EMAIL: Setting<String> = Setting::clinic("letterhead.email");
+    /// PAN or VAT number.
+    pub const TAX_NUMBER: Setting<String> = Setting::clinic("letterhead.tax_number");
+    pub const REGISTRATION_NUMBER: Setting<String> =
+        Setting::clinic("letterhead.registration_number");
+    /// A line printed at the foot of the letterhead.
+    pub const LETTERHEAD_FOOTER: Setting<String> = Setting::clinic("letterhead.footer");
     /// The largest document upload, in MiB (default 20).
     pub const MAX_UPLOAD_MB: Setting<i64> = Setting::clinic("documents.max_upload_mb");
 }
 
-/// The clinic's address and phone, printed under its name (prescriptions, receipts).
+/// What prints under the clinic's name (prescriptions, receipts): address, phone, email, tax
+/// and registration numbers, and a footer line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Letterhead {
     pub address: String,
     pub phone: String,
+    pub email: String,
+    pub tax_number: String,
+    pub registration_number: String,
+    pub footer: String,
 }
 
 impl Letterhead {
@@ -161,6 +175,13 @@ impl Letterhead {
                 .await?
                 .unwrap_or_default(),
             phone: keys::LETTERHEAD_PHONE.get(conn).await?.unwrap_or_default(),
+            email: keys::LETTERHEAD_EMAIL.get(conn).await?.unwrap_or_default(),
+            tax_number: keys::TAX_NUMBER.get(conn).await?.unwrap_or_default(),
+            registration_number: keys::REGISTRATION_NUMBER
+                .get(conn)
+                .await?
+                .unwrap_or_default(),
+            footer: keys::LETTERHEAD_FOOTER.get(conn).await?.unwrap_or_default(),
         })
     }
 }

@@ -255,12 +255,17 @@ impl TenantStatus {
 pub struct Branding {
     #[serde(default = "Branding::default_primary")]
     pub primary_color: String,
+    /// The logo's version (the first 16 hex digits of its SHA-256), if the clinic has one; its
+    /// bytes are in the clinic's schema (`clinic_logo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<String>,
 }
 
 impl Default for Branding {
     fn default() -> Self {
         Self {
             primary_color: Self::default_primary(),
+            logo: None,
         }
     }
 }
@@ -275,6 +280,12 @@ impl Branding {
         let mut b: Branding = serde_json::from_value(v.clone()).unwrap_or_default();
         if !is_hex_color(&b.primary_color) {
             b.primary_color = Self::default_primary();
+        }
+        if b.logo
+            .as_ref()
+            .is_some_and(|v| v.len() != 16 || !v.bytes().all(|c| c.is_ascii_hexdigit()))
+        {
+            b.logo = None;
         }
         b
     }

@@ -132,6 +132,18 @@ impl Browser {
         file: Option<(&str, &str, Vec<u8>)>,
         csrf: bool,
     ) -> Page {
+        self.upload_as(path, fields, "file", file, csrf).await
+    }
+
+    /// `upload` with the file in the part named `part`.
+    pub async fn upload_as(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        part: &str,
+        file: Option<(&str, &str, Vec<u8>)>,
+        csrf: bool,
+    ) -> Page {
         self.ensure_csrf().await;
         let mut form = reqwest::multipart::Form::new();
         if csrf {
@@ -140,12 +152,13 @@ impl Browser {
         for (k, v) in fields {
             form = form.text(k.to_string(), v.to_string());
         }
+        let part_name = part;
         if let Some((name, mime, bytes)) = file {
             let part = reqwest::multipart::Part::bytes(bytes)
                 .file_name(name.to_owned())
                 .mime_str(mime)
                 .unwrap();
-            form = form.part("file", part);
+            form = form.part(part_name.to_owned(), part);
         }
         let r = self
             .client

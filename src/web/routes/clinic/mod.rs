@@ -16,6 +16,7 @@ pub fn table() -> Vec<Route> {
     let mut routes = vec![
         Route::get("/", Access::SignedIn, home::show),
         Route::get("/theme.css", Access::Public, theme::css),
+        Route::get("/logo", Access::Public, theme::logo),
         Route::get("/api/v1/openapi.json", Access::Public, api::openapi::serve),
     ];
     for area in [

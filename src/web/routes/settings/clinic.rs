@@ -1,5 +1,5 @@
 //! `/settings/clinic`: the clinic's time zone, MRN prefix, slot length, booking horizon, code
-//! set, letterhead address and phone, and the largest document upload.
+//! set and the largest document upload (the letterhead is on Profile and branding).
 
 use askama::Template;
 use axum::body::Bytes;
@@ -31,8 +31,6 @@ struct ClinicPage {
     horizon_months: String,
     code_system: String,
     code_systems: Vec<crate::domain::codes::CodeSystem>,
-    address: String,
-    phone: String,
     max_upload_mb: String,
     /// What the clinic's documents take, of its quota.
     storage: String,
@@ -79,8 +77,6 @@ pub async fn show(clinic: Clinic, docs: Documents, page: PageCtx) -> Result<Resp
             horizon_months: s.horizon_months.to_string(),
             code_system: s.code_system,
             code_systems: p.code_systems,
-            address: s.address,
-            phone: s.phone,
             errors: FormErrors::new(),
         },
     ))
@@ -120,20 +116,6 @@ pub async fn save(
     if horizon.is_none() {
         errors.add("horizon_months", "invalid.horizon_months");
     }
-    let address = f.one("address").trim().replace("\r\n", "\n");
-    if address.chars().count() > 300 {
-        errors.add(
-            "address",
-            crate::i18n::msg("invalid.max_chars", &[("max", &300)]),
-        );
-    }
-    let phone = f.one("phone").trim().to_owned();
-    if phone.chars().count() > 40 {
-        errors.add(
-            "phone",
-            crate::i18n::msg("invalid.max_chars", &[("max", &40)]),
-        );
-    }
     let max_upload = f
         .one("max_upload_mb")
         .trim()
@@ -155,8 +137,6 @@ pub async fn save(
         horizon_months: f.one("horizon_months"),
         code_system: f.one("code_system"),
         code_systems,
-        address: f.one("address"),
-        phone: f.one("phone"),
         errors,
     };
     let (
@@ -180,8 +160,6 @@ pub async fn save(
         slot_minutes,
         horizon_months,
         code_system: f.one("code_system").trim().to_owned(),
-        address,
-        phone,
         max_upload_mb,
     };
     match config::save_clinic_settings(&clinic, &new).await {

@@ -2,6 +2,7 @@
 //! clinic's time zone and MRN prefix, opening hours, appointment types and providers' hours.
 
 pub mod audit;
+pub mod branding;
 pub mod clinic;
 pub mod drugs;
 pub mod hours;
@@ -47,6 +48,8 @@ pub fn routes() -> Vec<Route> {
         Route::get("/settings/audit", Needs(AuditRead), audit::show),
         Route::get("/settings/audit.csv", Needs(AuditRead), audit::export),
         Route::get("/settings/clinic", Needs(SettingsManage), clinic::show),
+        Route::get("/settings/branding", Needs(SettingsManage), branding::show),
+        Route::post("/settings/branding", Needs(SettingsManage), branding::save).upload(),
         Route::post("/settings/clinic", Needs(SettingsManage), clinic::save),
         Route::get("/settings/drugs", Needs(SettingsManage), drugs::list),
         Route::post("/settings/drugs", Needs(SettingsManage), drugs::add),
