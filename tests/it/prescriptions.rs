@@ -261,6 +261,14 @@ async fn prescribe_warn_on_allergy_favourite_sign_and_print() {
         "a refused line adds nothing (its page shows the visit again: a read); every change one row"
     );
 
+    // The clinic's letterhead (Settings → Profile and branding) prints on it.
+    for (key, value) in [
+        ("letterhead.tax_number", "601234567"),
+        ("letterhead.registration_number", "DHO-1234"),
+        ("letterhead.footer", "Open Sunday to Friday"),
+    ] {
+        app.set_setting(&c.t, key, serde_json::json!(value)).await;
+    }
     // Printing waits for the signature; then the original, then a numbered reprint.
     let early = doc.get(&format!("/visits/{v}/prescription?paper=a5")).await;
     assert_eq!(early.status, StatusCode::CONFLICT);
@@ -281,6 +289,8 @@ async fn prescribe_warn_on_allergy_favourite_sign_and_print() {
         "खाना खाएपछि",
         "15 capsules",
         "Penicillin",
+        "PAN / VAT number: 601234567 · Clinic reg. no.: DHO-1234",
+        "<p class=\"rx-footer small\" id=\"rx-footer\">Open Sunday to Friday</p>",
     ] {
         assert!(first.contains(want), "print lacks {want}");
     }

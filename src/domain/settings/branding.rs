@@ -24,15 +24,7 @@ pub const MAX_LOGO_PIXELS: u32 = 4000;
 pub struct Profile {
     pub display_name: String,
     pub primary_color: String,
-    pub address: String,
-    pub phone: String,
-    pub email: String,
-    /// PAN or VAT number, printed as such on prescriptions and receipts.
-    pub tax_number: String,
-    /// The clinic's registration (licence) number.
-    pub registration_number: String,
-    /// A line printed at the foot of the letterhead.
-    pub footer: String,
+    pub letterhead: Letterhead,
 }
 
 /// What to do with the logo.
@@ -68,16 +60,20 @@ impl Profile {
     pub fn validate(&self) -> Result<Profile, Errors> {
         let mut e = Errors::new();
         let clean = |s: &str| s.trim().replace("\r\n", "\n");
+        let l = &self.letterhead;
         let p = Profile {
             display_name: clean(&self.display_name),
             primary_color: self.primary_color.trim().to_lowercase(),
-            address: clean(&self.address),
-            phone: clean(&self.phone),
-            email: clean(&self.email).to_lowercase(),
-            tax_number: clean(&self.tax_number),
-            registration_number: clean(&self.registration_number),
-            footer: clean(&self.footer),
+            letterhead: Letterhead {
+                address: clean(&l.address),
+                phone: clean(&l.phone),
+                email: clean(&l.email).to_lowercase(),
+                tax_number: clean(&l.tax_number),
+                registration_number: clean(&l.registration_number),
+                footer: clean(&l.footer),
+            },
         };
+        let l = &p.letterhead;
         if p.display_name.is_empty()
             || crate::domain::tenants::model::DisplayName::parse(&p.display_name).is_err()
             || p.display_name.chars().count() > 100
@@ -87,20 +83,20 @@ impl Profile {
         if !is_hex_color(&p.primary_color) {
             e.add("primary_color", "invalid.color");
         }
-        limit(&mut e, "address", &p.address, 300);
-        limit(&mut e, "phone", &p.phone.replace('\n', "\u{0}"), 40);
-        let email_ok = p.email.is_empty()
-            || (p.email.chars().count() <= 120
-                && !p.email.chars().any(char::is_whitespace)
-                && p.email
+        limit(&mut e, "address", &l.address, 300);
+        limit(&mut e, "phone", &l.phone.replace('\n', "\u{0}"), 40);
+        let email_ok = l.email.is_empty()
+            || (l.email.chars().count() <= 120
+                && !l.email.chars().any(char::is_whitespace)
+                && l.email
                     .split_once('@')
                     .is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !d.contains('@')));
         if !email_ok {
             e.add("email", "invalid.email");
         }
-        limit(&mut e, "tax_number", &p.tax_number, 40);
-        limit(&mut e, "registration_number", &p.registration_number, 60);
-        limit(&mut e, "footer", &p.footer, 300);
+        limit(&mut e, "tax_number", &l.tax_number, 40);
+        limit(&mut e, "registration_number", &l.registration_number, 60);
+        limit(&mut e, "footer", &l.footer, 300);
         e.into_result(p)
     }
 }
@@ -185,17 +181,12 @@ fn svg(bytes: &[u8]) -> Result<&'static str, &'static str> {
 /// The profile as the settings page shows it.
 pub async fn load(c: &Clinic, tenant: &Tenant) -> sqlx::Result<Profile> {
     let mut u = c.begin().await?;
-    let l = Letterhead::read(&mut u).await?;
+    let letterhead = Letterhead::read(&mut u).await?;
     u.finish_without_clinical_data().await?;
     Ok(Profile {
         display_name: tenant.display_name.clone(),
         primary_color: tenant.branding.primary_color.clone(),
-        address: l.address,
-        phone: l.phone,
-        email: l.email,
-        tax_number: l.tax_number,
-        registration_number: l.registration_number,
-        footer: l.footer,
+        letterhead,
     })
 }
 
@@ -232,29 +223,30 @@ pub async fn save(
     };
     let mut u = c.begin().await?;
     let old = Letterhead::read(&mut u).await?;
+    let new = &p.letterhead;
     let mut changed = Vec::new();
     for (name, key, was, now) in [
         (
             "address",
             &keys::LETTERHEAD_ADDRESS,
             &old.address,
-            &p.address,
+            &new.address,
         ),
-        ("phone", &keys::LETTERHEAD_PHONE, &old.phone, &p.phone),
-        ("email", &keys::LETTERHEAD_EMAIL, &old.email, &p.email),
+        ("phone", &keys::LETTERHEAD_PHONE, &old.phone, &new.phone),
+        ("email", &keys::LETTERHEAD_EMAIL, &old.email, &new.email),
         (
             "tax_number",
             &keys::TAX_NUMBER,
             &old.tax_number,
-            &p.tax_number,
+            &new.tax_number,
         ),
         (
             "registration_number",
             &keys::REGISTRATION_NUMBER,
             &old.registration_number,
-            &p.registration_number,
+            &new.registration_number,
         ),
-        ("footer", &keys::LETTERHEAD_FOOTER, &old.footer, &p.footer),
+        ("footer", &keys::LETTERHEAD_FOOTER, &old.footer, &new.footer),
     ] {
         if was != now {
             key.set(&mut u, now, c.at()).await?;
@@ -343,9 +335,11 @@ mod tests {
         Profile {
             display_name: " City Clinic ".into(),
             primary_color: "#1F6F8B".into(),
-            email: "Desk@City.example ".into(),
-            tax_number: "PAN 601234567".into(),
-            ..Profile::default()
+            letterhead: Letterhead {
+                email: "Desk@City.example ".into(),
+                tax_number: "PAN 601234567".into(),
+                ..Letterhead::default()
+            },
         }
     }
 
@@ -354,14 +348,16 @@ mod tests {
         let p = ok().validate().unwrap();
         assert_eq!(p.display_name, "City Clinic");
         assert_eq!(p.primary_color, "#1f6f8b");
-        assert_eq!(p.email, "desk@city.example");
+        assert_eq!(p.letterhead.email, "desk@city.example");
         let bad = Profile {
             display_name: " ".into(),
             primary_color: "red".into(),
-            email: "desk at city".into(),
-            phone: "1".repeat(41),
-            footer: "x".repeat(301),
-            ..ok()
+            letterhead: Letterhead {
+                email: "desk at city".into(),
+                phone: "1".repeat(41),
+                footer: "x".repeat(301),
+                ..Letterhead::default()
+            },
         };
         let e = bad.validate().unwrap_err();
         for f in ["display_name", "primary_color", "email", "phone", "footer"] {

@@ -87,12 +87,12 @@ async fn read(Multipart(mut mp): Multipart) -> Result<(Profile, LogoChange), App
         match name.as_str() {
             "display_name" => f.display_name = text,
             "primary_color" => f.primary_color = text,
-            "address" => f.address = text,
-            "phone" => f.phone = text,
-            "email" => f.email = text,
-            "tax_number" => f.tax_number = text,
-            "registration_number" => f.registration_number = text,
-            "footer" => f.footer = text,
+            "address" => f.letterhead.address = text,
+            "phone" => f.letterhead.phone = text,
+            "email" => f.letterhead.email = text,
+            "tax_number" => f.letterhead.tax_number = text,
+            "registration_number" => f.letterhead.registration_number = text,
+            "footer" => f.letterhead.footer = text,
             "remove_logo" => remove = matches!(text.as_str(), "1" | "on"),
             _ => {}
         }
