@@ -40,6 +40,13 @@ impl Errors {
         &self.0
     }
 
+    /// Adds `other`'s messages (a part checked on its own), keeping the first per field.
+    pub fn absorb(&mut self, other: Errors) {
+        for (k, m) in other.0 {
+            self.add(k, m);
+        }
+    }
+
     /// `Ok(value)` when nothing was added.
     pub fn into_result<T>(self, value: T) -> Result<T, Self> {
         if self.is_empty() {

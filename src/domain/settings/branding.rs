@@ -84,7 +84,13 @@ impl Profile {
             e.add("primary_color", "invalid.color");
         }
         limit(&mut e, "address", &l.address, 300);
-        limit(&mut e, "phone", &l.phone.replace('\n', "\u{0}"), 40);
+        limit(&mut e, "phone", &l.phone, 40);
+        if l.phone.contains('\n') {
+            e.add(
+                "phone",
+                crate::i18n::msg("invalid.max_chars", &[("max", &40)]),
+            );
+        }
         let email_ok = l.email.is_empty()
             || (l.email.chars().count() <= 120
                 && !l.email.chars().any(char::is_whitespace)

@@ -167,21 +167,38 @@ pub struct Letterhead {
 }
 
 impl Letterhead {
-    /// Read inside the clinic's transaction.
+    /// Read inside the clinic's transaction, in one query (the prescription print reads it).
     pub async fn read(conn: &mut PgConnection) -> sqlx::Result<Self> {
+        use keys::*;
+        let names = [
+            LETTERHEAD_ADDRESS.key,
+            LETTERHEAD_PHONE.key,
+            LETTERHEAD_EMAIL.key,
+            TAX_NUMBER.key,
+            REGISTRATION_NUMBER.key,
+            LETTERHEAD_FOOTER.key,
+        ];
+        // Only text values: anything else reads as unset, as `Setting::get` does.
+        let rows = sqlx::query!(
+            r#"SELECT key, value #>> '{}' AS "value!" FROM settings
+                WHERE key = ANY($1) AND jsonb_typeof(value) = 'string'"#,
+            &names as &[&str]
+        )
+        .fetch_all(conn)
+        .await?;
+        let value = |s: &Setting<String>| {
+            rows.iter()
+                .find(|r| r.key == s.key)
+                .map(|r| r.value.clone())
+                .unwrap_or_default()
+        };
         Ok(Self {
-            address: keys::LETTERHEAD_ADDRESS
-                .get(conn)
-                .await?
-                .unwrap_or_default(),
-            phone: keys::LETTERHEAD_PHONE.get(conn).await?.unwrap_or_default(),
-            email: keys::LETTERHEAD_EMAIL.get(conn).await?.unwrap_or_default(),
-            tax_number: keys::TAX_NUMBER.get(conn).await?.unwrap_or_default(),
-            registration_number: keys::REGISTRATION_NUMBER
-                .get(conn)
-                .await?
-                .unwrap_or_default(),
-            footer: keys::LETTERHEAD_FOOTER.get(conn).await?.unwrap_or_default(),
+            address: value(&LETTERHEAD_ADDRESS),
+            phone: value(&LETTERHEAD_PHONE),
+            email: value(&LETTERHEAD_EMAIL),
+            tax_number: value(&TAX_NUMBER),
+            registration_number: value(&REGISTRATION_NUMBER),
+            footer: value(&LETTERHEAD_FOOTER),
         })
     }
 }

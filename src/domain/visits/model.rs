@@ -83,11 +83,8 @@ impl Visit {
 
     /// The visit's template (an empty one for visits from before templates).
     pub fn layout(&self) -> &Layout {
-        static NONE: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
-        match &self.template {
-            Some(t) => &t.0,
-            None => NONE.get_or_init(Layout::default),
-        }
+        static EMPTY: Layout = Layout::EMPTY;
+        self.template.as_ref().map_or(&EMPTY, |t| &t.0)
     }
 
     pub fn section(&self, s: Section) -> &str {
@@ -173,9 +170,7 @@ impl NoteInput {
     pub fn validate(&self, visit_day: NaiveDate, layout: &Layout) -> Result<NoteData, Errors> {
         let mut e = Errors::new();
         let fields = layout.values(&self.fields).unwrap_or_else(|errs| {
-            for (k, m) in errs.as_map() {
-                e.add(k, m.clone());
-            }
+            e.absorb(errs);
             Values::new()
         });
         for s in Section::ALL {

@@ -53,6 +53,15 @@ pub struct Layout {
     pub fields: Vec<Field>,
 }
 
+impl Layout {
+    /// No fields and no headings (visits from before templates).
+    pub const EMPTY: Layout = Layout {
+        name: String::new(),
+        headings: BTreeMap::new(),
+        fields: Vec::new(),
+    };
+}
+
 /// The values of a visit's template fields, by key; a field left empty is absent.
 pub type Values = BTreeMap<String, String>;
 
@@ -279,9 +288,7 @@ impl TemplateInput {
             e.add("active", "invalid.template_default_inactive");
         }
         let layout = Layout::parse(&self.layout).unwrap_or_else(|errs| {
-            for (k, m) in errs.as_map() {
-                e.add(k, m.clone());
-            }
+            e.absorb(errs);
             Layout::default()
         });
         e.into_result((name.to_owned(), layout))
