@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod clinic;
 pub mod codes;
 pub mod console;

@@ -101,6 +101,28 @@ pub mod action {
     pub const DOCUMENT_DELETED: &str = "document.delete";
     pub const DOCUMENTS_LISTED: &str = "document.list";
     pub const DOCUMENT_SETTINGS: &str = "settings.documents";
+    pub const SERVICE_SETTINGS: &str = "settings.services";
+    pub const BILLING_SETTINGS: &str = "settings.billing";
+    pub const INVOICE_CREATED: &str = "invoice.create";
+    pub const INVOICE_VIEW: &str = "invoice.view";
+    pub const INVOICE_LIST: &str = "invoice.list";
+    pub const INVOICE_UPDATED: &str = "invoice.update";
+    pub const INVOICE_ISSUED: &str = "invoice.issue";
+    pub const INVOICE_DISCOUNT_APPROVED: &str = "invoice.approve_discount";
+    pub const INVOICE_DISCARDED: &str = "invoice.discard";
+    pub const INVOICE_CANCELLED: &str = "invoice.cancel";
+    pub const INVOICE_CREDITED: &str = "invoice.credit_note";
+    pub const INVOICE_PRINTED: &str = "invoice.print";
+    pub const PAYMENT_RECEIVED: &str = "payment.receive";
+    pub const CREDIT_APPLIED: &str = "payment.apply_credit";
+    pub const PAYMENT_REFUNDED: &str = "payment.refund";
+    pub const PAYMENT_VIEW: &str = "payment.view";
+    pub const PAYMENT_PRINTED: &str = "payment.print";
+    pub const BILLING_DESK: &str = "billing.desk";
+    pub const SHIFT_OPENED: &str = "shift.open";
+    pub const SHIFT_CLOSED: &str = "shift.close";
+    pub const SHIFT_VIEW: &str = "shift.view";
+    pub const REPORT_VIEW: &str = "report.view";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -75,6 +75,8 @@ pub enum Permission {
     InvoicesRead,
     InvoicesWrite,
     InvoicesVoid,
+    /// Refunds, and discounts above the clinic's limit.
+    BillingManage,
     DocumentsRead,
     DocumentsWrite,
     UsersManage,
@@ -84,7 +86,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::PatientsRead,
         Permission::PatientsWrite,
         Permission::AppointmentsRead,
@@ -95,6 +97,7 @@ impl Permission {
         Permission::InvoicesRead,
         Permission::InvoicesWrite,
         Permission::InvoicesVoid,
+        Permission::BillingManage,
         Permission::DocumentsRead,
         Permission::DocumentsWrite,
         Permission::UsersManage,
@@ -115,6 +118,7 @@ impl Permission {
             Self::InvoicesRead => "invoices_read",
             Self::InvoicesWrite => "invoices_write",
             Self::InvoicesVoid => "invoices_void",
+            Self::BillingManage => "billing_manage",
             Self::DocumentsRead => "documents_read",
             Self::DocumentsWrite => "documents_write",
             Self::UsersManage => "users_manage",
@@ -140,6 +144,7 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::InvoicesRead, &[A, R, B]),
     (Permission::InvoicesWrite, &[R, B]),
     (Permission::InvoicesVoid, &[A, B]),
+    (Permission::BillingManage, &[A]),
     (Permission::DocumentsRead, &[A, D, N, R]),
     (Permission::DocumentsWrite, &[D, N, R]),
     (Permission::UsersManage, &[A]),
@@ -292,6 +297,7 @@ mod tests {
         assert!(!Role::Receptionist.can(Permission::EncountersRead));
         assert!(!Role::Billing.can(Permission::PatientsWrite));
         assert!(Role::ClinicAdmin.can(Permission::AuditRead));
+        assert!(!Role::Billing.can(Permission::BillingManage));
         assert!(Role::Doctor.is_clinical() && !Role::Billing.is_clinical());
     }
 
