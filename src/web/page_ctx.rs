@@ -73,6 +73,16 @@ fn clinic_nav(user: &StaffIdentity, path: &str) -> Nav {
             active: path.starts_with("/patients"),
         });
     }
+    if user.can(Permission::InvoicesRead) {
+        links.push(NavLink {
+            href: "/billing",
+            label: "nav.billing",
+            active: path.starts_with("/billing")
+                || path.starts_with("/invoices")
+                || path.starts_with("/payments")
+                || path.starts_with("/shifts"),
+        });
+    }
     if user.can(Permission::UsersManage)
         || user.can(Permission::SettingsManage)
         || user.can(Permission::AuditRead)

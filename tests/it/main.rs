@@ -18,6 +18,7 @@ mod auth_login;
 mod auth_mfa;
 mod auth_tokens;
 mod backups;
+mod billing;
 mod branding;
 mod browser;
 mod cancel;

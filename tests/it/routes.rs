@@ -30,6 +30,11 @@ struct Ids {
     item: i64,
     document: i64,
     template: i64,
+    service: i64,
+    invoice: i64,
+    line: i64,
+    payment: i64,
+    shift: i64,
     day: &'static str,
 }
 
@@ -52,6 +57,10 @@ fn fill(r: &Route, ids: &Ids) -> Result<String, String> {
                 "drugs" => ids.drug.to_string(),
                 "documents" => ids.document.to_string(),
                 "templates" => ids.template.to_string(),
+                "services" => ids.service.to_string(),
+                "invoices" => ids.invoice.to_string(),
+                "payments" => ids.payment.to_string(),
+                "shifts" => ids.shift.to_string(),
                 other => {
                     return Err(format!(
                         "{} {}: what is an id after {other:?}?",
@@ -63,6 +72,7 @@ fn fill(r: &Route, ids: &Ids) -> Result<String, String> {
             "{absence}" => ids.absence.to_string(),
             "{diagnosis}" => ids.diagnosis.to_string(),
             "{item}" => ids.item.to_string(),
+            "{line}" => ids.line.to_string(),
             s if s.starts_with('{') => {
                 return Err(format!("{} {}: unknown parameter {s}", r.method, r.path));
             }
@@ -102,6 +112,12 @@ fn form_for(r: &Route) -> Vec<(&'static str, &'static str)> {
         "vitals" => vec![("pulse", "80")],
         "amend" => vec![("section", "plan"), ("body", "x"), ("reason", "typo")],
         "resolve" => vec![("problem_id", "1")],
+        "payments" | "deposits" => vec![("method", "cash"), ("amount", "1")],
+        "credit-note" => vec![("credit_line", "1"), ("credit_reason", "wrong line")],
+        "refund" => vec![("refund_amount", "1"), ("refund_reason", "overpaid")],
+        "{id}" if r.path.starts_with("/settings/services/") => {
+            vec![("code", "RN"), ("name", "Renamed"), ("price", "1")]
+        }
         "delete" if r.path.starts_with("/documents/") => vec![("reason", "duplicate")],
         "{id}" if r.path.starts_with("/settings/drugs/") => {
             vec![("generic_name", "Renamed"), ("form", "tablet")]
@@ -135,6 +151,9 @@ fn json_for(r: &Route) -> serde_json::Value {
             json!({ "drug": "X", "form": "tablet", "dose": "1-0-1", "days": 3 })
         }
         (_, "amendments") => json!({ "section": "plan", "body": "x", "reason": "typo" }),
+        (_, "payments") | (_, "deposits") => json!({ "method": "card", "amount": "1" }),
+        (_, "credit-notes") => json!({ "lines": [1], "reason": "wrong line" }),
+        (_, "refunds") => json!({ "amount": "1", "reason": "overpaid" }),
         ("DELETE", "{id}") if r.path.contains("/documents/") => json!({ "reason": "duplicate" }),
         ("PATCH", _) => json!({ "notes": "changed" }),
         _ => json!({}),
@@ -227,6 +246,20 @@ async fn bravo_only_ids(app: &TestApp, bravo: &Clinic) -> Ids {
     for _ in 0..3 {
         visit_with_diagnosis(app, bravo, "bravo", theirs).await;
     }
+    // Bravo bills (more than alpha ever will), and its billing user's shift is another's.
+    for _ in 0..3 {
+        crate::helpers::clinic::billed(app, bravo, "bravo", theirs).await;
+    }
+    for _ in 0..3 {
+        let other = app.create_staff(&bravo.t, Role::Billing).await;
+        sqlx::query(
+            "INSERT INTO tenant_bravo.cash_shifts (cashier_id, opened_at, opening_float) VALUES ($1, now(), 0)",
+        )
+        .bind(other.id)
+        .execute(&app.admin)
+        .await
+        .unwrap();
+    }
     for n in 0..4 {
         let r = bb
             .api(
@@ -291,6 +324,11 @@ async fn bravo_only_ids(app: &TestApp, bravo: &Clinic) -> Ids {
             max("documents").await
         },
         template: max("note_templates").await,
+        service: max("services").await,
+        invoice: max("invoices").await,
+        line: max("invoice_lines").await,
+        payment: max("payments").await,
+        shift: max("cash_shifts").await,
         day: "2026-12-25",
     }
 }
@@ -327,6 +365,14 @@ async fn fingerprint(app: &TestApp) -> HashMap<&'static str, String> {
         "prescription_prints",
         "documents",
         "note_templates",
+        "services",
+        "invoices",
+        "invoice_lines",
+        "payments",
+        "payment_allocations",
+        "cash_shifts",
+        "billing_prints",
+        "number_series",
     ] {
         let v: Option<String> = sqlx::query_scalar(&format!(
             "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM tenant_bravo.{table} t"
@@ -348,15 +394,18 @@ async fn every_route_answers_404_for_another_clinics_ids_and_refuses_its_session
     let before = fingerprint(&app).await;
     let bravo_audit_before = app.audit_rows(&bravo.t).await.len();
 
-    // Alpha's admin with bravo's ids, and alpha's doctor for the clinical routes (the two
-    // hold every permission these routes check).
+    // Alpha's admin with bravo's ids, alpha's doctor for the clinical routes and its billing
+    // staff for taking payments (the three hold every permission these routes check).
     let mut a = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &alpha.admin).await;
     let mut d = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &alpha.doctor).await;
+    let mut bl = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &alpha.billing).await;
     let mut walked = 0;
     for r in all_routes().iter().filter(|r| has_ids(r)) {
         let path = fill(r, &ids).unwrap();
         let b = match r.access {
-            Access::Needs(p) if !Role::ClinicAdmin.can(p) => &mut d,
+            Access::Needs(p) if Role::ClinicAdmin.can(p) => &mut a,
+            Access::Needs(p) if Role::Doctor.can(p) => &mut d,
+            Access::Needs(_) => &mut bl,
             _ => &mut a,
         };
         let p = request(b, r, &path).await;
@@ -510,6 +559,7 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
     .unwrap();
     let (visit, diagnosis, item) = visit_with_diagnosis(&app, &c, "alpha", own).await;
     let drug = drug(&app, "tenant_alpha", "Own drug").await;
+    let bill = crate::helpers::clinic::billed(&app, &c, "alpha", own).await;
     let ids = Ids {
         patient: own,
         appointment,
@@ -523,6 +573,11 @@ async fn every_permission_guarded_route_refuses_the_roles_without_it() {
         item,
         document: crate::helpers::clinic::document(&app, &c, "alpha", own).await,
         template: default_template(&app).await,
+        service: bill.service,
+        invoice: bill.invoice,
+        line: bill.line,
+        payment: bill.payment,
+        shift: bill.shift,
         day: "2026-12-25",
     };
     let guarded: Vec<Route> = all_routes()
@@ -581,6 +636,7 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
     let mut doctor = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.doctor).await;
     let (visit, diagnosis, item) = visit_with_diagnosis(&app, &c, "alpha", own).await;
     let drug = drug(&app, "tenant_alpha", "Own drug").await;
+    let bill = crate::helpers::clinic::billed(&app, &c, "alpha", own).await;
     let ids = Ids {
         patient: own,
         appointment: book_with_doctor(&mut admin, &c, own, "2026-03-03T09:00:00Z").await,
@@ -594,6 +650,11 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
         item,
         document: crate::helpers::clinic::document(&app, &c, "alpha", own).await,
         template: default_template(&app).await,
+        service: bill.service,
+        invoice: bill.invoice,
+        line: bill.line,
+        payment: bill.payment,
+        shift: bill.shift,
         day: "2026-12-25",
     };
     // Signed, so that the prescription's print (which waits for the signature) is a read too.
@@ -610,6 +671,8 @@ async fn every_read_of_a_patient_or_appointment_leaves_one_audit_row() {
             || r.path.contains("/appointments/{id}")
             || r.path.contains("/visits/{id}")
             || r.path.contains("/documents/{id}")
+            || r.path.contains("/invoices/{id}")
+            || r.path.contains("/payments/{id}")
             || r.query.is_some_and(|q| q.contains("{patient}"))
     };
     let mut walked = 0;

@@ -2,6 +2,7 @@ pub mod account;
 pub mod api;
 pub mod appointments;
 pub mod auth;
+pub mod billing;
 pub mod clinic;
 pub mod console;
 pub mod documents;

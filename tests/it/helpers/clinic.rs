@@ -187,3 +187,103 @@ pub async fn walk_in_visit(b: &mut crate::helpers::browser::Browser, patient: i6
     assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.body);
     r.json()["id"].as_i64().unwrap()
 }
+
+/// What a billed visit leaves: a service, the visit's issued invoice (one line), the
+/// billing user's open shift and a cash receipt paying part of the invoice.
+pub struct Billed {
+    pub service: i64,
+    pub invoice: i64,
+    pub line: i64,
+    pub shift: i64,
+    pub payment: i64,
+}
+
+/// A consultation billed through the API: the admin adds a service, the doctor sees the
+/// patient, billing invoices the visit, issues it, opens a shift and takes Rs. 100 in cash.
+pub async fn billed(db: &crate::helpers::TestApp, c: &Clinic, slug: &str, patient: i64) -> Billed {
+    use crate::helpers::TestApp;
+    use crate::helpers::browser::Browser;
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+    let host = TestApp::clinic_host(slug);
+    let mut admin = Browser::login_as(db, &host, &c.admin).await;
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let code = format!(
+        "C{patient}-{}",
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let r = admin
+        .api(
+            Method::POST,
+            "/api/v1/services",
+            Some(json!({ "code": code, "name": "Consultation", "price": "500", "tax": "13" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let service = r.json()["id"].as_i64().unwrap();
+    let mut doctor = Browser::login_as(db, &host, &c.doctor).await;
+    let visit = walk_in_visit(&mut doctor, patient).await;
+    let mut b = Browser::login_as(db, &host, &c.billing).await;
+    let r = b
+        .api(
+            Method::POST,
+            &format!("/api/v1/visits/{visit}/invoice"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let invoice = r.json()["id"].as_i64().unwrap();
+    let r = b
+        .api(
+            Method::POST,
+            &format!("/api/v1/invoices/{invoice}/lines"),
+            Some(json!({ "service_id": service.to_string() })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let line = r.json()["id"].as_i64().unwrap();
+    let r = b
+        .api(
+            Method::POST,
+            &format!("/api/v1/invoices/{invoice}/issue"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = b
+        .api(
+            Method::POST,
+            "/api/v1/shifts",
+            Some(json!({ "float": "1000" })),
+        )
+        .await;
+    let shift = if r.status == StatusCode::CREATED {
+        r.json()["id"].as_i64().unwrap()
+    } else {
+        // Open already (a second billed visit of the same clinic).
+        let s: i64 = sqlx::query_scalar(&format!(
+            "SELECT id FROM tenant_{slug}.cash_shifts WHERE cashier_id = $1 AND closed_at IS NULL"
+        ))
+        .bind(c.billing.id)
+        .fetch_one(&db.admin)
+        .await
+        .unwrap();
+        s
+    };
+    let r = b
+        .api(
+            Method::POST,
+            &format!("/api/v1/invoices/{invoice}/payments"),
+            Some(json!({ "method": "cash", "amount": "100" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let payment = r.json()["id"].as_i64().unwrap();
+    Billed {
+        service,
+        invoice,
+        line,
+        shift,
+        payment,
+    }
+}

@@ -3,6 +3,7 @@
 //! `X-CSRF-Token` header for unsafe methods. Errors are `application/problem+json`.
 
 pub mod audit;
+pub mod billing;
 pub mod documents;
 pub mod me;
 pub mod openapi;
@@ -18,8 +19,10 @@ use crate::web::routes::table::Route;
 /// `/api/v1`.
 pub fn routes() -> Vec<Route> {
     use crate::domain::auth::Permission::{
-        AppointmentsRead, AppointmentsWrite, AuditRead, DocumentsRead, DocumentsWrite,
-        EncountersRead, EncountersSign, EncountersWrite, PatientsRead, PatientsWrite, UsersManage,
+        AppointmentsRead, AppointmentsWrite, AuditRead, BillingManage, DocumentsRead,
+        DocumentsWrite, EncountersRead, EncountersSign, EncountersWrite, InvoicesRead,
+        InvoicesVoid, InvoicesWrite, PatientsRead, PatientsWrite, ReportsRead, SettingsManage,
+        UsersManage,
     };
     vec![
         Route::get("/api/v1/me", SignedIn, me::show),
@@ -173,5 +176,95 @@ pub fn routes() -> Vec<Route> {
             visits::amend,
         ),
         Route::get("/api/v1/codes", Needs(EncountersRead), visits::codes),
+        Route::get("/api/v1/services", Needs(InvoicesRead), billing::services),
+        Route::post(
+            "/api/v1/services",
+            Needs(SettingsManage),
+            billing::create_service,
+        ),
+        Route::post(
+            "/api/v1/visits/{id}/invoice",
+            Needs(InvoicesWrite),
+            billing::for_visit,
+        ),
+        Route::get(
+            "/api/v1/patients/{id}/invoices",
+            Needs(InvoicesRead),
+            billing::of_patient,
+        ),
+        Route::post(
+            "/api/v1/patients/{id}/invoices",
+            Needs(InvoicesWrite),
+            billing::for_patient,
+        ),
+        Route::post(
+            "/api/v1/patients/{id}/deposits",
+            Needs(InvoicesWrite),
+            billing::deposit,
+        ),
+        Route::get("/api/v1/invoices/{id}", Needs(InvoicesRead), billing::show),
+        Route::post(
+            "/api/v1/invoices/{id}/lines",
+            Needs(InvoicesWrite),
+            billing::add_line,
+        ),
+        Route::delete(
+            "/api/v1/invoices/{id}/lines/{line}",
+            Needs(InvoicesWrite),
+            billing::remove_line,
+        ),
+        Route::post(
+            "/api/v1/invoices/{id}/discount",
+            Needs(InvoicesWrite),
+            billing::discount,
+        ),
+        Route::post(
+            "/api/v1/invoices/{id}/issue",
+            Needs(InvoicesWrite),
+            billing::issue,
+        ),
+        Route::post(
+            "/api/v1/invoices/{id}/approve-discount",
+            Needs(BillingManage),
+            billing::approve_discount,
+        ),
+        Route::post(
+            "/api/v1/invoices/{id}/payments",
+            Needs(InvoicesWrite),
+            billing::pay,
+        ),
+        Route::post(
+            "/api/v1/invoices/{id}/apply-credit",
+            Needs(InvoicesWrite),
+            billing::apply_credit,
+        ),
+        Route::post(
+            "/api/v1/invoices/{id}/cancel",
+            Needs(InvoicesVoid),
+            billing::cancel,
+        ),
+        Route::post(
+            "/api/v1/invoices/{id}/credit-notes",
+            Needs(InvoicesVoid),
+            billing::credit_note,
+        ),
+        Route::get(
+            "/api/v1/payments/{id}",
+            Needs(InvoicesRead),
+            billing::payment,
+        ),
+        Route::post(
+            "/api/v1/payments/{id}/refunds",
+            Needs(BillingManage),
+            billing::refund,
+        ),
+        Route::post("/api/v1/shifts", Needs(InvoicesWrite), billing::open_shift),
+        Route::get("/api/v1/shifts/{id}", Needs(InvoicesRead), billing::shift),
+        Route::post(
+            "/api/v1/shifts/{id}/close",
+            Needs(InvoicesWrite),
+            billing::close_shift,
+        ),
+        Route::get("/api/v1/reports/day", Needs(ReportsRead), billing::day),
     ]
 }

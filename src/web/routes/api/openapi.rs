@@ -4,7 +4,7 @@ use crate::web::extract::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{audit, documents, me, patients, scheduling, tokens, users, visits};
+use super::{audit, billing, documents, me, patients, scheduling, tokens, users, visits};
 
 /// An RFC 9457 problem: every error of the API.
 #[derive(utoipa::ToSchema)]
@@ -160,6 +160,11 @@ impl utoipa::Modify for Security {
         visits::sign, visits::amend, visits::codes, visits::prescription, visits::prescribe,
         visits::unprescribe,
         documents::list, documents::upload, documents::content, documents::delete,
+        billing::services, billing::create_service, billing::for_visit, billing::for_patient,
+        billing::of_patient, billing::show, billing::add_line, billing::remove_line,
+        billing::discount, billing::approve_discount, billing::issue, billing::pay, billing::apply_credit, billing::cancel,
+        billing::credit_note, billing::deposit, billing::payment, billing::refund,
+        billing::open_shift, billing::shift, billing::close_shift, billing::day,
     ),
     modifiers(&Security, &Problems),
     tags(
@@ -170,6 +175,7 @@ impl utoipa::Modify for Security {
         (name = "appointments", description = "Providers, free slots and appointments"),
         (name = "visits", description = "Visits, vitals, diagnoses, signing and amendments; diagnosis code search"),
         (name = "documents", description = "Documents on a patient's chart or a visit (PDF, JPEG, PNG)"),
+        (name = "billing", description = "The price list, invoices and credit notes, payments, deposits and refunds, cash shifts and the day report. Amounts in answers are integers in minor units (paisa)"),
     )
 )]
 pub struct ApiDoc;

@@ -7,7 +7,9 @@ mod theme;
 use axum::Router;
 
 use super::table::{self, Access, Route};
-use super::{account, api, appointments, auth, documents, patients, schedule, settings, visits};
+use super::{
+    account, api, appointments, auth, billing, documents, patients, schedule, settings, visits,
+};
 use crate::app::AppState;
 use crate::web::auth::{authenticate_staff, guard_staff};
 
@@ -28,6 +30,7 @@ pub fn table() -> Vec<Route> {
         appointments::routes(),
         visits::routes(),
         documents::routes(),
+        billing::routes(),
     ] {
         routes.extend(area);
     }

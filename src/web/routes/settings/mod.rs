@@ -10,6 +10,7 @@ pub mod index;
 pub mod providers;
 pub mod roles;
 pub mod security;
+pub mod services;
 pub mod templates;
 pub mod types;
 pub mod users;
@@ -55,6 +56,28 @@ pub fn routes() -> Vec<Route> {
         Route::post("/settings/drugs", Needs(SettingsManage), drugs::add),
         Route::get("/settings/drugs/{id}", Needs(SettingsManage), drugs::edit),
         Route::post("/settings/drugs/{id}", Needs(SettingsManage), drugs::update),
+        Route::get("/settings/services", Needs(SettingsManage), services::list),
+        Route::post("/settings/services", Needs(SettingsManage), services::add),
+        Route::get(
+            "/settings/services/{id}",
+            Needs(SettingsManage),
+            services::edit,
+        ),
+        Route::post(
+            "/settings/services/{id}",
+            Needs(SettingsManage),
+            services::update,
+        ),
+        Route::get(
+            "/settings/billing",
+            Needs(SettingsManage),
+            services::billing,
+        ),
+        Route::post(
+            "/settings/billing",
+            Needs(SettingsManage),
+            services::save_billing,
+        ),
         Route::get(
             "/settings/templates",
             Needs(SettingsManage),
