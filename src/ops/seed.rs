@@ -971,8 +971,297 @@ pub async fn demo_clinic(
         )
         .await?;
     }
+    let billing = staff
+        .iter()
+        .find(|u| u.role() == Some(Role::Billing))
+        .map(|u| u.id);
+    if let Some(cashier) = billing {
+        demo_billing(&mut tx, &mut rng, zone, now, cashier).await?;
+    }
     tx.commit().await?;
     Ok(true)
+}
+
+/// The demo's price list, what each appointment type bills, and the visits of the days before
+/// today billed and paid at the desk by the billing user, one closed cash shift a day. Today's
+/// visits are left for the desk to bill.
+async fn demo_billing(
+    tx: &mut sqlx::PgConnection,
+    rng: &mut Rng,
+    zone: Tz,
+    now: DateTime<Utc>,
+    cashier: i64,
+) -> anyhow::Result<()> {
+    use crate::domain::billing::model::{Method, ServiceData, number};
+    use crate::domain::billing::money::{self, LineIn};
+    use crate::domain::billing::repo::{self as bill, Series};
+    let mut services = Vec::new();
+    for (code, name, category, price, tax_bp) in [
+        ("CONS", "Consultation", "Consultation", 50_000, 0),
+        ("FUP", "Follow-up consultation", "Consultation", 30_000, 0),
+        (
+            "VAC",
+            "Vaccination (administration)",
+            "Procedure",
+            20_000,
+            0,
+        ),
+        ("HC", "Health check package", "Package", 250_000, 0),
+        ("PROC", "Minor procedure", "Procedure", 150_000, 1300),
+        ("EYE", "Eye examination", "Consultation", 60_000, 0),
+        ("CBC", "Complete blood count", "Laboratory", 45_000, 0),
+        (
+            "ECG",
+            "Electrocardiogram (ECG)",
+            "Diagnostics",
+            80_000,
+            1300,
+        ),
+        ("XR", "X-ray, chest", "Radiology", 120_000, 1300),
+        ("DRS", "Dressing", "Procedure", 15_000, 0),
+    ] {
+        let id = bill::save_service(
+            tx,
+            None,
+            &ServiceData {
+                code: code.into(),
+                name: name.into(),
+                category: category.into(),
+                price,
+                tax_bp,
+                active: true,
+            },
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo service {code} twice"))?;
+        services.push((id, code, name, price, tax_bp));
+    }
+    let by_type = [
+        ("Consultation", "CONS"),
+        ("Follow-up", "FUP"),
+        ("Vaccination", "VAC"),
+        ("Health check", "HC"),
+        ("Minor procedure", "PROC"),
+        ("Eye check", "EYE"),
+    ];
+    for (ty, code) in by_type {
+        if let Some(s) = services.iter().find(|s| s.1 == code) {
+            sqlx::query!(
+                "UPDATE appointment_types SET service_id = $2 WHERE name = $1",
+                ty,
+                s.0
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    let cfg = bill::config(tx).await?;
+    let today = scheduling::local_date(zone, now);
+    let visits = sqlx::query!(
+        r#"SELECT v.id, v.patient_id, v.clinician_id, v.started_at, t.service_id AS "service_id?"
+             FROM visits v
+             LEFT JOIN appointments a ON a.id = v.appointment_id
+             LEFT JOIN appointment_types t ON t.id = a.type_id
+            WHERE v.signed_at IS NOT NULL
+            ORDER BY v.started_at"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let extras: Vec<_> = services
+        .iter()
+        .filter(|s| ["CBC", "ECG", "XR", "DRS"].contains(&s.1))
+        .collect();
+    let mut day_shift: Option<(NaiveDate, i64, DateTime<Utc>)> = None;
+    for v in visits {
+        let day = scheduling::local_date(zone, v.started_at);
+        if day >= today {
+            continue;
+        }
+        // The desk's shift of that day: opened at 8:00, closed at 18:00 with the cash counted.
+        if day_shift.is_none_or(|(d, _, _)| d != day) {
+            if let Some((_, id, closes)) = day_shift.take() {
+                close_demo_shift(tx, id, closes).await?;
+            }
+            let (start, _) = slots::day_bounds(zone, day);
+            let opens = start + Duration::hours(8);
+            sqlx::query!(
+                "INSERT INTO cash_shifts (cashier_id, opened_at, opening_float) VALUES ($1, $2, 200000)",
+                cashier,
+                opens
+            )
+            .execute(&mut *tx)
+            .await?;
+            let id = sqlx::query_scalar!(
+                "SELECT id FROM cash_shifts WHERE cashier_id = $1 AND closed_at IS NULL",
+                cashier
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            day_shift = Some((day, id, start + Duration::hours(18)));
+        }
+        let Some((_, shift, _)) = day_shift else {
+            continue;
+        };
+        let at = v.started_at + Duration::minutes(25);
+        let invoice = bill::create_invoice(
+            tx,
+            &bill::NewInvoice {
+                kind: "invoice",
+                patient: v.patient_id,
+                visit: Some(v.id),
+                credits: None,
+                currency: cfg.currency.code,
+            },
+            at,
+            Some(cashier),
+        )
+        .await?;
+        let mut lines = Vec::new();
+        let main = services
+            .iter()
+            .find(|s| Some(s.0) == v.service_id)
+            .unwrap_or(&services[0]);
+        lines.push(main);
+        if rng.chance(35) {
+            lines.push(extras[rng.below(extras.len())]);
+        }
+        let mut priced = Vec::new();
+        let mut ids = Vec::new();
+        for s in &lines {
+            let l = bill::LineData {
+                service_id: Some(s.0),
+                credits_line_id: None,
+                clinician_id: Some(v.clinician_id),
+                code: s.1.into(),
+                description: s.2.into(),
+                quantity: 1,
+                unit_price: s.3,
+                tax_bp: s.4,
+                discount: 0,
+                discount_reason: String::new(),
+            };
+            ids.push(bill::add_line(tx, invoice, &l, at).await?);
+            priced.push(LineIn {
+                unit_price: s.3,
+                quantity: 1,
+                tax_bp: s.4,
+                discount: 0,
+            });
+        }
+        let t = money::totals(&priced, 0).map_err(|e| anyhow::anyhow!("demo invoice: {e:?}"))?;
+        for (id, f) in ids.iter().zip(&t.lines) {
+            bill::freeze_line(tx, *id, f).await?;
+        }
+        let fy = cfg.fiscal_start.year_of(day);
+        let (seq, issued_at) = bill::take_number(tx, Series::Invoice, &fy, at).await?;
+        let no = number(cfg.prefix(Series::Invoice), &fy, seq);
+        bill::issue(
+            tx,
+            invoice,
+            &bill::Issue {
+                fiscal_year: &fy,
+                seq,
+                number: &no,
+                gross: t.gross,
+                net: t.net,
+                tax: t.tax,
+                total: t.total,
+                at: issued_at,
+                by: Some(cashier),
+            },
+        )
+        .await?;
+        // Most pay in full, by cash or a wallet; a few in two parts; some leave a balance.
+        let parts: Vec<(Method, i64)> = match rng.below(10) {
+            0 => Vec::new(),
+            1 | 2 => vec![
+                (Method::Cash, t.total / 2),
+                (Method::Wallet, t.total - t.total / 2),
+            ],
+            3 | 4 => vec![(Method::Wallet, t.total)],
+            5 => vec![(Method::Card, t.total)],
+            _ => vec![(Method::Cash, t.total)],
+        };
+        for (k, (method, amount)) in parts.into_iter().enumerate() {
+            let (seq, paid_at) = bill::take_number(
+                tx,
+                Series::Receipt,
+                &fy,
+                issued_at + Duration::minutes(k as i64 + 1),
+            )
+            .await?;
+            let no = number(cfg.prefix(Series::Receipt), &fy, seq);
+            let reference = if method == Method::Cash {
+                String::new()
+            } else {
+                format!("TXN{}", 400_000 + rng.below(500_000))
+            };
+            let p = bill::insert_payment(
+                tx,
+                &bill::NewPayment {
+                    kind: "receipt",
+                    fiscal_year: &fy,
+                    seq,
+                    number: &no,
+                    patient: v.patient_id,
+                    method,
+                    reference: &reference,
+                    amount,
+                    currency: cfg.currency.code,
+                    refund_of: None,
+                    reason: "",
+                    shift: Some(shift),
+                    at: paid_at,
+                    by: Some(cashier),
+                },
+            )
+            .await?;
+            bill::allocate(tx, p, invoice, amount, paid_at, Some(cashier)).await?;
+        }
+    }
+    if let Some((_, id, closes)) = day_shift {
+        close_demo_shift(tx, id, closes).await?;
+    }
+    Ok(())
+}
+
+/// Closes a demo shift with the cash counted as expected, in notes (coins for the rest).
+async fn close_demo_shift(
+    tx: &mut sqlx::PgConnection,
+    id: i64,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    use crate::domain::billing::model::DENOMINATIONS;
+    use crate::domain::billing::repo as bill;
+    let s = bill::shift(tx, id, true)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo shift {id} gone"))?;
+    let mut left = s.expected_cash;
+    let mut counted = std::collections::BTreeMap::new();
+    for d in DENOMINATIONS {
+        let n = left / (d * 100);
+        if n > 0 {
+            counted.insert(d.to_string(), n);
+            left -= n * d * 100;
+        }
+    }
+    if left > 0 {
+        counted.insert("coins_minor".to_owned(), left);
+    }
+    bill::close_shift(
+        tx,
+        id,
+        &bill::Close {
+            counted: &counted,
+            counted_cash: s.expected_cash,
+            expected_cash: s.expected_cash,
+            handed_to: None,
+            note: "",
+            at,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Inserts `n` patients in batches straight in SQL (names from the lists above, skewed so that

@@ -248,3 +248,90 @@ async fn nurse_and_doctor_run_a_consultation_in_chromium() {
     assert_eq!(vitals, 1, "the triage vitals joined the visit");
     assert!(shots.join("visit-print.png").exists());
 }
+
+/// Billing in real Chromium: the doctor signs, the cashier bills the visit from the desk,
+/// issues, takes cash and wallet, prints the 80 mm receipt and the A4/A5 invoice, closes the
+/// shift and reads the day report; screenshots for docs/billing.md.
+#[tokio::test]
+async fn billing_issues_takes_two_payments_prints_and_closes_the_shift_in_chromium() {
+    let dir = browser_dir();
+    let app = spawn_app().await;
+    let c = clinic(&app, "alpha", "UTC").await;
+    let p = patient(&app, &c.t, "Sita", "Sharma", Some("1980-05-01"), None).await;
+    let s = "tenant_alpha";
+    sqlx::raw_sql(&format!(
+        "INSERT INTO {s}.services (code, name, category, price, tax_bp) VALUES
+             ('CONS', 'Consultation', 'Consultation', 50000, 0),
+             ('XR', 'X-ray, chest', 'Radiology', 120000, 1300);
+         UPDATE {s}.appointment_types SET service_id = (SELECT id FROM {s}.services WHERE code = 'CONS')
+          WHERE id = {consult}",
+        consult = c.consult
+    ))
+    .execute(&app.admin)
+    .await
+    .unwrap();
+    app.set_setting(
+        &c.t,
+        "letterhead.tax_number",
+        serde_json::json!("601234567"),
+    )
+    .await;
+    let mut desk = crate::helpers::browser::Browser::login_as(
+        &app,
+        &TestApp::clinic_host("alpha"),
+        &c.reception,
+    )
+    .await;
+    let appt =
+        crate::helpers::clinic::book_with_doctor(&mut desk, &c, p, "2026-03-02T09:30:00Z").await;
+    let mut doctor =
+        crate::helpers::browser::Browser::login_as(&app, &TestApp::clinic_host("alpha"), &c.doctor)
+            .await;
+    let r = doctor
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/appointments/{appt}/visit"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.body);
+    let visit = r.json()["id"].as_i64().unwrap();
+    let shots = std::env::var_os("CLINICBOX_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots"));
+    let base = format!(
+        "http://{}:{}",
+        TestApp::clinic_host("alpha"),
+        app.addr.port()
+    );
+    let out = tokio::process::Command::new("node")
+        .current_dir(&dir)
+        .arg("billing.mjs")
+        .arg(&base)
+        .arg(format!("{}:{}", c.doctor.email, c.doctor.password))
+        .arg(format!("{}:{}", c.billing.email, c.billing.password))
+        .arg(visit.to_string())
+        .arg(&shots)
+        .output()
+        .await
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "billing flow failed (screenshots in {}):\n{}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // What the browser did is in the database: paid, three prints, the shift closed even.
+    let (state, prints, variance): (String, i64, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT status FROM tenant_alpha.invoices WHERE visit_id = $1),
+                (SELECT count(*) FROM tenant_alpha.billing_prints),
+                (SELECT counted_cash - expected_cash FROM tenant_alpha.cash_shifts)",
+    )
+    .bind(visit)
+    .fetch_one(&app.admin)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), prints, variance), ("issued", 4, Some(0)));
+    assert!(shots.join("billing-receipt-thermal.png").exists());
+}

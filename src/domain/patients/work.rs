@@ -123,6 +123,11 @@ pub struct Chart {
     pub clinical: Option<Clinical>,
     /// The documents (newest first), for those who may read them.
     pub documents: Option<crate::domain::documents::work::OfChart>,
+    /// The patient's balance and the clinic's currency, for those who see invoices.
+    pub balance: Option<(
+        crate::domain::billing::repo::Balance,
+        crate::domain::billing::money::Currency,
+    )>,
 }
 
 /// The chart's clinical part.
@@ -141,6 +146,8 @@ pub struct ChartFor {
     pub appointments: bool,
     pub clinical: bool,
     pub documents: bool,
+    /// What the patient owes and their credit (staff who see invoices).
+    pub billing: bool,
 }
 
 pub async fn chart(c: &Clinic, id: i64, parts: ChartFor) -> sqlx::Result<Option<Chart>> {
@@ -180,6 +187,13 @@ pub async fn chart(c: &Clinic, id: i64, parts: ChartFor) -> sqlx::Result<Option<
     } else {
         None
     };
+    let balance = if parts.billing {
+        use crate::domain::billing::repo as billing;
+        let b = billing::balance(&mut u, id).await?;
+        Some((b, billing::config(&mut u).await?.currency))
+    } else {
+        None
+    };
     let ev = u
         .event(action::PATIENT_VIEW)
         .resource("patient", id)
@@ -187,6 +201,7 @@ pub async fn chart(c: &Clinic, id: i64, parts: ChartFor) -> sqlx::Result<Option<
     u.audit_and_commit(ev).await?;
     Ok(Some(Chart {
         documents,
+        balance,
         clinical,
         patient,
         tz,

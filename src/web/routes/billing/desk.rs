@@ -136,12 +136,23 @@ impl ShiftPage {
     fn count(&self, d: &i64) -> String {
         self.counts.get(&d.to_string()).cloned().unwrap_or_default()
     }
-    fn counted(&self, d: &i64) -> i64 {
-        self.s
-            .counted
-            .as_ref()
-            .and_then(|c| c.0.get(&d.to_string()).copied())
-            .unwrap_or_default()
+    /// What was counted: "1000 × 2 · 500 × 1 · coins Rs. 7.50".
+    fn counted_line(&self) -> String {
+        let Some(c) = &self.s.counted else {
+            return String::new();
+        };
+        let mut parts: Vec<String> = DENOMINATIONS
+            .iter()
+            .filter_map(|d| c.0.get(&d.to_string()).map(|n| format!("{d} × {n}")))
+            .collect();
+        if let Some(coins) = c.0.get("coins_minor") {
+            parts.push(format!(
+                "{} {}",
+                self.page.t("billing.coins"),
+                self.fmt.money(*coins)
+            ));
+        }
+        parts.join(" · ")
     }
     fn coins(&self) -> String {
         self.counts.get("coins").cloned().unwrap_or_default()

@@ -53,6 +53,13 @@ impl InvoicePrint {
     fn paper_class(&self) -> &'static str {
         self.paper.as_str()
     }
+    /// Who printed it, when not who issued it.
+    fn other_printer(&self) -> Option<&str> {
+        self.p
+            .printed_by
+            .as_deref()
+            .filter(|by| Some(*by) != self.inv().issued_by_name.as_deref())
+    }
 }
 
 pub async fn invoice(

@@ -40,6 +40,8 @@ struct ChartPage {
     /// The trend plots (SVG).
     trends: Vec<String>,
     documents: Option<DocumentList>,
+    /// What the patient owes and their credit, formatted (staff who see invoices).
+    balance: Option<(String, String, bool)>,
 }
 
 impl ChartPage {
@@ -80,6 +82,7 @@ pub async fn show(
         appointments: user.can(Permission::AppointmentsRead),
         clinical: user.can(Permission::EncountersRead),
         documents: user.can(Permission::DocumentsRead),
+        billing: user.can(Permission::InvoicesRead),
     };
     let chart = work::chart(&clinic, id, parts)
         .await?
@@ -110,7 +113,15 @@ pub async fn show(
         ),
         None => Vec::new(),
     };
+    let balance = chart.balance.map(|(b, cur)| {
+        (
+            cur.format(b.due),
+            cur.format(b.credit),
+            b.due > 0 || b.credit > 0,
+        )
+    });
     Ok(render_page(&ChartPage {
+        balance,
         documents,
         trends,
         can_visit: user.can(Permission::EncountersWrite),
