@@ -1221,6 +1221,40 @@ async fn printed_by(u: &mut Unit<'_>) -> sqlx::Result<Option<String>> {
     }
 }
 
+/// Records the print of `document` `id` (of `patient`), writes its audit event and commits:
+/// the last step of both prints.
+#[allow(clippy::too_many_arguments)]
+async fn printed<T>(
+    mut u: Unit<'_>,
+    c: &Clinic,
+    document: &'static str,
+    id: i64,
+    patient: i64,
+    paper: Paper,
+    action: &'static str,
+    record: T,
+) -> Result<Printed<T>, BillingError> {
+    let copy =
+        repo::record_print(&mut u, document, id, paper.as_str(), c.at(), c.user_id()).await?;
+    let letterhead = crate::domain::settings::Letterhead::read(&mut u).await?;
+    let tz = tz(&mut u).await?;
+    let by = printed_by(&mut u).await?;
+    let ev = u
+        .event(action)
+        .resource(document, id)
+        .patient(patient)
+        .details(serde_json::json!({ "copy": copy, "paper": paper.as_str() }));
+    u.audit_and_commit(ev).await?;
+    Ok(Printed {
+        record,
+        copy,
+        letterhead,
+        tz,
+        printed_at: c.at(),
+        printed_by: by,
+    })
+}
+
 /// Prints an issued invoice or credit note (a draft cannot be printed).
 pub async fn print_invoice(
     c: &Clinic,
@@ -1236,25 +1270,18 @@ pub async fn print_invoice(
         .await?
         .ok_or(BillingError::NotFound)?;
     let cfg = repo::config(&mut u).await?;
-    let copy =
-        repo::record_print(&mut u, "invoice", id, paper.as_str(), c.at(), c.user_id()).await?;
-    let letterhead = crate::domain::settings::Letterhead::read(&mut u).await?;
-    let tz = tz(&mut u).await?;
-    let by = printed_by(&mut u).await?;
-    let ev = u
-        .event(action::INVOICE_PRINTED)
-        .resource("invoice", id)
-        .patient(inv.patient_id)
-        .details(serde_json::json!({ "copy": copy, "paper": paper.as_str() }));
-    u.audit_and_commit(ev).await?;
-    Ok(Printed {
-        record: (inv, patient, cfg),
-        copy,
-        letterhead,
-        tz,
-        printed_at: c.at(),
-        printed_by: by,
-    })
+    let of = inv.patient_id;
+    printed(
+        u,
+        c,
+        "invoice",
+        id,
+        of,
+        paper,
+        action::INVOICE_PRINTED,
+        (inv, patient, cfg),
+    )
+    .await
 }
 
 pub async fn print_payment(
@@ -1270,25 +1297,18 @@ pub async fn print_payment(
         .await?
         .ok_or(BillingError::NotFound)?;
     let cfg = repo::config(&mut u).await?;
-    let copy =
-        repo::record_print(&mut u, "payment", id, paper.as_str(), c.at(), c.user_id()).await?;
-    let letterhead = crate::domain::settings::Letterhead::read(&mut u).await?;
-    let tz = tz(&mut u).await?;
-    let by = printed_by(&mut u).await?;
-    let ev = u
-        .event(action::PAYMENT_PRINTED)
-        .resource("payment", id)
-        .patient(p.patient_id)
-        .details(serde_json::json!({ "copy": copy, "paper": paper.as_str() }));
-    u.audit_and_commit(ev).await?;
-    Ok(Printed {
-        record: (p, patient, cfg),
-        copy,
-        letterhead,
-        tz,
-        printed_at: c.at(),
-        printed_by: by,
-    })
+    let of = p.patient_id;
+    printed(
+        u,
+        c,
+        "payment",
+        id,
+        of,
+        paper,
+        action::PAYMENT_PRINTED,
+        (p, patient, cfg),
+    )
+    .await
 }
 
 // ---- the desk ----
