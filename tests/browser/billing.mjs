@@ -194,6 +194,12 @@ try {
     await noAxe(desk, 'the day report');
     await desk.screenshot({ path: `${shots}/billing-day-report.png`, fullPage: true });
   });
+  await step('nobody owes: the outstanding balances list says so', async () => {
+    await desk.goto(`${base}/billing`);
+    await desk.click('#outstanding-link');
+    await desk.waitForSelector('#nobody-owes');
+    await noAxe(desk, 'the outstanding balances');
+  });
   if (problems.length) throw new Error(`problems in the browser:\n${problems.join('\n')}`);
   console.log('billing flow: ok');
 } catch (e) {

@@ -591,6 +591,14 @@ async fn cancelling_crediting_and_refunds() {
     assert_eq!(v["amount"], 50_000);
     let v = invoice_of(&mut b, inv3).await;
     assert_eq!(v["due"], 6_500);
+    // The outstanding balances list: the patient, with what the one invoice still asks.
+    let page = b.get("/billing/outstanding").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.contains("Sita Sharma") && page.contains("Rs. 65.00"),
+        "{}",
+        page.body
+    );
     let (_, acct) = api(
         &mut b,
         Method::GET,

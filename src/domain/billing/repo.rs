@@ -1084,6 +1084,43 @@ pub async fn day_report(
     Ok(r)
 }
 
+/// A patient who owes on issued invoices.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Outstanding {
+    pub patient_id: i64,
+    pub patient_name: String,
+    pub mrn: String,
+    /// Issued invoices with something still due.
+    pub invoices: i64,
+    /// When the oldest of them was issued.
+    pub oldest: DateTime<Utc>,
+    pub due: i64,
+}
+
+/// Everyone who owes, most owed first.
+pub async fn outstanding(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<Outstanding>> {
+    sqlx::query_as!(
+        Outstanding,
+        r#"SELECT i.patient_id, p.given_name || ' ' || p.family_name AS "patient_name!", p.mrn,
+                  count(*) AS "invoices!", min(i.issued_at) AS "oldest!",
+                  sum(i.total - coalesce(a.paid, 0) - coalesce(c.credited, 0))::bigint AS "due!"
+             FROM invoices i
+             JOIN patients p ON p.id = i.patient_id
+             LEFT JOIN LATERAL (SELECT sum(amount) AS paid FROM payment_allocations
+                                 WHERE invoice_id = i.id) a ON true
+             LEFT JOIN LATERAL (SELECT sum(total) AS credited FROM invoices x
+                                 WHERE x.credits_id = i.id AND x.status = 'issued') c ON true
+            WHERE i.kind = 'invoice' AND i.status = 'issued'
+              AND i.total - coalesce(a.paid, 0) - coalesce(c.credited, 0) > 0
+            GROUP BY i.patient_id, p.given_name, p.family_name, p.mrn
+            ORDER BY 6 DESC, 2
+            LIMIT $1"#,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
 // ---- prints ----
 
 /// Records a print; returns its copy number (1: the original).

@@ -1628,3 +1628,16 @@ pub async fn save_type_services(
     u.audit_and_commit(ev).await?;
     Ok(())
 }
+
+/// Everyone who owes on issued invoices, most owed first (at most 500).
+pub async fn outstanding(c: &Clinic) -> Result<(Vec<repo::Outstanding>, Config, Tz), BillingError> {
+    let mut u = c.begin().await?;
+    let list = repo::outstanding(&mut u, 500).await?;
+    let config = repo::config(&mut u).await?;
+    let tz = tz(&mut u).await?;
+    let ev = u.event(action::REPORT_VIEW).details(serde_json::json!({
+        "report": "outstanding", "patients": list.len(),
+    }));
+    u.audit_and_commit(ev).await?;
+    Ok((list, config, tz))
+}

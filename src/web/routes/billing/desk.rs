@@ -433,3 +433,34 @@ pub async fn deposit(
         Err(e) => Err(fatal(e)),
     }
 }
+
+#[derive(Template)]
+#[template(path = "billing/outstanding.html")]
+struct OutstandingPage {
+    page: Page,
+    list: Vec<crate::domain::billing::repo::Outstanding>,
+    fmt: Fmt,
+}
+
+impl OutstandingPage {
+    fn m(&self, minor: impl AsMinor) -> String {
+        self.fmt.money(minor.minor())
+    }
+    fn total(&self) -> i64 {
+        self.list.iter().map(|o| o.due).sum()
+    }
+}
+
+/// `GET /billing/outstanding`: everyone who owes, most owed first.
+pub async fn outstanding(clinic: Clinic, page: PageCtx) -> Result<Response, AppError> {
+    let (list, config, tz) = work::outstanding(&clinic).await.map_err(fatal)?;
+    let fmt = Fmt {
+        currency: config.currency,
+        tz,
+    };
+    let page = page.into_page().printed_at(clinic.at(), tz);
+    Ok(render_with_status(
+        StatusCode::OK,
+        &OutstandingPage { page, list, fmt },
+    ))
+}

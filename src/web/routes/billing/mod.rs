@@ -74,6 +74,11 @@ pub fn routes() -> Vec<Route> {
     vec![
         Route::get("/billing", Needs(InvoicesRead), desk::show),
         Route::get("/billing/day", Needs(ReportsRead), desk::day),
+        Route::get(
+            "/billing/outstanding",
+            Needs(InvoicesRead),
+            desk::outstanding,
+        ),
         Route::post(
             "/visits/{id}/invoice",
             Needs(InvoicesWrite),
