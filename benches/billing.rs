@@ -12,40 +12,15 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clinicbox::db::TenantDb;
 use clinicbox::domain::auth::{Accounts, Role, service};
-use common::{BoxError, ms, percentile, setup};
+use common::{BoxError, csrf_of, report, setup};
 
 const PASSWORD: &str = "velvet-harbor-piano-73";
 const CLIENTS: usize = 16;
 const BILLS_EACH: usize = 40;
-
-fn report(what: &str, mut v: Vec<Duration>, target: Option<f64>) {
-    v.sort();
-    let p95 = ms(percentile(&v, 0.95));
-    println!(
-        "  {what:<44} n={:<5} p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms{}",
-        v.len(),
-        ms(percentile(&v, 0.5)),
-        p95,
-        ms(percentile(&v, 0.99)),
-        match target {
-            Some(t) if p95 <= t => format!("  (target {t} ms: met)"),
-            Some(t) => format!("  (target {t} ms: MISSED)"),
-            None => String::new(),
-        }
-    );
-}
-
-fn meta_csrf(page: &str) -> String {
-    page.split("name=\"csrf-token\" content=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 /// A signed-in client and its CSRF token.
 async fn sign_in(
@@ -59,7 +34,7 @@ async fn sign_in(
         .post(format!("{base}/login"))
         .header("Origin", base)
         .form(&[
-            ("_csrf", meta_csrf(&page).as_str()),
+            ("_csrf", csrf_of(&page).as_str()),
             ("email", email),
             ("password", PASSWORD),
         ])
@@ -74,7 +49,7 @@ async fn sign_in(
         .await?
         .text()
         .await?;
-    Ok((c, meta_csrf(&page)))
+    Ok((c, csrf_of(&page)))
 }
 
 async fn post(

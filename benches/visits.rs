@@ -13,38 +13,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clinicbox::db::TenantDb;
 use clinicbox::domain::auth::{Accounts, Role, service};
-use common::{BoxError, ms, percentile, setup};
+use common::{BoxError, csrf_of, report, setup};
 
 const PASSWORD: &str = "velvet-harbor-piano-73";
-
-fn report(what: &str, mut v: Vec<Duration>, target: Option<f64>) {
-    v.sort();
-    let p95 = ms(percentile(&v, 0.95));
-    println!(
-        "  {what:<44} n={:<4} p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms{}",
-        v.len(),
-        ms(percentile(&v, 0.5)),
-        p95,
-        ms(percentile(&v, 0.99)),
-        match target {
-            Some(t) if p95 <= t => format!("  (target {t} ms: met)"),
-            Some(t) => format!("  (target {t} ms: MISSED)"),
-            None => String::new(),
-        }
-    );
-}
-
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf-token\" content=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {

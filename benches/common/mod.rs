@@ -159,3 +159,30 @@ pub fn client(addr: SocketAddr, cookies: bool) -> Result<reqwest::Client, BoxErr
         .no_proxy()
         .build()?)
 }
+
+/// One latency line: count, p50, p95, p99 and whether p95 met `target` (ms).
+pub fn report(what: &str, mut v: Vec<Duration>, target: Option<f64>) {
+    v.sort();
+    let p95 = ms(percentile(&v, 0.95));
+    println!(
+        "  {what:<44} n={:<5} p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms{}",
+        v.len(),
+        ms(percentile(&v, 0.5)),
+        p95,
+        ms(percentile(&v, 0.99)),
+        match target {
+            Some(t) if p95 <= t => format!("  (target {t} ms: met)"),
+            Some(t) => format!("  (target {t} ms: MISSED)"),
+            None => String::new(),
+        }
+    );
+}
+
+/// The CSRF token a page carries in its `csrf-token` meta tag.
+pub fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}

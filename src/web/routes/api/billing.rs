@@ -13,17 +13,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::visits::Created;
 use crate::domain::billing::repo::{Balance, DayReport, InvoiceSummary};
 use crate::domain::billing::work::{self, LineInput};
-use crate::domain::billing::{
-    BillingError, Invoice, Payment, PaymentInput, Service, ServiceInput, Shift, State,
-};
+use crate::domain::billing::{Invoice, Payment, PaymentInput, Service, ServiceInput, Shift, State};
 use crate::domain::clinic::Clinic;
 use crate::web::AppError;
 use crate::web::extract::{Json, Path};
 use crate::web::routes::billing::fatal;
-
-fn api_error(e: BillingError) -> AppError {
-    fatal(e)
-}
 
 fn created(id: i64) -> Response {
     (StatusCode::CREATED, Json(Created { id })).into_response()
@@ -46,7 +40,7 @@ pub async fn create_service(
 ) -> Result<Response, AppError> {
     let id = work::save_service(&clinic, None, &input)
         .await
-        .map_err(api_error)?
+        .map_err(fatal)?
         .ok_or(AppError::NotFound)?;
     Ok(created(id))
 }
@@ -72,7 +66,7 @@ pub struct VisitInvoice {
     responses((status = 201, body = VisitInvoice), (status = 200, body = VisitInvoice), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn for_visit(clinic: Clinic, Path(id): Path<i64>) -> Result<Response, AppError> {
-    let (id, created) = work::for_visit(&clinic, id).await.map_err(api_error)?;
+    let (id, created) = work::for_visit(&clinic, id).await.map_err(fatal)?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -86,7 +80,7 @@ pub async fn for_visit(clinic: Clinic, Path(id): Path<i64>) -> Result<Response, 
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn for_patient(clinic: Clinic, Path(id): Path<i64>) -> Result<Response, AppError> {
     Ok(created(
-        work::for_patient(&clinic, id).await.map_err(api_error)?,
+        work::for_patient(&clinic, id).await.map_err(fatal)?,
     ))
 }
 
@@ -103,7 +97,7 @@ pub struct Account {
     responses((status = 200, body = Account), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn of_patient(clinic: Clinic, Path(id): Path<i64>) -> Result<Json<Account>, AppError> {
-    let a = work::of_patient(&clinic, id).await.map_err(api_error)?;
+    let a = work::of_patient(&clinic, id).await.map_err(fatal)?;
     Ok(Json(Account {
         invoices: a.invoices,
         payments: a.payments,
@@ -115,7 +109,7 @@ pub async fn of_patient(clinic: Clinic, Path(id): Path<i64>) -> Result<Json<Acco
     responses((status = 200, body = InvoiceRecord), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn show(clinic: Clinic, Path(id): Path<i64>) -> Result<Json<InvoiceRecord>, AppError> {
-    let r = work::open(&clinic, id).await.map_err(api_error)?;
+    let r = work::open(&clinic, id).await.map_err(fatal)?;
     Ok(Json(InvoiceRecord {
         state: r.invoice.state(),
         due: r.invoice.due(),
@@ -134,9 +128,7 @@ pub async fn add_line(
     Json(input): Json<LineInput>,
 ) -> Result<Response, AppError> {
     Ok(created(
-        work::add_line(&clinic, id, &input)
-            .await
-            .map_err(api_error)?,
+        work::add_line(&clinic, id, &input).await.map_err(fatal)?,
     ))
 }
 
@@ -148,9 +140,7 @@ pub async fn remove_line(
     clinic: Clinic,
     Path((id, line)): Path<(i64, i64)>,
 ) -> Result<StatusCode, AppError> {
-    work::remove_line(&clinic, id, line)
-        .await
-        .map_err(api_error)?;
+    work::remove_line(&clinic, id, line).await.map_err(fatal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -177,7 +167,7 @@ pub async fn discount(
 ) -> Result<StatusCode, AppError> {
     work::set_discount(&clinic, id, &d.discount, &d.reason, &d.note)
         .await
-        .map_err(api_error)?;
+        .map_err(fatal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -185,9 +175,7 @@ pub async fn discount(
     responses((status = 204), (status = 403), (status = 404), (status = 409)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn approve_discount(clinic: Clinic, Path(id): Path<i64>) -> Result<StatusCode, AppError> {
-    work::approve_discount(&clinic, id)
-        .await
-        .map_err(api_error)?;
+    work::approve_discount(&clinic, id).await.map_err(fatal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -201,7 +189,7 @@ pub struct Issued {
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn issue(clinic: Clinic, Path(id): Path<i64>) -> Result<Json<Issued>, AppError> {
     Ok(Json(Issued {
-        number: work::issue(&clinic, id).await.map_err(api_error)?,
+        number: work::issue(&clinic, id).await.map_err(fatal)?,
     }))
 }
 
@@ -215,7 +203,7 @@ pub async fn pay(
     Json(input): Json<PaymentInput>,
 ) -> Result<Response, AppError> {
     Ok(created(
-        work::pay(&clinic, id, &input).await.map_err(api_error)?,
+        work::pay(&clinic, id, &input).await.map_err(fatal)?,
     ))
 }
 
@@ -229,7 +217,7 @@ pub struct Applied {
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn apply_credit(clinic: Clinic, Path(id): Path<i64>) -> Result<Json<Applied>, AppError> {
     Ok(Json(Applied {
-        amount: work::apply_credit(&clinic, id).await.map_err(api_error)?,
+        amount: work::apply_credit(&clinic, id).await.map_err(fatal)?,
     }))
 }
 
@@ -249,9 +237,7 @@ pub async fn cancel(
     Path(id): Path<i64>,
     Json(r): Json<Reason>,
 ) -> Result<StatusCode, AppError> {
-    work::cancel(&clinic, id, &r.reason)
-        .await
-        .map_err(api_error)?;
+    work::cancel(&clinic, id, &r.reason).await.map_err(fatal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -275,7 +261,7 @@ pub async fn credit_note(
     Ok(created(
         work::credit_note(&clinic, id, &c.lines, &c.reason)
             .await
-            .map_err(api_error)?,
+            .map_err(fatal)?,
     ))
 }
 
@@ -289,9 +275,7 @@ pub async fn deposit(
     Json(input): Json<PaymentInput>,
 ) -> Result<Response, AppError> {
     Ok(created(
-        work::deposit(&clinic, id, &input)
-            .await
-            .map_err(api_error)?,
+        work::deposit(&clinic, id, &input).await.map_err(fatal)?,
     ))
 }
 
@@ -300,7 +284,7 @@ pub async fn deposit(
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn payment(clinic: Clinic, Path(id): Path<i64>) -> Result<Json<Payment>, AppError> {
     Ok(Json(
-        work::payment(&clinic, id).await.map_err(api_error)?.payment,
+        work::payment(&clinic, id).await.map_err(fatal)?.payment,
     ))
 }
 
@@ -324,7 +308,7 @@ pub async fn refund(
     Ok(created(
         work::refund(&clinic, id, &r.amount, &r.reason)
             .await
-            .map_err(api_error)?,
+            .map_err(fatal)?,
     ))
 }
 
@@ -342,9 +326,7 @@ pub struct OpenShift {
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn open_shift(clinic: Clinic, Json(o): Json<OpenShift>) -> Result<Response, AppError> {
     Ok(created(
-        work::open_shift(&clinic, &o.float)
-            .await
-            .map_err(api_error)?,
+        work::open_shift(&clinic, &o.float).await.map_err(fatal)?,
     ))
 }
 
@@ -352,9 +334,7 @@ pub async fn open_shift(clinic: Clinic, Json(o): Json<OpenShift>) -> Result<Resp
     responses((status = 200, body = Shift), (status = 404)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn shift(clinic: Clinic, Path(id): Path<i64>) -> Result<Json<Shift>, AppError> {
-    Ok(Json(
-        work::shift(&clinic, id).await.map_err(api_error)?.shift,
-    ))
+    Ok(Json(work::shift(&clinic, id).await.map_err(fatal)?.shift))
 }
 
 /// The cash counted: how many of each note (`{"1000": 3, "500": 1}`), coins as an amount.
@@ -407,7 +387,7 @@ pub async fn close_shift(
     let handed = c.handed_to.map(|h| h.to_string()).unwrap_or_default();
     let variance = work::close_shift(&clinic, id, &counts, &handed, &c.note)
         .await
-        .map_err(api_error)?;
+        .map_err(fatal)?;
     Ok(Json(Closed { variance }))
 }
 
@@ -438,7 +418,7 @@ pub async fn day(clinic: Clinic, Query(q): Query<DayParams>) -> Result<Json<Day>
                 .map_err(|_| AppError::BadRequest("date: YYYY-MM-DD".into()))?,
         ),
     };
-    let r = work::day(&clinic, day).await.map_err(api_error)?;
+    let r = work::day(&clinic, day).await.map_err(fatal)?;
     Ok(Json(Day {
         date: r.day.to_string(),
         report: r.report,
