@@ -9,6 +9,7 @@ pub mod console;
 pub mod documents;
 pub mod patients;
 pub mod prescriptions;
+pub mod reports;
 pub mod scheduling;
 pub mod settings;
 pub mod tenants;

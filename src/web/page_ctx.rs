@@ -83,6 +83,13 @@ fn clinic_nav(user: &StaffIdentity, path: &str) -> Nav {
                 || path.starts_with("/shifts"),
         });
     }
+    if user.can(Permission::ReportsRead) {
+        links.push(NavLink {
+            href: "/reports",
+            label: "nav.reports",
+            active: path.starts_with("/reports"),
+        });
+    }
     if user.can(Permission::UsersManage)
         || user.can(Permission::SettingsManage)
         || user.can(Permission::AuditRead)

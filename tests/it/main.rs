@@ -36,6 +36,7 @@ mod openapi;
 mod patients;
 mod prescriptions;
 mod readiness;
+mod reports;
 mod routes;
 mod scheduling;
 mod security;

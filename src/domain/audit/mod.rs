@@ -123,6 +123,7 @@ pub mod action {
     pub const SHIFT_CLOSED: &str = "shift.close";
     pub const SHIFT_VIEW: &str = "shift.view";
     pub const REPORT_VIEW: &str = "report.view";
+    pub const REPORT_EXPORT: &str = "report.export";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

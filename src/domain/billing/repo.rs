@@ -855,6 +855,50 @@ pub async fn balance(conn: &mut PgConnection, patient: i64) -> sqlx::Result<Bala
     })
 }
 
+/// What each of `patients` owes on issued invoices (only those who owe), in the clinic's
+/// currency: for the front desk's list, so that the balance is asked for at check-in.
+pub async fn dues(conn: &mut PgConnection, patients: &[i64]) -> sqlx::Result<Dues> {
+    let currency = config(&mut *conn).await?.currency;
+    let rows = sqlx::query!(
+        r#"SELECT i.patient_id,
+                  sum(greatest(i.total - coalesce(a.paid, 0) - coalesce(c.credited, 0), 0))::bigint AS "due!"
+             FROM invoices i
+             LEFT JOIN LATERAL (SELECT sum(amount) AS paid FROM payment_allocations
+                                 WHERE invoice_id = i.id) a ON true
+             LEFT JOIN LATERAL (SELECT sum(total) AS credited FROM invoices
+                                 WHERE credits_id = i.id AND status = 'issued') c ON true
+            WHERE i.patient_id = ANY($1) AND i.kind = 'invoice' AND i.status = 'issued'
+            GROUP BY i.patient_id"#,
+        patients
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(Dues {
+        currency,
+        by_patient: rows
+            .into_iter()
+            .filter(|r| r.due > 0)
+            .map(|r| (r.patient_id, r.due))
+            .collect(),
+    })
+}
+
+/// What patients owe, by patient id.
+#[derive(Clone, Debug)]
+pub struct Dues {
+    pub currency: Currency,
+    pub by_patient: std::collections::BTreeMap<i64, i64>,
+}
+
+impl Dues {
+    /// `Rs. 465.00` when `patient` owes.
+    pub fn of(&self, patient: i64) -> Option<String> {
+        self.by_patient
+            .get(&patient)
+            .map(|d| self.currency.format(*d))
+    }
+}
+
 // ---- shifts ----
 
 pub async fn open_shift_of(conn: &mut PgConnection, cashier: i64) -> sqlx::Result<Option<i64>> {

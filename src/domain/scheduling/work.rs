@@ -10,7 +10,9 @@ use super::model::{Appointment, AppointmentType, Provider, Status};
 use super::service::{self, Booking, BookingError, StatusError, clinic_tz, local_date};
 use super::{repo, slots};
 use crate::domain::audit::action;
-use crate::domain::clinic::Clinic;
+use crate::domain::billing;
+use crate::domain::billing::repo::Dues;
+use crate::domain::clinic::{Clinic, Unit};
 use crate::domain::patients::{self, Patient};
 
 /// Which schedule is shown (and named in its audit event).
@@ -42,6 +44,9 @@ pub struct Schedule {
     pub opening_hours: repo::WeekRows,
     pub slot_minutes: i64,
     pub types: Vec<AppointmentType>,
+    /// Today's list: what its patients owe on issued invoices (the page shows it to those
+    /// who may read invoices).
+    pub dues: Option<Dues>,
 }
 
 /// `date` defaults to today in the clinic. `None`: the week's provider does not exist.
@@ -91,6 +96,10 @@ pub async fn schedule(
         View::Print => appointments.retain(|a| a.status().is_active()),
         View::Today | View::Home | View::Api { .. } => {}
     }
+    let dues = match view {
+        View::Today => Some(dues_of(&mut u, &appointments).await?),
+        _ => None,
+    };
     let opening_hours = repo::clinic_hours(&mut u).await?;
     let slot_minutes = repo::slot_minutes(&mut u).await?;
     let types = repo::types(&mut u, true).await?;
@@ -121,7 +130,16 @@ pub async fn schedule(
         opening_hours,
         slot_minutes,
         types,
+        dues,
     }))
+}
+
+/// What the patients of `list` owe.
+async fn dues_of(u: &mut Unit<'_>, list: &[Appointment]) -> sqlx::Result<Dues> {
+    let mut ids: Vec<i64> = list.iter().map(|a| a.patient_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    billing::repo::dues(u, &ids).await
 }
 
 /// The clinic's appointment types (`all`: inactive ones too). No patient data.
@@ -165,6 +183,8 @@ pub struct StatusChanged {
     pub appointment: Appointment,
     pub tz: Tz,
     pub today: Vec<Appointment>,
+    /// What the changed appointment's patient owes, with today's list.
+    pub dues: Option<Dues>,
 }
 
 pub async fn change_status(
@@ -178,11 +198,13 @@ pub async fn change_status(
     let tz = clinic_tz(&mut u).await?;
     let (from, appointment) =
         service::change_status(&mut u, tz, id, to, reason, c.user_id(), c.at()).await?;
-    let today = if with_today {
+    let (today, dues) = if with_today {
         let (s, e) = slots::day_bounds(tz, local_date(tz, c.at()));
-        repo::between(&mut u, s, e, None).await?
+        let today = repo::between(&mut u, s, e, None).await?;
+        let dues = billing::repo::dues(&mut u, &[appointment.patient_id]).await?;
+        (today, Some(dues))
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     let act = if to == Status::Cancelled {
         action::APPOINTMENT_CANCELLED
@@ -199,6 +221,7 @@ pub async fn change_status(
         appointment,
         tz,
         today,
+        dues,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod documents;
 pub mod health;
 pub mod metrics;
 pub mod patients;
+pub mod reports;
 pub mod schedule;
 pub mod settings;
 pub mod table;

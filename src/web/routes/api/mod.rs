@@ -8,6 +8,7 @@ pub mod documents;
 pub mod me;
 pub mod openapi;
 pub mod patients;
+pub mod reports;
 pub mod scheduling;
 pub mod tokens;
 pub mod users;
@@ -266,5 +267,30 @@ pub fn routes() -> Vec<Route> {
             billing::close_shift,
         ),
         Route::get("/api/v1/reports/day", Needs(ReportsRead), billing::day),
+        Route::get(
+            "/api/v1/reports/revenue",
+            Needs(ReportsRead),
+            reports::revenue,
+        ),
+        Route::get(
+            "/api/v1/reports/sales-register",
+            Needs(ReportsRead),
+            reports::sales_register,
+        ),
+        Route::get(
+            "/api/v1/reports/cancellations",
+            Needs(ReportsRead),
+            reports::cancellations,
+        ),
+        Route::get(
+            "/api/v1/reports/appointments",
+            Needs(ReportsRead),
+            reports::appointments,
+        ),
+        Route::get(
+            "/api/v1/reports/diagnoses",
+            Needs(ReportsRead),
+            reports::diagnoses,
+        ),
     ]
 }

@@ -4,7 +4,7 @@ use crate::web::extract::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{audit, billing, documents, me, patients, scheduling, tokens, users, visits};
+use super::{audit, billing, documents, me, patients, reports, scheduling, tokens, users, visits};
 
 /// An RFC 9457 problem: every error of the API.
 #[derive(utoipa::ToSchema)]
@@ -165,6 +165,8 @@ impl utoipa::Modify for Security {
         billing::discount, billing::approve_discount, billing::issue, billing::pay, billing::apply_credit, billing::cancel,
         billing::credit_note, billing::deposit, billing::payment, billing::refund,
         billing::open_shift, billing::shift, billing::close_shift, billing::day,
+        reports::revenue, reports::sales_register, reports::cancellations, reports::appointments,
+        reports::diagnoses,
     ),
     modifiers(&Security, &Problems),
     tags(
@@ -176,6 +178,7 @@ impl utoipa::Modify for Security {
         (name = "visits", description = "Visits, vitals, diagnoses, signing and amendments; diagnosis code search"),
         (name = "documents", description = "Documents on a patient's chart or a visit (PDF, JPEG, PNG)"),
         (name = "billing", description = "The price list, invoices and credit notes, payments, deposits and refunds, cash shifts and the day report. Amounts in answers are integers in minor units (paisa)"),
+        (name = "reports", description = "Revenue, the sales register, cancellations, appointments and no-shows, visits by diagnosis: tables over a date range or a fiscal year"),
     )
 )]
 pub struct ApiDoc;

@@ -105,9 +105,22 @@ pub async fn status(
         let tz = changed.tz;
         let card = QueueCard {
             page: page.clone(),
-            queue: queue(&rows(changed.today, &page, tz, clinic.at(), true, None)),
+            queue: queue(&rows(
+                changed.today,
+                &page,
+                tz,
+                clinic.at(),
+                true,
+                None,
+                None,
+            )),
             oob: true,
         };
+        let due = changed
+            .dues
+            .as_ref()
+            .filter(|_| user.can(crate::domain::auth::Permission::InvoicesRead))
+            .and_then(|d| d.of(changed.appointment.patient_id));
         let row = Row {
             page,
             a: changed.appointment,
@@ -117,6 +130,7 @@ pub async fn status(
             me: Some(user.id),
             signs: user.can(crate::domain::auth::Permission::EncountersSign),
             now: clinic.at(),
+            due,
         };
         let html = format!(
             "{}\n{}",

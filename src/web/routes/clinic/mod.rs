@@ -8,7 +8,8 @@ use axum::Router;
 
 use super::table::{self, Access, Route};
 use super::{
-    account, api, appointments, auth, billing, documents, patients, schedule, settings, visits,
+    account, api, appointments, auth, billing, documents, patients, reports, schedule, settings,
+    visits,
 };
 use crate::app::AppState;
 use crate::web::auth::{authenticate_staff, guard_staff};
@@ -31,6 +32,7 @@ pub fn table() -> Vec<Route> {
         visits::routes(),
         documents::routes(),
         billing::routes(),
+        reports::routes(),
     ] {
         routes.extend(area);
     }

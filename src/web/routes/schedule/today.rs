@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{hm, types_css_url};
 use crate::domain::auth::{Permission, Role};
+use crate::domain::billing::repo::Dues;
 use crate::domain::clinic::Clinic;
 use crate::domain::scheduling::work::{self, View};
 use crate::domain::scheduling::{Appointment, Provider, Status};
@@ -66,7 +67,8 @@ pub fn queue(rows: &[Row]) -> Vec<Row> {
 }
 
 /// Appointments as rows of the today list; `visits`: the signed-in clinician (if they may
-/// write visits) and whether they sign them.
+/// write visits) and whether they sign them; `dues`: what patients owe (for a reader who may
+/// see invoices).
 pub fn rows(
     list: Vec<Appointment>,
     page: &Page,
@@ -74,10 +76,12 @@ pub fn rows(
     now: DateTime<Utc>,
     can_write: bool,
     visits: Option<(i64, bool)>,
+    dues: Option<&Dues>,
 ) -> Vec<Row> {
     list.into_iter()
         .map(|a| Row {
             page: page.clone(),
+            due: dues.and_then(|d| d.of(a.patient_id)),
             a,
             tz,
             can_write,
@@ -104,6 +108,8 @@ pub struct Row {
     pub me: Option<i64>,
     pub signs: bool,
     pub now: DateTime<Utc>,
+    /// What the patient owes on issued invoices (`Rs. 465.00`), shown at check-in.
+    pub due: Option<String>,
 }
 
 impl Row {
@@ -152,7 +158,19 @@ pub async fn show(
     let visits = user
         .can(Permission::EncountersWrite)
         .then(|| (user.id, user.can(Permission::EncountersSign)));
-    let all = rows(s.appointments, &page, s.tz, clinic.at(), can_write, visits);
+    let dues = s
+        .dues
+        .as_ref()
+        .filter(|_| user.can(Permission::InvoicesRead));
+    let all = rows(
+        s.appointments,
+        &page,
+        s.tz,
+        clinic.at(),
+        can_write,
+        visits,
+        dues,
+    );
     let queue_card = QueueCard {
         page: page.clone(),
         queue: queue(&all),
