@@ -156,7 +156,7 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
                         s.tenant.slug,
                         s.tenant.status.as_str(),
                         s.tenant.schema_version,
-                        truncate(&s.tenant.display_name, 32),
+                        crate::i18n::shorten(&s.tenant.display_name, 32),
                         s.hosts.join(" ")
                     );
                 }
@@ -237,14 +237,4 @@ async fn find_summary(
         .into_iter()
         .find(|s| &s.tenant.slug == slug)
         .ok_or_else(|| Failed(format!("no clinic with slug '{slug}'")))
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_owned()
-    } else {
-        let mut t: String = s.chars().take(n - 1).collect();
-        t.push('…');
-        t
-    }
 }

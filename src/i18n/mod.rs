@@ -71,6 +71,17 @@ fn flatten(src: &str) -> Catalog {
     out
 }
 
+/// `s` in at most `n` characters, cut with `…` (a name in a narrow column or a chart label).
+pub fn shorten(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
 /// `key` in English (the key itself if it is not one): for messages that leave the program as
 /// text outside a page, such as the API's problem+json and the command line.
 pub fn en(key: &str) -> &str {

@@ -479,7 +479,7 @@ pub fn chart(bars: &[Bar], columns: bool, value: impl Fn(i64) -> String) -> Char
                     (label_w, y, pw, bar_h)
                 });
                 Drawn {
-                    label: truncate(&b.label, 32),
+                    label: crate::i18n::shorten(&b.label, 32),
                     value: value(b.value),
                     x: label_w,
                     y,
@@ -500,16 +500,6 @@ pub fn chart(bars: &[Bar], columns: bool, value: impl Fn(i64) -> String) -> Char
             bars: drawn,
             horizontal: true,
         }
-    }
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_owned()
-    } else {
-        let mut t: String = s.chars().take(n - 1).collect();
-        t.push('…');
-        t
     }
 }
 
