@@ -526,6 +526,27 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The address staff type for `path` on `host`, as this installation serves it (scheme,
+    /// and the port when it is not the default).
+    pub fn url_of(&self, host: &str, path: &str) -> String {
+        let scheme = if self.tls.mode == TlsMode::Off {
+            "http"
+        } else {
+            "https"
+        };
+        let port = match (
+            self.tls.mode,
+            self.server.http_listen.port(),
+            self.server.https_listen.port(),
+        ) {
+            (TlsMode::Off, 80, _) => String::new(),
+            (TlsMode::Off, p, _) => format!(":{p}"),
+            (_, _, 443) => String::new(),
+            (_, _, p) => format!(":{p}"),
+        };
+        format!("{scheme}://{host}{port}{path}")
+    }
+
     /// Reads `path` and overlays `CLINICBOX_*` variables from the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         Self::load_with_env(path, std::env::vars())

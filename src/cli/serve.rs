@@ -238,20 +238,5 @@ async fn announce_setup_link(state: &AppState) {
 
 /// The console URL of a setup token.
 pub fn setup_link(cfg: &Config, token: &str) -> String {
-    let scheme = if cfg.tls.mode == TlsMode::Off {
-        "http"
-    } else {
-        "https"
-    };
-    let port = match (
-        cfg.tls.mode,
-        cfg.server.http_listen.port(),
-        cfg.server.https_listen.port(),
-    ) {
-        (TlsMode::Off, 80, _) => String::new(),
-        (TlsMode::Off, p, _) => format!(":{p}"),
-        (_, _, 443) => String::new(),
-        (_, _, p) => format!(":{p}"),
-    };
-    format!("{scheme}://{}{port}/setup/{token}", cfg.server.console_host)
+    cfg.url_of(cfg.server.console_host.as_str(), &format!("/setup/{token}"))
 }

@@ -462,15 +462,19 @@ pub async fn apply_tenant_migrations(
         .bind(ident.schema.as_str())
         .execute(&mut *conn)
         .await?;
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version bigint PRIMARY KEY,
-             name text NOT NULL,
-             checksum bytea NOT NULL,
-             applied_at timestamptz NOT NULL DEFAULT now()
-         )",
+    // `Executor::execute(conn, raw_sql(…))` rather than `raw_sql(…).execute(conn)`: the latter's
+    // future is not provably `Send` (sqlx issue #3150), and the console runs this on the server.
+    sqlx::Executor::execute(
+        &mut *conn,
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version bigint PRIMARY KEY,
+                 name text NOT NULL,
+                 checksum bytea NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        ),
     )
-    .execute(&mut *conn)
     .await?;
     let applied: Vec<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT version, checksum FROM schema_migrations ORDER BY version")
@@ -480,8 +484,7 @@ pub async fn apply_tenant_migrations(
     let from = applied.last().map_or(0, |(v, _)| *v);
     let mut version = from;
     for m in migs.tenant.iter().filter(|m| m.version > from) {
-        sqlx::raw_sql(&m.sql)
-            .execute(&mut *conn)
+        sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(&m.sql))
             .await
             .map_err(|source| MigrateError::Tenant {
                 version: m.version,

@@ -114,7 +114,7 @@ pub async fn replace_clinic_hours(conn: &mut PgConnection, rows: &WeekRows) -> s
     sqlx::query!("DELETE FROM clinic_hours")
         .execute(&mut *conn)
         .await?;
-    for (w, s, e) in rows {
+    for &(w, s, e) in rows {
         sqlx::query!(
             "INSERT INTO clinic_hours (weekday, opens, closes) VALUES ($1, $2, $3)",
             w,

@@ -10,4 +10,5 @@ pub use model::{
 pub use service::{
     HostRules, NewTenant, Site, TenantError, TenantSummary, create, create_clinic_role, delete,
     drop_clinic_role, find, finish_restore, list, prepare_restore, resolve_host, set_status,
+    set_status_in,
 };

@@ -169,9 +169,12 @@ async fn migrate_as_clinic(
     .fetch_one(&mut *tx)
     .await?;
     let version = apply_tenant_migrations(&mut *tx, ident, migs).await?;
-    sqlx::raw_sql("SET LOCAL ROLE NONE; SET LOCAL search_path TO DEFAULT")
-        .execute(&mut *tx)
-        .await?;
+    // Not `raw_sql(…).execute(tx)`, whose future is not provably `Send` (sqlx issue #3150).
+    sqlx::Executor::execute(
+        &mut *tx,
+        sqlx::raw_sql("SET LOCAL ROLE NONE; SET LOCAL search_path TO DEFAULT"),
+    )
+    .await?;
     Ok(version)
 }
 
@@ -198,13 +201,12 @@ pub async fn drop_clinic_role(conn: &mut PgConnection, role: &Ident) -> sqlx::Re
 /// roles cannot even look into it. Identifiers come only from validated [`Ident`]s.
 async fn create_role_and_schema(conn: &mut PgConnection, ident: &TenantIdent) -> sqlx::Result<()> {
     create_clinic_role(conn, &ident.role).await?;
-    sqlx::raw_sql(&format!(
+    let ddl = format!(
         "CREATE SCHEMA {} AUTHORIZATION {}",
         ident.schema.quoted(),
         ident.role.quoted()
-    ))
-    .execute(conn)
-    .await?;
+    );
+    sqlx::Executor::execute(conn, sqlx::raw_sql(&ddl)).await?;
     Ok(())
 }
 
@@ -286,6 +288,22 @@ pub async fn set_status(
     } else {
         Err(TenantError::NotFound(slug.to_string()))
     }
+}
+
+/// `set_status` inside the caller's transaction (the console's, with its audit event); the
+/// clinic as it now is.
+pub async fn set_status_in(
+    conn: &mut PgConnection,
+    slug: &Slug,
+    status: TenantStatus,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Tenant, TenantError> {
+    let Some(t) = repo::by_slug(&mut *conn, slug).await? else {
+        return Err(TenantError::NotFound(slug.to_string()));
+    };
+    repo::set_status(&mut *conn, slug, status, now).await?;
+    tracing::info!(tenant = %slug, status = status.as_str(), "clinic status changed");
+    Ok(Tenant { status, ..t })
 }
 
 /// Dumps the clinic's schema to `<data_dir>/deleted/`, then drops schema, role and control rows.
