@@ -1079,8 +1079,8 @@ async fn demo_billing(
         }
         // The desk's shift of that day: opened at 8:00, closed at 18:00 with the cash counted.
         if day_shift.is_none_or(|(d, _, _)| d != day) {
-            if let Some((_, id, closes)) = day_shift.take() {
-                close_demo_shift(tx, id, closes).await?;
+            if let Some((d, id, closes)) = day_shift.take() {
+                close_demo_day(tx, zone, d, id, closes, cashier).await?;
             }
             let (start, _) = slots::day_bounds(zone, day);
             let opens = start + Duration::hours(8);
@@ -1219,9 +1219,39 @@ async fn demo_billing(
             bill::allocate(tx, p, invoice, amount, paid_at, Some(cashier)).await?;
         }
     }
-    if let Some((_, id, closes)) = day_shift {
-        close_demo_shift(tx, id, closes).await?;
+    if let Some((d, id, closes)) = day_shift {
+        close_demo_day(tx, zone, d, id, closes, cashier).await?;
     }
+    Ok(())
+}
+
+/// Closes a past demo day: its shift at `closes` with the cash counted as expected, then the
+/// day itself, its totals frozen, five minutes later.
+async fn close_demo_day(
+    tx: &mut sqlx::PgConnection,
+    zone: Tz,
+    day: NaiveDate,
+    shift: i64,
+    closes: DateTime<Utc>,
+    cashier: i64,
+) -> anyhow::Result<()> {
+    use crate::domain::billing::repo as bill;
+    close_demo_shift(tx, shift, closes).await?;
+    let (from, to) = slots::day_bounds(zone, day);
+    let totals = bill::day_report(tx, from, to).await?;
+    bill::close_day(
+        tx,
+        &bill::NewDayClose {
+            day,
+            starts_at: from,
+            ends_at: to,
+            at: closes + Duration::minutes(5),
+            by: Some(cashier),
+            totals: &totals,
+            note: "",
+        },
+    )
+    .await?;
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 // Billing in a real browser: the doctor signs the visit; the cashier opens a shift, bills the
 // visit from the desk, adds an X-ray, issues the invoice, takes part in cash and the rest by
 // mobile wallet, prints the 80 mm receipt and the A4 invoice, closes the shift by counting
-// the drawer, and the day report shows what was taken.
+// the drawer, the day report shows what was taken, and closing the day freezes it.
 //
 //   node billing.mjs <base url> <doctor email:password> <billing email:password> <visit id> <screenshot dir>
 //
@@ -199,6 +199,17 @@ try {
     await desk.click('#outstanding-link');
     await desk.waitForSelector('#nobody-owes');
     await noAxe(desk, 'the outstanding balances');
+  });
+  await step('closing the day freezes the totals', async () => {
+    await desk.goto(`${base}/billing/day`);
+    await desk.fill('#day-note', 'Counted and banked');
+    await desk.click('#close-day-button');
+    await desk.waitForSelector('#day-closed');
+    if (await desk.locator('#close-day-button').count()) throw new Error('a closed day offers to close again');
+    const total = money(await desk.textContent('#day-total'));
+    if (total !== 1856) throw new Error(`closed day total ${total}`);
+    await noAxe(desk, 'the closed day');
+    await desk.screenshot({ path: `${shots}/billing-day-closed.png`, fullPage: true });
   });
   if (problems.length) throw new Error(`problems in the browser:\n${problems.join('\n')}`);
   console.log('billing flow: ok');

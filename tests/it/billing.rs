@@ -1107,3 +1107,199 @@ async fn a_walk_in_visit_can_be_billed_by_hand() {
     let page = b.get(&format!("/patients/{p}/billing")).await;
     assert!(page.contains("Rs. 300.00"), "{}", page.body);
 }
+
+/// A draft invoice for `patient` with one line of `service`.
+async fn draft_of(who: &mut Browser, patient: i64, service: i64) -> i64 {
+    let (_, v) = api(
+        who,
+        Method::POST,
+        &format!("/api/v1/patients/{patient}/invoices"),
+        json!({}),
+    )
+    .await;
+    let inv = v["id"].as_i64().unwrap();
+    let (st, v) = api(
+        who,
+        Method::POST,
+        &format!("/api/v1/invoices/{inv}/lines"),
+        json!({ "service_id": service.to_string(), "quantity": "1" }),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    inv
+}
+
+#[tokio::test]
+async fn closing_the_day_freezes_its_totals_and_the_database_keeps_them() {
+    let (app, c, mut admin, mut b, p) = setup().await;
+    let s = service(&mut admin, "CONS", "500", "").await;
+    let (_, sh) = api(
+        &mut b,
+        Method::POST,
+        "/api/v1/shifts",
+        json!({ "float": "0" }),
+    )
+    .await;
+    let shift = sh["id"].as_i64().unwrap();
+    let inv = draft_of(&mut b, p, s).await;
+    let (st, v) = api(
+        &mut b,
+        Method::POST,
+        &format!("/api/v1/invoices/{inv}/issue"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, v) = api(
+        &mut b,
+        Method::POST,
+        &format!("/api/v1/invoices/{inv}/payments"),
+        json!({ "method": "cash", "amount": "200" }),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let draft = draft_of(&mut b, p, s).await;
+    let today = "2026-03-02";
+    let close = |date: &str, note: &str| json!({ "date": date, "note": note });
+
+    // Refused while the cashier's shift is open, for a day not yet begun, and for bad input.
+    let (st, v) = api(
+        &mut admin,
+        Method::POST,
+        "/api/v1/reports/day/close",
+        close(today, ""),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("shift"), "{v}");
+    let (st, v) = api(
+        &mut b,
+        Method::POST,
+        &format!("/api/v1/shifts/{shift}/close"),
+        json!({ "counts": { "100": 2 } }),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, _) = api(
+        &mut admin,
+        Method::POST,
+        "/api/v1/reports/day/close",
+        close("2026-03-03", ""),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    for bad in [close("2026-02-30", ""), close(today, &"x".repeat(501))] {
+        let (st, v) = api(&mut admin, Method::POST, "/api/v1/reports/day/close", bad).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    }
+    // The receptionist cannot close a day.
+    let host = TestApp::clinic_host("alpha");
+    let mut desk = Browser::login_as(&app, &host, &c.reception).await;
+    let (st, _) = api(
+        &mut desk,
+        Method::POST,
+        "/api/v1/reports/day/close",
+        close(today, ""),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+
+    let (_, before) = api(&mut admin, Method::GET, "/api/v1/reports/day", json!(null)).await;
+    assert!(before["closed"].is_null(), "{before}");
+    let (st, closed) = api(
+        &mut b,
+        Method::POST,
+        "/api/v1/reports/day/close",
+        close(today, "all counted"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{closed}");
+    assert_eq!(closed["report"], before["report"]);
+    assert_eq!(closed["closed"]["note"], "all counted");
+    assert_eq!(app.audit_count(&c.t, "day.close").await, 1);
+    let (st, _) = api(
+        &mut admin,
+        Method::POST,
+        "/api/v1/reports/day/close",
+        close(today, ""),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+
+    // Nothing more is dated on the closed day: no payment, issue, cancellation or shift.
+    let refused = [
+        (
+            format!("/api/v1/invoices/{inv}/payments"),
+            json!({ "method": "card", "amount": "300" }),
+        ),
+        (format!("/api/v1/invoices/{draft}/issue"), json!({})),
+        (
+            format!("/api/v1/invoices/{inv}/cancel"),
+            json!({ "reason": "wrong patient" }),
+        ),
+        ("/api/v1/shifts".to_owned(), json!({ "float": "0" })),
+        (
+            format!("/api/v1/patients/{p}/deposits"),
+            json!({ "method": "cash", "amount": "10" }),
+        ),
+    ];
+    for (path, body) in refused {
+        let (st, v) = api(&mut b, Method::POST, &path, body).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{path}: {v}");
+        assert!(
+            v["detail"].as_str().unwrap().contains("closed"),
+            "{path}: {v}"
+        );
+    }
+    let (_, after) = api(&mut admin, Method::GET, "/api/v1/reports/day", json!(null)).await;
+    assert_eq!(after["report"], before["report"]);
+    assert_eq!(after["closed"]["changed_since"], false);
+
+    // The database itself refuses, whatever the application does.
+    let e = sqlx::query(
+        "INSERT INTO tenant_alpha.payments (kind, fiscal_year, seq, number, patient_id, method, amount, currency, received_at)
+         VALUES ('receipt', '2082/83', 999, 'X-999', $1, 'cash', 100, 'NPR', '2026-03-02 10:00:00+00')",
+    )
+    .bind(p)
+    .execute(&app.admin)
+    .await
+    .expect_err("a payment within a closed day");
+    assert!(e.to_string().contains("is closed"), "{e}");
+    for sql in [
+        "UPDATE tenant_alpha.day_closes SET totals = '{}'",
+        "DELETE FROM tenant_alpha.day_closes",
+    ] {
+        let e = sqlx::query(sql).execute(&app.admin).await.expect_err(sql);
+        assert!(e.to_string().contains("final"), "{sql}: {e}");
+    }
+
+    // The page says who closed it and offers no second close; the next day is open again.
+    let page = b.get("/billing/day").await;
+    assert!(
+        page.body
+            .contains("id=\"day-closed\">Closed at 02 Mar 2026 14:45 by Test billing."),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("close-day-button"));
+    app.clock.advance(chrono::Duration::days(1));
+    let mut b = Browser::login_as(&app, &host, &c.billing).await;
+    let (st, v) = api(
+        &mut b,
+        Method::POST,
+        "/api/v1/shifts",
+        json!({ "float": "0" }),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let (st, v) = api(
+        &mut b,
+        Method::POST,
+        &format!("/api/v1/invoices/{inv}/payments"),
+        json!({ "method": "card", "amount": "300" }),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let page = b.get("/billing/day").await;
+    assert!(page.body.contains("close-day-button"), "{}", page.body);
+}

@@ -122,6 +122,7 @@ pub mod action {
     pub const SHIFT_OPENED: &str = "shift.open";
     pub const SHIFT_CLOSED: &str = "shift.close";
     pub const SHIFT_VIEW: &str = "shift.view";
+    pub const DAY_CLOSED: &str = "day.close";
     pub const REPORT_VIEW: &str = "report.view";
     pub const REPORT_EXPORT: &str = "report.export";
 }

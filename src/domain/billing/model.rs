@@ -424,14 +424,14 @@ pub struct Shift {
 }
 
 /// Money taken by one method, refunds subtracted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MethodTotal {
     pub method: Method,
     pub amount: i64,
 }
 
 /// Money taken by one staff member, refunds subtracted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CashierTotal {
     pub cashier_id: Option<i64>,
     pub name: String,

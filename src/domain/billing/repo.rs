@@ -1,6 +1,6 @@
 //! SQL for the price list, invoices, payments, shifts and prints (inside a clinic transaction).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use super::model::{
@@ -1054,7 +1054,9 @@ pub async fn role_of(conn: &mut PgConnection, user: i64) -> sqlx::Result<Option<
 // ---- the day report ----
 
 /// Money taken in `[from, to)`: by method and by cashier, refunds subtracted.
-#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct DayReport {
     pub by_method: Vec<MethodTotal>,
     pub by_cashier: Vec<CashierTotal>,
@@ -1189,4 +1191,105 @@ pub async fn record_print(
     )
     .fetch_one(conn)
     .await
+}
+
+// ---- closing the day ----
+
+/// A closed day: when and by whom, and its totals as they stood then.
+#[derive(Clone, Debug)]
+pub struct DayClose {
+    pub day: NaiveDate,
+    pub closed_at: DateTime<Utc>,
+    pub closed_by: Option<i64>,
+    pub closed_by_name: String,
+    pub note: String,
+    pub totals: DayReport,
+}
+
+pub async fn day_close(conn: &mut PgConnection, day: NaiveDate) -> sqlx::Result<Option<DayClose>> {
+    let Some(r) = sqlx::query!(
+        r#"SELECT d.day, d.closed_at, d.closed_by, u.display_name AS "name?", d.note, d.totals
+             FROM day_closes d LEFT JOIN users u ON u.id = d.closed_by
+            WHERE d.day = $1"#,
+        day
+    )
+    .fetch_optional(conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let totals = serde_json::from_value(r.totals).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    Ok(Some(DayClose {
+        day: r.day,
+        closed_at: r.closed_at,
+        closed_by: r.closed_by,
+        closed_by_name: r.name.unwrap_or_default(),
+        note: r.note,
+        totals,
+    }))
+}
+
+/// The closed day that `at` falls in, if any.
+pub async fn closed_day_at(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+) -> sqlx::Result<Option<NaiveDate>> {
+    sqlx::query_scalar!(
+        "SELECT day FROM day_closes WHERE starts_at <= $1 AND ends_at > $1",
+        at
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Waits for payments and invoices being written to commit, and holds new ones back until
+/// this transaction ends: the totals read next are the day's last.
+pub async fn lock_for_close(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query!("LOCK TABLE payments, invoices IN SHARE ROW EXCLUSIVE MODE")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The cashiers of shifts opened before `to` and still open.
+pub async fn open_shifts_before(
+    conn: &mut PgConnection,
+    to: DateTime<Utc>,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        "SELECT u.display_name FROM cash_shifts s JOIN users u ON u.id = s.cashier_id
+          WHERE s.closed_at IS NULL AND s.opened_at < $1 ORDER BY lower(u.display_name)",
+        to
+    )
+    .fetch_all(conn)
+    .await
+}
+
+pub struct NewDayClose<'a> {
+    pub day: NaiveDate,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+    pub by: Option<i64>,
+    pub totals: &'a DayReport,
+    pub note: &'a str,
+}
+
+/// Records the day as closed; false when it already was.
+pub async fn close_day(conn: &mut PgConnection, d: &NewDayClose<'_>) -> sqlx::Result<bool> {
+    let totals = serde_json::to_value(d.totals).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    let r = sqlx::query!(
+        "INSERT INTO day_closes (day, starts_at, ends_at, closed_at, closed_by, totals, note)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (day) DO NOTHING",
+        d.day,
+        d.starts_at,
+        d.ends_at,
+        d.at,
+        d.by,
+        totals,
+        d.note
+    )
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }

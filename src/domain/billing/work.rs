@@ -32,7 +32,20 @@ pub enum BillingError {
     #[error("needs the billing_manage permission")]
     NeedsManager,
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(sqlx::Error),
+}
+
+impl From<sqlx::Error> for BillingError {
+    /// The database's own refusal of a time within a closed day (SQLSTATE CB001, raised when
+    /// a payment raced the day's close) reads as the same refusal the checks give.
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(d) if d.code().as_deref() == Some("CB001") => {
+                Self::Refused("billing.day_closed")
+            }
+            _ => Self::Sql(e),
+        }
+    }
 }
 
 impl BillingError {
@@ -681,6 +694,7 @@ pub async fn issue(c: &Clinic, invoice: i64) -> Result<String, BillingError> {
         return Err(BillingError::NeedsManager);
     }
     let tz = tz(&mut u).await?;
+    open_day(&mut u, c.at()).await?;
     let fy = fiscal_year(&cfg, tz, c.at());
     for (l, f) in inv.lines.iter().zip(&t.lines) {
         repo::freeze_line(&mut u, l.id, f).await?;
@@ -792,6 +806,7 @@ pub async fn cancel(c: &Clinic, invoice: i64, reason: &str) -> Result<(), Billin
     if inv.credited > 0 {
         return Err(BillingError::Refused("billing.cancel_credited"));
     }
+    open_day(&mut u, c.at()).await?;
     let released = release(&mut u, invoice, inv.paid, c.at(), c.user_id()).await?;
     repo::cancel(&mut u, invoice, &reason, c.at(), c.user_id()).await?;
     let ev = u
@@ -818,6 +833,7 @@ pub async fn credit_note(
     if inv.status != Status::Issued || inv.is_credit_note() {
         return Err(BillingError::Refused("billing.cannot_credit"));
     }
+    open_day(&mut u, c.at()).await?;
     let credited_lines = repo::credited_lines(&mut u, invoice).await?;
     let chosen: Vec<_> = inv
         .lines
@@ -920,6 +936,7 @@ async fn take_receipt(
     refund_of: Option<i64>,
     reason: &str,
 ) -> Result<(i64, String), BillingError> {
+    open_day(u, c.at()).await?;
     let cfg = repo::config(u).await?;
     let mut shift = match c.user_id() {
         Some(me) => repo::open_shift_of(u, me).await?,
@@ -1401,6 +1418,7 @@ pub async fn open_shift(c: &Clinic, float: &str) -> Result<i64, BillingError> {
         return Err(BillingError::Invalid(e));
     }
     let mut u = c.begin().await?;
+    open_day(&mut u, c.at()).await?;
     let Some(id) = repo::open_shift(&mut u, me, float, c.at()).await? else {
         return Err(BillingError::Refused("billing.shift_open"));
     };
@@ -1549,21 +1567,35 @@ pub fn denomination_field(d: i64) -> &'static str {
     }
 }
 
-/// The takings of one day, with its shifts.
+/// The takings of one day, with its shifts. A closed day's report is its totals as they
+/// stood when it was closed.
 pub struct DayRecord {
     pub day: NaiveDate,
     pub report: DayReport,
     pub shifts: Vec<Shift>,
     pub config: Config,
     pub tz: Tz,
+    pub closed: Option<repo::DayClose>,
+    /// Closed, and the figures read today differ from the frozen ones (an invoice of the day
+    /// cancelled on a later day).
+    pub changed_since_close: bool,
+    /// The day is today or earlier, so it can be closed once.
+    pub closable: bool,
 }
 
 pub async fn day(c: &Clinic, day: Option<NaiveDate>) -> Result<DayRecord, BillingError> {
     let mut u = c.begin().await?;
     let tz = tz(&mut u).await?;
-    let day = day.unwrap_or_else(|| c.at().with_timezone(&tz).date_naive());
+    let today = c.at().with_timezone(&tz).date_naive();
+    let day = day.unwrap_or(today);
     let (from, to) = day_bounds(tz, day);
-    let report = repo::day_report(&mut u, from, to).await?;
+    let live = repo::day_report(&mut u, from, to).await?;
+    let closed = repo::day_close(&mut u, day).await?;
+    let changed_since_close = closed.as_ref().is_some_and(|d| d.totals != live);
+    let report = match &closed {
+        Some(d) => d.totals.clone(),
+        None => live,
+    };
     let mut shifts = Vec::new();
     for id in repo::shifts(&mut u, from, to).await? {
         if let Some(s) = repo::shift(&mut u, id, false).await? {
@@ -1581,7 +1613,74 @@ pub async fn day(c: &Clinic, day: Option<NaiveDate>) -> Result<DayRecord, Billin
         shifts,
         config,
         tz,
+        closable: closed.is_none() && day <= today,
+        closed,
+        changed_since_close,
     })
+}
+
+/// Refuses money or documents dated within a closed day (the database refuses them too).
+async fn open_day(u: &mut Unit<'_>, at: DateTime<Utc>) -> Result<(), BillingError> {
+    match repo::closed_day_at(u, at).await? {
+        Some(_) => Err(BillingError::Refused("billing.day_closed")),
+        None => Ok(()),
+    }
+}
+
+/// Closes a day (today or earlier, in the clinic's time zone): its totals are frozen as they
+/// stand, and no payment, invoice or cancellation can be dated within it afterwards. Every
+/// shift opened before the day's end must be closed first.
+pub async fn close_day(c: &Clinic, day: &str, note: &str) -> Result<NaiveDate, BillingError> {
+    let mut e = Errors::new();
+    let day = match NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d") {
+        Ok(d) => Some(d),
+        Err(_) => {
+            e.add("date", "invalid.date");
+            None
+        }
+    };
+    let note = super::model::bounded(&mut e, "note", note, 500, false);
+    let Some(day) = day.filter(|_| e.is_empty()) else {
+        return Err(BillingError::Invalid(e));
+    };
+    let mut u = c.begin().await?;
+    let tz = tz(&mut u).await?;
+    if day > c.at().with_timezone(&tz).date_naive() {
+        return Err(BillingError::Refused("billing.day_not_over"));
+    }
+    repo::lock_for_close(&mut u).await?;
+    if repo::day_close(&mut u, day).await?.is_some() {
+        return Err(BillingError::Refused("billing.day_already_closed"));
+    }
+    let (from, to) = day_bounds(tz, day);
+    if !repo::open_shifts_before(&mut u, to).await?.is_empty() {
+        return Err(BillingError::Refused("billing.day_open_shifts"));
+    }
+    let totals = repo::day_report(&mut u, from, to).await?;
+    let closed = repo::close_day(
+        &mut u,
+        &repo::NewDayClose {
+            day,
+            starts_at: from,
+            ends_at: to,
+            at: c.at(),
+            by: c.user_id(),
+            totals: &totals,
+            note: &note,
+        },
+    )
+    .await?;
+    if !closed {
+        return Err(BillingError::Refused("billing.day_already_closed"));
+    }
+    let ev = u.event(action::DAY_CLOSED).details(serde_json::json!({
+        "day": day.to_string(),
+        "receipts": totals.receipts,
+        "refunds": totals.refunds,
+        "invoices": totals.invoices,
+    }));
+    u.audit_and_commit(ev).await?;
+    Ok(day)
 }
 
 /// Each appointment type's default service: (type id, name, service id).

@@ -403,8 +403,47 @@ pub struct DayParams {
 #[schema(as = BillingDay)]
 pub struct Day {
     pub date: String,
+    /// For a closed day, its totals as they stood when it was closed.
     pub report: DayReport,
     pub shifts: Vec<Shift>,
+    /// Set once the day is closed.
+    pub closed: Option<DayClosed>,
+}
+
+/// When and by whom a day was closed.
+#[derive(Serialize, ToSchema)]
+pub struct DayClosed {
+    pub closed_at: chrono::DateTime<chrono::Utc>,
+    pub closed_by: Option<i64>,
+    pub note: String,
+    /// The figures read now differ from the frozen ones (an invoice of the day cancelled
+    /// later).
+    pub changed_since: bool,
+}
+
+impl From<work::DayRecord> for Day {
+    fn from(r: work::DayRecord) -> Self {
+        Day {
+            date: r.day.to_string(),
+            closed: r.closed.map(|d| DayClosed {
+                closed_at: d.closed_at,
+                closed_by: d.closed_by,
+                note: d.note,
+                changed_since: r.changed_since_close,
+            }),
+            report: r.report,
+            shifts: r.shifts,
+        }
+    }
+}
+
+/// Closing a day.
+#[derive(Deserialize, ToSchema)]
+pub struct CloseDay {
+    /// `YYYY-MM-DD` in the clinic's time zone: today or earlier.
+    pub date: String,
+    #[serde(default)]
+    pub note: String,
 }
 
 #[utoipa::path(get, operation_id = "reports_day", path = "/api/v1/reports/day", tag = "billing", params(DayParams),
@@ -419,9 +458,19 @@ pub async fn day(clinic: Clinic, Query(q): Query<DayParams>) -> Result<Json<Day>
         ),
     };
     let r = work::day(&clinic, day).await.map_err(fatal)?;
-    Ok(Json(Day {
-        date: r.day.to_string(),
-        report: r.report,
-        shifts: r.shifts,
-    }))
+    Ok(Json(r.into()))
+}
+
+/// Closes a day: its totals are frozen and nothing more can be dated within it. Every shift
+/// of the day must be closed first (409 otherwise, as for a future or closed day).
+#[utoipa::path(post, operation_id = "reports_day_close", path = "/api/v1/reports/day/close", tag = "billing",
+    request_body = CloseDay,
+    responses((status = 200, body = Day), (status = 409), (status = 422)),
+    security(("bearer" = []), ("api_key" = [])))]
+pub async fn close_day(clinic: Clinic, Json(b): Json<CloseDay>) -> Result<Json<Day>, AppError> {
+    let day = work::close_day(&clinic, &b.date, &b.note)
+        .await
+        .map_err(fatal)?;
+    let r = work::day(&clinic, Some(day)).await.map_err(fatal)?;
+    Ok(Json(r.into()))
 }

@@ -267,6 +267,11 @@ pub fn routes() -> Vec<Route> {
             billing::close_shift,
         ),
         Route::get("/api/v1/reports/day", Needs(ReportsRead), billing::day),
+        Route::post(
+            "/api/v1/reports/day/close",
+            Needs(InvoicesVoid),
+            billing::close_day,
+        ),
         Route::get(
             "/api/v1/reports/revenue",
             Needs(ReportsRead),

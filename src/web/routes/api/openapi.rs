@@ -164,7 +164,7 @@ impl utoipa::Modify for Security {
         billing::of_patient, billing::show, billing::add_line, billing::remove_line,
         billing::discount, billing::approve_discount, billing::issue, billing::pay, billing::apply_credit, billing::cancel,
         billing::credit_note, billing::deposit, billing::payment, billing::refund,
-        billing::open_shift, billing::shift, billing::close_shift, billing::day,
+        billing::open_shift, billing::shift, billing::close_shift, billing::day, billing::close_day,
         reports::revenue, reports::sales_register, reports::cancellations, reports::appointments,
         reports::diagnoses,
     ),

@@ -274,6 +274,10 @@ struct DayPage {
     page: Page,
     r: DayRecord,
     fmt: Fmt,
+    can_close: bool,
+    note: String,
+    errors: FormErrors,
+    message: Option<String>,
 }
 
 impl DayPage {
@@ -288,6 +292,21 @@ impl DayPage {
     fn total(&self) -> i64 {
         self.r.report.receipts - self.r.report.refunds
     }
+    fn closed_by(&self, d: &crate::domain::billing::repo::DayClose) -> String {
+        self.page.tf(
+            "billing.day_closed_by",
+            &[
+                ("at", self.fmt.at(&d.closed_at).as_str()),
+                ("who", d.closed_by_name.as_str()),
+            ],
+        )
+    }
+    fn confirm(&self) -> String {
+        self.page.tf(
+            "billing.day_close_confirm",
+            &[("day", self.r.day.format("%d %b %Y").to_string().as_str())],
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -299,6 +318,7 @@ pub struct DayQuery {
 /// `GET /billing/day?date=YYYY-MM-DD`: takings by method and cashier, and the day's shifts.
 pub async fn day(
     clinic: Clinic,
+    user: CurrentUser,
     page: PageCtx,
     Query(q): Query<DayQuery>,
 ) -> Result<Response, AppError> {
@@ -309,16 +329,88 @@ pub async fn day(
                 .map_err(|_| AppError::BadRequest("date: YYYY-MM-DD".into()))?,
         ),
     };
-    let r = work::day(&clinic, day).await.map_err(fatal)?;
+    render_day(
+        &clinic,
+        &user,
+        page,
+        day,
+        String::new(),
+        FormErrors::new(),
+        None,
+    )
+    .await
+}
+
+async fn render_day(
+    clinic: &Clinic,
+    user: &CurrentUser,
+    page: PageCtx,
+    day: Option<chrono::NaiveDate>,
+    note: String,
+    errors: FormErrors,
+    message: Option<String>,
+) -> Result<Response, AppError> {
+    let r = work::day(clinic, day).await.map_err(fatal)?;
     let fmt = Fmt {
         currency: r.config.currency,
         tz: r.tz,
     };
     let page = page.into_page().printed_at(clinic.at(), r.tz);
+    let status = if message.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        crate::web::page::form_status(&errors)
+    };
     Ok(render_with_status(
-        StatusCode::OK,
-        &DayPage { page, r, fmt },
+        status,
+        &DayPage {
+            page,
+            r,
+            fmt,
+            can_close: user.can(crate::domain::auth::Permission::InvoicesVoid),
+            note,
+            errors,
+            message,
+        },
     ))
+}
+
+/// `POST /billing/day/close`: freezes a day's totals (the date and an optional note).
+pub async fn close_day(
+    clinic: Clinic,
+    user: CurrentUser,
+    page: PageCtx,
+    session: Session,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let f = Pairs::parse(&body);
+    let (date, note) = (f.one("date"), f.one("note"));
+    let shown = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").ok();
+    match work::close_day(&clinic, &date, &note).await {
+        Ok(day) => Ok(redirect_with_flash(
+            &session,
+            "billing.day_closed_ok",
+            &format!("/billing/day?date={day}"),
+        )
+        .await),
+        Err(BillingError::Invalid(e)) => {
+            render_day(&clinic, &user, page, shown, note, e, None).await
+        }
+        Err(e @ BillingError::Refused(_)) => {
+            let m = e.message().to_owned();
+            render_day(
+                &clinic,
+                &user,
+                page,
+                shown,
+                note,
+                FormErrors::new(),
+                Some(m),
+            )
+            .await
+        }
+        Err(e) => Err(fatal(e)),
+    }
 }
 
 #[derive(Template)]

@@ -74,6 +74,7 @@ pub fn routes() -> Vec<Route> {
     vec![
         Route::get("/billing", Needs(InvoicesRead), desk::show),
         Route::get("/billing/day", Needs(ReportsRead), desk::day),
+        Route::post("/billing/day/close", Needs(InvoicesVoid), desk::close_day),
         Route::get(
             "/billing/outstanding",
             Needs(InvoicesRead),
