@@ -30,6 +30,8 @@ pub struct AppInner {
     pub https: bool,
     /// Set once by `serve_tls`: the certificate store and HSTS policy.
     tls: std::sync::OnceLock<Arc<crate::tls::Tls>>,
+    /// When this process started serving (the console's uptime).
+    pub started: std::time::Instant,
 }
 
 impl std::ops::Deref for AppState {
@@ -64,6 +66,7 @@ impl AppState {
             metrics: crate::ops::metrics::Metrics::default(),
             https,
             tls: std::sync::OnceLock::new(),
+            started: std::time::Instant::now(),
         }))
     }
 

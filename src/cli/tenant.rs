@@ -101,7 +101,7 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
     match cmd {
         TenantCommand::Create { slug, name, hosts } => {
             let name = DisplayName::parse(&name)?;
-            let t = tenants::create(
+            let (t, seeded) = crate::domain::console::provision_clinic(
                 &db,
                 Migrations::embedded(),
                 &cfg.server.host_rules(),
@@ -127,7 +127,6 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
             );
             let summary = find_summary(&db, cfg, &t.slug).await?;
             say!("hosts: {}", summary.hosts.join(", "));
-            let seeded = crate::domain::scheduling::defaults::seed_new_clinic(&db.pool, &t).await?;
             if seeded.types > 0 || seeded.hours > 0 {
                 say!(
                     "ready to book: appointment types Consultation (20 min) and Follow-up (10 min), open Mon–Fri 09:00–17:00 and Sat 09:00–13:00; change them in Settings"

@@ -4,10 +4,18 @@
 
 use sqlx::{PgPool, Postgres, Transaction};
 
+use crate::db::Db;
+use crate::db::migrate::Migrations;
 use crate::domain::audit::{self, Actor, Context, Event, Outcome, action};
+use crate::domain::auth::model::{Email, Role, parse_display_name};
 use crate::domain::auth::repo::{AccountRow, Accounts};
 use crate::domain::auth::service::{self, AccountError};
+use crate::domain::scheduling::defaults::{Seeded, seed_new_clinic};
 use crate::domain::settings::{Hsts, RateLimits};
+use crate::domain::tenants::{
+    self, DisplayName, HostRules, Hostname, NewTenant, Slug, Tenant, TenantError, TenantStatus,
+};
+use crate::domain::validation::Errors;
 use crate::ops::backup::BackupSettings;
 
 /// Who acts on the installation, from where and when.
@@ -252,4 +260,189 @@ pub async fn reset_operator_password(
     u.operator_changed_from_cli(action::USER_PASSWORD_RESET, acc.id)
         .await?;
     Ok(Some(acc))
+}
+
+// ---- clinics ----
+
+/// What an operator types to create a clinic.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct NewClinicForm {
+    #[serde(default)]
+    pub slug: String,
+    #[serde(default)]
+    pub name: String,
+    /// The clinic's own domains, separated by spaces, commas or lines (`<slug>.<base>` is
+    /// always added).
+    #[serde(default)]
+    pub hosts: String,
+    #[serde(default)]
+    pub admin_email: String,
+    #[serde(default)]
+    pub admin_name: String,
+}
+
+/// A clinic just created, with its first admin's one-time password (shown once, changed at
+/// the first sign-in).
+pub struct CreatedClinic {
+    pub tenant: Tenant,
+    pub admin_email: String,
+    pub temp_password: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClinicError {
+    /// Field messages: message keys, or sentences for names the rules refuse.
+    #[error("{0:?}")]
+    Invalid(Errors),
+    #[error(transparent)]
+    Tenant(TenantError),
+    #[error(transparent)]
+    Account(AccountError),
+}
+
+impl From<sqlx::Error> for ClinicError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Tenant(TenantError::Sql(e))
+    }
+}
+
+/// Creates a clinic (role, schema, migrations, hosts) and gives it what booking needs on day
+/// one (`scheduling::defaults`). The command line's `tenant create` and the console share it.
+pub async fn provision_clinic(
+    db: &Db,
+    migs: &Migrations,
+    rules: &HostRules,
+    new: NewTenant,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Tenant, Seeded), TenantError> {
+    let t = tenants::create(db, migs, rules, new, now).await?;
+    let seeded = seed_new_clinic(&db.pool, &t).await?;
+    Ok((t, seeded))
+}
+
+/// The console's "create a clinic": checks every field first (each message next to its
+/// field, nothing created), then provisions the clinic, adds its first clinic admin with a
+/// one-time password, and writes one system audit event.
+pub async fn create_clinic(
+    c: &Console,
+    db: &Db,
+    migs: &Migrations,
+    rules: &HostRules,
+    f: &NewClinicForm,
+) -> Result<CreatedClinic, ClinicError> {
+    let mut e = Errors::new();
+    let slug = Slug::parse(f.slug.trim())
+        .map_err(|_| e.add("slug", "invalid.clinic_slug"))
+        .ok();
+    let name = DisplayName::parse(&f.name)
+        .map_err(|_| e.add("name", "invalid.tenant_name"))
+        .ok();
+    let mut hosts = Vec::new();
+    for h in f
+        .hosts
+        .split(|ch: char| ch == ',' || ch.is_whitespace())
+        .filter(|h| !h.is_empty())
+    {
+        match Hostname::parse(h) {
+            Ok(h) => hosts.push(h),
+            Err(err) => e.add(
+                "hosts",
+                crate::i18n::msg("invalid.clinic_host", &[("why", &err)]),
+            ),
+        }
+    }
+    if hosts.len() > 20 {
+        e.add("hosts", "invalid.too_many_hosts");
+    }
+    if let Err(k) = Email::parse(&f.admin_email) {
+        e.add("admin_email", k);
+    }
+    if let Err(k) = parse_display_name(&f.admin_name) {
+        e.add("admin_name", k);
+    }
+    let (Some(slug), Some(name)) = (slug, name) else {
+        return Err(ClinicError::Invalid(e));
+    };
+    if !e.is_empty() {
+        return Err(ClinicError::Invalid(e));
+    }
+    let new = NewTenant { slug, name, hosts };
+    let (t, _) = match provision_clinic(db, migs, rules, new, c.ctx.at).await {
+        Ok(t) => t,
+        Err(TenantError::SlugTaken(_)) => {
+            return Err(ClinicError::Invalid(Errors::with(
+                "slug",
+                "invalid.clinic_slug_taken",
+            )));
+        }
+        Err(TenantError::RoleExists(role)) => {
+            let m = crate::i18n::msg("invalid.clinic_role_exists", &[("role", &role)]);
+            return Err(ClinicError::Invalid(Errors::with("slug", m)));
+        }
+        Err(TenantError::HostTaken { host, owner }) => {
+            let m = crate::i18n::msg(
+                "invalid.clinic_host_taken",
+                &[("host", &host), ("owner", &owner)],
+            );
+            return Err(ClinicError::Invalid(Errors::with("hosts", m)));
+        }
+        Err(TenantError::HostReserved { host, why }) => {
+            let m = crate::i18n::msg(
+                "invalid.clinic_host_reserved",
+                &[("host", &host), ("why", &why)],
+            );
+            return Err(ClinicError::Invalid(Errors::with("hosts", m)));
+        }
+        Err(err) => return Err(ClinicError::Tenant(err)),
+    };
+    let clinic =
+        crate::domain::clinic::Clinic::new(db.pool.clone(), t.db.clone(), c.actor, c.ctx.clone())
+            .via("console")
+            .named(&t.display_name, t.slug.as_str());
+    let (admin, temp) = crate::domain::auth::work::create_staff(
+        &clinic,
+        &f.admin_email,
+        &f.admin_name,
+        Role::ClinicAdmin,
+        None,
+    )
+    .await
+    .map_err(ClinicError::Account)?;
+    let temp_password = temp.ok_or_else(|| {
+        ClinicError::Account(AccountError::Other(anyhow::anyhow!(
+            "no one-time password was made for the first admin"
+        )))
+    })?;
+    let u = c.begin().await?;
+    let ev = u
+        .event(action::TENANT_CREATED)
+        .resource("tenant", t.id)
+        .details(serde_json::json!({ "slug": t.slug, "via": "console", "admin": admin.id }));
+    u.audit_and_commit(ev, Some(t.id)).await?;
+    Ok(CreatedClinic {
+        tenant: t,
+        admin_email: admin.email,
+        temp_password,
+    })
+}
+
+/// Suspends or resumes a clinic: a suspended clinic's hosts show its staff a page saying so
+/// and serve no data; nothing in it changes.
+pub async fn set_clinic_status(
+    c: &Console,
+    slug: &str,
+    status: TenantStatus,
+) -> Result<Tenant, ClinicError> {
+    let slug = Slug::parse(slug)
+        .map_err(|_| ClinicError::Tenant(TenantError::NotFound(slug.chars().take(40).collect())))?;
+    let mut u = c.begin().await?;
+    let t = tenants::set_status_in(&mut u.tx, &slug, status, c.ctx.at)
+        .await
+        .map_err(ClinicError::Tenant)?;
+    let ev = u
+        .event(action::TENANT_STATUS)
+        .resource("tenant", t.id)
+        .details(serde_json::json!({ "status": status.as_str(), "via": "console" }));
+    u.audit_and_commit(ev, Some(t.id)).await?;
+    Ok(t)
 }

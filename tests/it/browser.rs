@@ -97,7 +97,8 @@ async fn reception_searches_registers_books_and_checks_in() {
 }
 
 /// The console's Backups and Certificates pages in real Chromium, after a backup: no console
-/// errors (CSP), and screenshots for docs/backups.md.
+/// errors (CSP), and screenshots for docs/backups.md and docs/clinics.md (the dashboard, the
+/// new-clinic form).
 #[tokio::test]
 async fn console_backup_pages_render_in_chromium() {
     let dir = browser_dir();
@@ -133,7 +134,7 @@ async fn console_backup_pages_render_in_chromium() {
         .arg(&op.email)
         .arg(&op.password)
         .arg(&shots)
-        .arg("console-backups=/backups,console-certificates=/certificates")
+        .arg("console-backups=/backups,console-certificates=/certificates,console-dashboard=/,console-new-clinic=/clinics/new")
         .output()
         .await
         .expect("node");

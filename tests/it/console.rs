@@ -84,3 +84,176 @@ async fn rate_limits_are_set_on_the_console_and_apply_at_once() {
     }
     assert_eq!(codes[3], StatusCode::TOO_MANY_REQUESTS, "{codes:?}");
 }
+
+/// The console creates a clinic with its first admin (every field checked first, nothing
+/// created on error), the admin signs in on the clinic's host with the one-time password and
+/// must choose their own, and suspending the clinic shows its staff the suspended page.
+#[tokio::test]
+async fn an_operator_creates_a_clinic_and_its_admin_signs_in() {
+    let app = crate::helpers::spawn_app().await;
+    let op = app.create_operator().await;
+    app.create_tenant("alpha").await;
+    let mut b = Browser::login_as(&app, CONSOLE, &op).await;
+    let home = b.get("/").await;
+    assert!(home.contains("href=\"/clinics/new\""), "{}", home.body);
+    assert_eq!(b.get("/clinics/new").await.status, StatusCode::OK);
+    let tenants = async || -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM clinicbox.tenants")
+            .fetch_one(&app.admin)
+            .await
+            .unwrap()
+    };
+
+    let bad = b
+        .post(
+            "/clinics",
+            &[
+                ("slug", "Gamma!"),
+                ("name", "  "),
+                ("hosts", "portal_gamma.org"),
+                ("admin_email", "not-an-email"),
+                ("admin_name", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for f in ["slug", "name", "hosts", "admin_email", "admin_name"] {
+        assert!(
+            bad.contains(&format!("id=\"{f}-error\"")),
+            "{f}: {}",
+            bad.body
+        );
+    }
+    assert!(bad.contains("value=\"Gamma!\""), "what was typed stays");
+    assert_eq!(tenants().await, 1, "nothing created");
+    let good = [
+        ("name", "Gamma Clinic"),
+        ("hosts", "portal.gamma-clinic.org"),
+        ("admin_email", "head@gamma.example"),
+        ("admin_name", "Gita Head"),
+    ];
+    // A slug in use, and a domain under the base domain, are refused by the clinic rules.
+    for (slug, hosts, field) in [
+        ("alpha", "portal.gamma-clinic.org", "slug"),
+        ("gamma", "x.clinics.test", "hosts"),
+    ] {
+        let mut f = good.to_vec();
+        f.push(("slug", slug));
+        f[1] = ("hosts", hosts);
+        let p = b.post("/clinics", &f).await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{slug}");
+        assert!(p.contains(&format!("id=\"{field}-error\"")), "{}", p.body);
+    }
+    assert_eq!(tenants().await, 1, "nothing created");
+
+    let mut f = good.to_vec();
+    f.push(("slug", "gamma"));
+    let created = b.post("/clinics", &f).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(
+        created.headers.get("cache-control").unwrap(),
+        "no-store",
+        "the one-time password is never cached"
+    );
+    assert!(created.contains("portal.gamma-clinic.org"));
+    let body = &created.body;
+    let start = body.find("id=\"temp-password\">").unwrap() + "id=\"temp-password\">".len();
+    let temp = body[start..start + body[start..].find('<').unwrap()].to_owned();
+    assert!(temp.len() >= 12, "{temp}");
+    let audited = |rows: Vec<(String, String, Option<i64>, String)>, action: &str| {
+        rows.iter()
+            .filter(|r| r.0 == action && r.1 == "operator" && r.2 == Some(op.id))
+            .count()
+    };
+    assert_eq!(audited(app.system_audit_rows().await, "tenant.create"), 1);
+
+    // The admin signs in on the new clinic's host and must choose a password first; booking
+    // works on day one (the defaults are there).
+    let host = TestApp::clinic_host("gamma");
+    let mut admin = Browser::new(&app, &host);
+    let p = admin.login("head@gamma.example", &temp).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let settings = admin.get("/settings/staff").await;
+    assert_ne!(
+        settings.status,
+        StatusCode::OK,
+        "a password must be chosen first"
+    );
+    let types: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_gamma.appointment_types")
+        .fetch_one(&app.admin)
+        .await
+        .unwrap();
+    assert_eq!(types, 2);
+
+    // Suspended: the clinic's host says so and serves nothing; resumed, it works again.
+    let s = b.post("/clinics/gamma/suspend", &[]).await;
+    assert_eq!(s.status, StatusCode::SEE_OTHER);
+    let page = Browser::new(&app, &host).get("/login").await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.contains("suspended"), "{}", page.body);
+    assert!(b.get("/").await.contains("/clinics/gamma/resume"));
+    assert_eq!(
+        b.post("/clinics/nobody/suspend", &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    b.post("/clinics/gamma/resume", &[]).await;
+    let page = Browser::new(&app, &host).get("/login").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(audited(app.system_audit_rows().await, "tenant.status"), 2);
+}
+
+/// The dashboard names every component with its level, says what to do about one that is not
+/// green, and counts what each clinic holds.
+#[tokio::test]
+async fn the_dashboard_shows_each_component_and_what_the_clinics_hold() {
+    let app = crate::helpers::spawn_app().await;
+    let op = app.create_operator().await;
+    let t = app.create_tenant("alpha").await;
+    app.create_staff(&t, Role::Doctor).await;
+    app.create_staff(&t, Role::Receptionist).await;
+    let disabled = app.create_staff(&t, Role::Nurse).await;
+    sqlx::query("UPDATE tenant_alpha.users SET status = 'disabled' WHERE id = $1")
+        .bind(disabled.id)
+        .execute(&app.admin)
+        .await
+        .unwrap();
+    for name in ["Asha", "Bina", "Chandra"] {
+        crate::helpers::clinic::patient(&app, &t, name, "Rai", None, None).await;
+    }
+    let mut b = Browser::login_as(&app, CONSOLE, &op).await;
+    let home = b.get("/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    for c in [
+        "database",
+        "migrations",
+        "certificates",
+        "backups",
+        "disk",
+        "log_directory",
+    ] {
+        assert!(
+            home.contains(&format!("data-component=\"{c}\"")),
+            "{c}: {}",
+            home.body
+        );
+    }
+    assert!(home.contains(&format!("<dd id=\"version\">{}</dd>", clinicbox::VERSION)));
+    // No backup has run in a fresh installation: amber, with what to do.
+    let backups = &home.body[home.body.find("data-component=\"backups\"").unwrap()..];
+    let backups = &backups[..backups.find("</li>").unwrap()];
+    assert!(backups.contains("What to do"), "{backups}");
+    let database = &home.body[home.body.find("data-component=\"database\"").unwrap()..];
+    assert!(database.starts_with("data-component=\"database\""));
+    assert!(
+        home.contains("class=\"component ok\" data-component=\"database\""),
+        "{}",
+        home.body
+    );
+    let row = &home.body[home.body.find("data-slug=\"alpha\"").unwrap()..];
+    assert!(row.contains("<td class=\"num\" data-staff>2</td>"), "{row}");
+    assert!(
+        row.contains("<td class=\"num\" data-patients>3</td>"),
+        "{row}"
+    );
+    assert!(home.contains("<dd id=\"patient-count\">3</dd>"));
+}

@@ -2,6 +2,7 @@
 
 mod backups;
 mod certificates;
+mod clinics;
 mod home;
 mod security;
 
@@ -22,6 +23,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/setup/{token}",
             get(auth::setup::show).post(auth::setup::submit),
         )
+        .route("/clinics/new", get(clinics::new))
+        .route("/clinics", post(clinics::create))
+        .route("/clinics/{slug}/suspend", post(clinics::suspend))
+        .route("/clinics/{slug}/resume", post(clinics::resume))
         .route("/backups", get(backups::show))
         .route("/backups/run", post(backups::run_now))
         .route("/backups/settings", post(backups::save_settings))
