@@ -1,9 +1,19 @@
-// A clinic admin's pages in a real browser: each must render without console errors (a CSP
-// violation would be one), and gets a screenshot for the documentation.
+// A clinic admin's (or an operator's) pages in a real browser: each must render without console
+// errors (a CSP violation would be one) and without critical or serious accessibility problems
+// (axe-core: contrast, labels, roles), and gets a screenshot for the documentation.
 //
 //   node admin.mjs <base url> <email> <password> <screenshot dir> [name=/path,…]
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+async function axe(page) {
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSource);
+  const r = await page.evaluate(async () => window.axe.run(document));
+  return r.violations.filter(v => v.impact === 'critical' || v.impact === 'serious')
+    .map(v => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join(', ')})`);
+}
 
 const [base, email, password, shots, only] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
@@ -44,6 +54,14 @@ try {
     const r = await page.goto(`${base}${path}`);
     if (r.status() !== 200) throw new Error(`${path}: HTTP ${r.status()}`);
     await page.screenshot({ path: `${shots}/${name}.png` });
+    for (const v of await axe(page)) problems.push(`${path}: ${v}`);
+    // axe leaves text the colour of its own background undecided ("incomplete"), so a button
+    // painted red on red passes it: look for that here.
+    const unreadable = await page.evaluate(() => [...document.querySelectorAll('button, .button')]
+      .filter(b => b.offsetParent !== null && b.textContent.trim() !== '')
+      .filter(b => { const s = getComputedStyle(b); return s.color === s.backgroundColor; })
+      .map(b => b.id || b.textContent.trim()));
+    for (const b of unreadable) problems.push(`${path}: button "${b}" has text the colour of its background`);
   }
   if (problems.length) throw new Error(problems.join('\n'));
   console.log('admin pages: ok');
