@@ -446,3 +446,59 @@ pub async fn set_clinic_status(
     u.audit_and_commit(ev, Some(t.id)).await?;
     Ok(t)
 }
+
+/// Deletes a clinic once the operator has typed its slug again: its schema is dumped to
+/// `<data_dir>/deleted/` first, and nothing is dropped unless that dump was written. Returns
+/// the dump's path.
+pub async fn delete_clinic(
+    c: &Console,
+    db: &Db,
+    db_url: &crate::config::DatabaseUrl,
+    data_dir: &std::path::Path,
+    slug: &str,
+    confirm: &str,
+) -> Result<std::path::PathBuf, ClinicError> {
+    let slug = Slug::parse(slug)
+        .map_err(|_| ClinicError::Tenant(TenantError::NotFound(slug.chars().take(40).collect())))?;
+    let t = tenants::find(db, &slug)
+        .await
+        .map_err(ClinicError::Tenant)?;
+    if confirm.trim() != slug.as_str() {
+        return Err(ClinicError::Invalid(Errors::with(
+            "confirm",
+            "invalid.delete_confirm",
+        )));
+    }
+    let dump = tenants::delete(db, db_url, &slug, data_dir, c.ctx.at)
+        .await
+        .map_err(ClinicError::Tenant)?;
+    let u = c.begin().await?;
+    let ev = u
+        .event(action::TENANT_DELETED)
+        .resource("tenant", t.id)
+        .details(serde_json::json!({
+            "slug": slug, "dump": dump.display().to_string(), "via": "console",
+        }));
+    u.audit_and_commit(ev, Some(t.id)).await?;
+    Ok(dump)
+}
+
+/// Records an export of a clinic's archive made from the console (`ok` false: it failed).
+pub async fn clinic_exported(
+    c: &Console,
+    t: &Tenant,
+    ok: bool,
+    details: serde_json::Value,
+) -> sqlx::Result<()> {
+    let u = c.begin().await?;
+    let ev = u
+        .event(action::TENANT_EXPORTED)
+        .resource("tenant", t.id)
+        .outcome(if ok {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        })
+        .details(details);
+    u.audit_and_commit(ev, Some(t.id)).await
+}

@@ -357,7 +357,7 @@ async fn clinic_rows(s: &Sources<'_>) -> Vec<ClinicRow> {
     let sizes = schema_sizes(s.db).await.unwrap_or_default();
     let mut rows = Vec::with_capacity(list.len());
     for clinic in list {
-        let usage = match usage(s.db, &clinic).await {
+        let usage = match counts(s.db, &clinic).await {
             Ok(mut u) => {
                 u.database_bytes = sizes
                     .iter()
@@ -375,7 +375,18 @@ async fn clinic_rows(s: &Sources<'_>) -> Vec<ClinicRow> {
     rows
 }
 
-async fn usage(db: &Db, c: &TenantSummary) -> sqlx::Result<Usage> {
+/// What one clinic holds (the console's clinic page).
+pub async fn usage(db: &Db, c: &TenantSummary) -> sqlx::Result<Usage> {
+    let mut u = counts(db, c).await?;
+    u.database_bytes = schema_sizes(db)
+        .await?
+        .into_iter()
+        .find(|(schema, _)| schema == c.tenant.db.schema.as_str())
+        .map_or(0, |(_, b)| b);
+    Ok(u)
+}
+
+async fn counts(db: &Db, c: &TenantSummary) -> sqlx::Result<Usage> {
     let mut tx = TenantDb::begin(&db.pool, &c.tenant.db).await?;
     let r = sqlx::query!(
         r#"SELECT (SELECT count(*) FROM users WHERE status <> 'disabled') AS "staff!",

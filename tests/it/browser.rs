@@ -134,7 +134,7 @@ async fn console_backup_pages_render_in_chromium() {
         .arg(&op.email)
         .arg(&op.password)
         .arg(&shots)
-        .arg("console-backups=/backups,console-certificates=/certificates,console-dashboard=/,console-new-clinic=/clinics/new")
+        .arg("console-backups=/backups,console-certificates=/certificates,console-dashboard=/,console-new-clinic=/clinics/new,console-clinic=/clinics/alpha")
         .output()
         .await
         .expect("node");

@@ -257,3 +257,81 @@ async fn the_dashboard_shows_each_component_and_what_the_clinics_hold() {
     );
     assert!(home.contains("<dd id=\"patient-count\">3</dd>"));
 }
+
+/// A clinic's page on the console: what it holds, its archive downloaded, and deleting it —
+/// refused until the slug is typed again, and only after a dump was written.
+#[tokio::test]
+async fn a_clinic_is_exported_and_deleted_from_its_console_page() {
+    let app = crate::helpers::spawn_app().await;
+    let op = app.create_operator().await;
+    let t = app.create_tenant("alpha").await;
+    app.create_staff(&t, Role::Doctor).await;
+    crate::helpers::clinic::patient(&app, &t, "Asha", "Rai", None, None).await;
+    let mut b = Browser::login_as(&app, CONSOLE, &op).await;
+    let page = b.get("/clinics/alpha").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.contains("<dd id=\"clinic-patients\">1</dd>"),
+        "{}",
+        page.body
+    );
+    assert_eq!(b.get("/clinics/nobody").await.status, StatusCode::NOT_FOUND);
+    assert!(b.get("/").await.contains("href=\"/clinics/alpha\""));
+
+    let export = b.post("/clinics/alpha/export", &[]).await;
+    assert_eq!(export.status, StatusCode::OK);
+    let disposition = export
+        .headers
+        .get("content-disposition")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename="),
+        "{disposition}"
+    );
+    assert!(
+        export.body.len() > 1000,
+        "an archive, {} bytes",
+        export.body.len()
+    );
+    let rows = app.system_audit_rows().await;
+    assert!(
+        rows.iter()
+            .any(|r| r.0 == "tenant.export" && r.1 == "operator" && r.3 == "success"),
+        "{rows:?}"
+    );
+
+    let refused = b
+        .post("/clinics/alpha/delete", &[("confirm", "alpah")])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains("id=\"confirm-error\""), "{}", refused.body);
+    assert!(refused.contains("value=\"alpah\""), "what was typed stays");
+    let exists = async || -> bool {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_alpha')",
+        )
+        .fetch_one(&app.admin)
+        .await
+        .unwrap()
+    };
+    assert!(exists().await, "nothing dropped");
+    let deleted = b
+        .post("/clinics/alpha/delete", &[("confirm", "alpha")])
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+    assert!(!exists().await);
+    let dumps: Vec<_> = std::fs::read_dir(app.config().storage.data_dir.join("deleted"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("alpha-"))
+        .collect();
+    assert_eq!(dumps.len(), 1, "the safety dump is there");
+    assert_eq!(b.get("/clinics/alpha").await.status, StatusCode::NOT_FOUND);
+    let rows = app.system_audit_rows().await;
+    assert!(
+        rows.iter()
+            .any(|r| r.0 == "tenant.delete" && r.1 == "operator")
+    );
+}

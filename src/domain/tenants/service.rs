@@ -330,13 +330,14 @@ pub async fn delete(
 
     // Only the clinic's role owns its schema, so the schema is dropped as that role.
     let mut tx = crate::db::begin(&db.pool).await?;
-    sqlx::raw_sql(&format!(
+    let ddl = format!(
         "SET LOCAL ROLE {role}; DROP SCHEMA {schema} CASCADE; SET LOCAL ROLE NONE;",
         role = tenant.db.role.quoted(),
         schema = tenant.db.schema.quoted()
-    ))
-    .execute(&mut *tx)
-    .await?;
+    );
+    // Not `raw_sql(…).execute(tx)`, whose future is not provably `Send` (sqlx issue #3150):
+    // the console deletes clinics on the server.
+    sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(&ddl)).await?;
     repo::delete(&mut tx, tenant.id).await?;
     // The audit log goes with the clinic (it is in the dump), once the clinic is gone.
     let log = tenant.db.audit_schema();

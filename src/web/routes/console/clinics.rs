@@ -1,5 +1,6 @@
 //! `/clinics/new`, `POST /clinics`: an operator creates a clinic with its first clinic admin;
-//! `POST /clinics/{slug}/suspend` and `/resume`.
+//! `/clinics/{slug}`: one clinic, with `POST …/suspend`, `…/resume`, `…/export` (its archive,
+//! downloaded) and `…/delete` (after typing the slug again, a dump taken first).
 
 use askama::Template;
 use axum::extract::State;
@@ -9,7 +10,8 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::domain::console::{self, ClinicError, Console, CreatedClinic, NewClinicForm};
-use crate::domain::tenants::{Hostname, TenantError, TenantStatus};
+use crate::domain::tenants::{Hostname, Slug, TenantError, TenantStatus, TenantSummary};
+use crate::ops::dashboard::{self, Usage};
 use crate::web::AppError;
 use crate::web::auth::{AuditCtx, CurrentOperator};
 use crate::web::extract::{Form, Path};
@@ -154,4 +156,221 @@ pub async fn resume(
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     set_status(&state, &op, &ctx, &session, &slug, TenantStatus::Active).await
+}
+
+#[derive(Template)]
+#[template(path = "console/clinic.html")]
+struct ClinicPage {
+    page: Page,
+    c: TenantSummary,
+    usage: Option<Usage>,
+    confirm: String,
+    errors: FormErrors,
+    message: Option<String>,
+}
+
+impl ClinicPage {
+    fn bytes(&self, n: &i64) -> String {
+        dashboard::human(*n)
+    }
+    fn status_label(&self) -> String {
+        self.page
+            .t(&format!("status.{}", self.c.tenant.status.as_str()))
+            .to_owned()
+    }
+    fn created(&self) -> String {
+        self.c
+            .tenant
+            .created_at
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string()
+    }
+    fn suspend_confirm(&self) -> String {
+        self.page.tf(
+            "console.suspend_confirm",
+            &[("name", self.c.tenant.display_name.as_str())],
+        )
+    }
+    fn delete_help(&self) -> String {
+        self.page.tf(
+            "console.delete_help",
+            &[("slug", self.c.tenant.slug.as_str())],
+        )
+    }
+}
+
+async fn summary(state: &AppState, slug: &str) -> Result<TenantSummary, AppError> {
+    let slug = Slug::parse(slug).map_err(|_| AppError::NotFound)?;
+    crate::domain::tenants::list(&state.db, &state.hosts)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+        .into_iter()
+        .find(|s| s.tenant.slug == slug)
+        .ok_or(AppError::NotFound)
+}
+
+async fn render_clinic(
+    state: &AppState,
+    page: PageCtx,
+    slug: &str,
+    confirm: String,
+    errors: FormErrors,
+    message: Option<String>,
+) -> Result<Response, AppError> {
+    let c = summary(state, slug).await?;
+    let usage = dashboard::usage(&state.db, &c).await.ok();
+    let status = if message.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        crate::web::page::form_status(&errors)
+    };
+    Ok(render_with_status(
+        status,
+        &ClinicPage {
+            page: page.into_page(),
+            c,
+            usage,
+            confirm,
+            errors,
+            message,
+        },
+    ))
+}
+
+/// `GET /clinics/{slug}`.
+pub async fn show(
+    State(state): State<AppState>,
+    _op: CurrentOperator,
+    page: PageCtx,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    render_clinic(&state, page, &slug, String::new(), FormErrors::new(), None).await
+}
+
+/// `POST /clinics/{slug}/export`: makes the clinic's archive (encrypted as backups are) and
+/// sends it as a download; the file also stays in the backup directory.
+pub async fn export(
+    State(state): State<AppState>,
+    op: CurrentOperator,
+    ctx: AuditCtx,
+    page: PageCtx,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let c = summary(&state, &slug).await?;
+    let bctx = crate::ops::backup::Ctx {
+        db: &state.db,
+        config: &state.config,
+        secrets: &state.secrets,
+        now: state.clock.now(),
+    };
+    let made = crate::ops::backup::create::create(
+        &bctx,
+        "export",
+        Some(&c.tenant.slug),
+        None,
+        &crate::ops::backup::Quiet,
+    )
+    .await;
+    let console = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    let details = match &made {
+        Ok(m) => serde_json::json!({
+            "slug": c.tenant.slug, "bytes": m.bytes, "file": m.path, "via": "console",
+        }),
+        Err(e) => {
+            serde_json::json!({ "slug": c.tenant.slug, "error": e.to_string(), "via": "console" })
+        }
+    };
+    console::clinic_exported(&console, &c.tenant, made.is_ok(), details).await?;
+    let made = match made {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(tenant = %c.tenant.slug, error = %e, "export from the console failed");
+            let m = crate::i18n::msg("console.export_failed", &[("error", &e)]);
+            return render_clinic(
+                &state,
+                page,
+                &slug,
+                String::new(),
+                FormErrors::new(),
+                Some(m),
+            )
+            .await;
+        }
+    };
+    let file = tokio::fs::File::open(&made.path)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let name = made
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("{}.cbx", c.tenant.slug));
+    let stream = futures::stream::unfold(file, |mut f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", name.replace('"', "")),
+            ),
+            (header::CONTENT_LENGTH, made.bytes.to_string()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /clinics/{slug}/delete`: the slug typed again; the clinic's dump is written before
+/// anything is dropped.
+pub async fn delete(
+    State(state): State<AppState>,
+    op: CurrentOperator,
+    ctx: AuditCtx,
+    session: Session,
+    page: PageCtx,
+    Path(slug): Path<String>,
+    Form(f): Form<DeleteForm>,
+) -> Result<Response, AppError> {
+    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    match console::delete_clinic(
+        &c,
+        &state.db,
+        &state.config.database.url,
+        &state.config.storage.data_dir,
+        &slug,
+        &f.confirm,
+    )
+    .await
+    {
+        Ok(_) => Ok(redirect_with_flash(&session, "console.deleted_ok", "/")
+            .await
+            .into_response()),
+        Err(ClinicError::Invalid(errors)) => {
+            render_clinic(&state, page, &slug, f.confirm, errors, None).await
+        }
+        Err(ClinicError::Tenant(TenantError::Dump(why))) => {
+            tracing::warn!(tenant = %slug, error = %why, "delete refused: no safety dump");
+            let m = crate::i18n::msg("console.delete_failed", &[("error", &why)]);
+            render_clinic(&state, page, &slug, f.confirm, FormErrors::new(), Some(m)).await
+        }
+        Err(e) => Err(fatal(e)),
+    }
 }
