@@ -1,4 +1,4 @@
-//! `clinicbox tenant create|list|show|suspend|resume|delete`
+//! `clinicbox tenant create|list|show|suspend|resume|limits|export|delete`
 
 use clap::Subcommand;
 
@@ -45,6 +45,18 @@ pub enum TenantCommand {
     Resume {
         #[arg(value_parser = parse_slug)]
         slug: Slug,
+    },
+    /// Show or set a clinic's plan limits: staff accounts in use and document storage.
+    /// Without options it shows them; `none` lifts one.
+    Limits {
+        #[arg(value_parser = parse_slug)]
+        slug: Slug,
+        /// Staff accounts not disabled, at most (1-10000, or none).
+        #[arg(long)]
+        staff: Option<String>,
+        /// Document storage in MB (1-10000000, or none for the installation's quota).
+        #[arg(long = "documents-mb")]
+        documents_mb: Option<String>,
     },
     /// Write one clinic (schema and documents) to a file in the backup format.
     Export {
@@ -200,6 +212,56 @@ pub async fn run(cfg: &Config, cmd: TenantCommand) -> CliResult {
             }
         }
         TenantCommand::Export { .. } => {}
+        TenantCommand::Limits {
+            slug,
+            staff,
+            documents_mb,
+        } => {
+            let t = tenants::find(&db, &slug).await?;
+            let ctx = super::accounts::cli_ctx();
+            let clinic = super::accounts::as_system(&db, &t, &ctx);
+            let mut limits = crate::domain::settings::plan::of(&clinic).await?;
+            if staff.is_some() || documents_mb.is_some() {
+                let text = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+                let typed = crate::domain::settings::plan::Limits::parse(
+                    &staff.unwrap_or_else(|| text(limits.max_staff)),
+                    &documents_mb.unwrap_or_else(|| text(limits.max_document_mb)),
+                )
+                .map_err(|e| {
+                    let fields: Vec<String> = ["max_staff", "max_document_mb"]
+                        .iter()
+                        .filter_map(|f| {
+                            e.get(f).map(|m| {
+                                let flag = if *f == "max_staff" {
+                                    "--staff"
+                                } else {
+                                    "--documents-mb"
+                                };
+                                format!("{flag}: {}", crate::i18n::en_message(m))
+                            })
+                        })
+                        .collect();
+                    Failed(format!("not changed: {}", fields.join("; ")))
+                })?;
+                crate::domain::settings::plan::save_in(&clinic, &typed).await?;
+                limits = typed;
+            }
+            let or_none = |v: Option<i64>, unit: &str| {
+                v.map(|n| format!("{n}{unit}"))
+                    .unwrap_or_else(|| "no limit".into())
+            };
+            say!("staff accounts in use: {}", or_none(limits.max_staff, ""));
+            say!(
+                "document storage:      {}",
+                match limits.max_document_mb {
+                    Some(mb) => format!("{mb} MB"),
+                    None => format!(
+                        "the installation's quota ({} MB)",
+                        cfg.storage.document_quota_mb
+                    ),
+                }
+            );
+        }
         TenantCommand::Delete { slug, confirm } => {
             if confirm != slug.as_str() {
                 return Err(Failed(format!(

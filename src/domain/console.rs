@@ -11,6 +11,7 @@ use crate::domain::auth::model::{Email, Role, parse_display_name};
 use crate::domain::auth::repo::{AccountRow, Accounts};
 use crate::domain::auth::service::{self, AccountError};
 use crate::domain::scheduling::defaults::{Seeded, seed_new_clinic};
+use crate::domain::settings::plan::Limits as PlanLimits;
 use crate::domain::settings::{Hsts, RateLimits};
 use crate::domain::tenants::{
     self, DisplayName, HostRules, Hostname, NewTenant, Slug, Tenant, TenantError, TenantStatus,
@@ -306,6 +307,13 @@ impl From<sqlx::Error> for ClinicError {
     }
 }
 
+/// The operator acting inside clinic `t` (its units of work, its audit log).
+pub fn in_clinic(c: &Console, db: &Db, t: &Tenant) -> crate::domain::clinic::Clinic {
+    crate::domain::clinic::Clinic::new(db.pool.clone(), t.db.clone(), c.actor, c.ctx.clone())
+        .via("console")
+        .named(&t.display_name, t.slug.as_str())
+}
+
 /// Creates a clinic (role, schema, migrations, hosts) and gives it what booking needs on day
 /// one (`scheduling::defaults`). The command line's `tenant create` and the console share it.
 pub async fn provision_clinic(
@@ -395,10 +403,7 @@ pub async fn create_clinic(
         }
         Err(err) => return Err(ClinicError::Tenant(err)),
     };
-    let clinic =
-        crate::domain::clinic::Clinic::new(db.pool.clone(), t.db.clone(), c.actor, c.ctx.clone())
-            .via("console")
-            .named(&t.display_name, t.slug.as_str());
+    let clinic = in_clinic(c, db, &t);
     let (admin, temp) = crate::domain::auth::work::create_staff(
         &clinic,
         &f.admin_email,
@@ -501,4 +506,31 @@ pub async fn clinic_exported(
         })
         .details(details);
     u.audit_and_commit(ev, Some(t.id)).await
+}
+
+/// A clinic's plan limits as typed on the console (empty: no limit). Refused next to each
+/// field when out of range; otherwise saved in the clinic's own settings, with one row in the
+/// clinic's audit log (its admins see who changed them) and one in the system's.
+pub async fn save_plan_limits(
+    c: &Console,
+    db: &Db,
+    slug: &str,
+    max_staff: &str,
+    max_document_mb: &str,
+) -> Result<PlanLimits, ClinicError> {
+    let limits = PlanLimits::parse(max_staff, max_document_mb).map_err(ClinicError::Invalid)?;
+    let slug = Slug::parse(slug)
+        .map_err(|_| ClinicError::Tenant(TenantError::NotFound(slug.chars().take(40).collect())))?;
+    let t = tenants::find(db, &slug)
+        .await
+        .map_err(ClinicError::Tenant)?;
+    let clinic = in_clinic(c, db, &t);
+    let before = crate::domain::settings::plan::save_in(&clinic, &limits).await?;
+    let u = c.begin().await?;
+    let ev = u
+        .event(action::SETTINGS_UPDATED)
+        .resource("settings", "plan")
+        .details(serde_json::json!({ "slug": t.slug, "before": before, "after": limits }));
+    u.audit_and_commit(ev, Some(t.id)).await?;
+    Ok(limits)
 }

@@ -346,3 +346,72 @@ async fn output_into_a_closed_pipe_is_not_a_crash() {
     assert!(!e.contains("panicked"), "{e}");
     assert_eq!(o.status.code(), Some(0), "{e}");
 }
+
+/// Plan limits meet staff in the same words wherever an account is added: set on the command
+/// line, refused by `user add` once reached, with bad values refused and nothing changed.
+#[tokio::test]
+async fn plan_limits_through_the_cli() {
+    let t = TestDb::new().await;
+    let dir = dir_for(&t, "plan");
+    let cfg = write_config(&dir, &t.url, "");
+    assert!(
+        run(&cfg, &["tenant", "create", "alpha", "--name", "Alpha"])
+            .status
+            .success()
+    );
+    let o = run(&cfg, &["tenant", "limits", "alpha", "--staff", "0"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--staff: Enter a whole number from 1 to 10000"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&cfg, &["tenant", "limits", "alpha"]);
+    assert!(
+        stdout(&o).contains("staff accounts in use: no limit"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(
+        &cfg,
+        &[
+            "tenant",
+            "limits",
+            "alpha",
+            "--staff",
+            "1",
+            "--documents-mb",
+            "5",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("staff accounts in use: 1"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("document storage:      5 MB"),
+        "{}",
+        stdout(&o)
+    );
+    let add = |email: &str| {
+        run(
+            &cfg,
+            &[
+                "user", "add", "--tenant", "alpha", "--email", email, "--role", "doctor",
+            ],
+        )
+    };
+    assert!(add("one@alpha.test").status.success());
+    let o = add("two@alpha.test");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("plan allows 1 staff accounts in use"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&cfg, &["tenant", "limits", "alpha", "--staff", "none"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(add("two@alpha.test").status.success());
+}

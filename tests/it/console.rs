@@ -335,3 +335,98 @@ async fn a_clinic_is_exported_and_deleted_from_its_console_page() {
             .any(|r| r.0 == "tenant.delete" && r.1 == "operator")
     );
 }
+
+/// Plan limits set on the console: bad values stay in the form with their message; good ones
+/// are enforced on the clinic's pages and its API alike.
+#[tokio::test]
+async fn plan_limits_set_on_the_console_hold_on_the_pages_and_the_api() {
+    let app = crate::helpers::spawn_app().await;
+    let op = app.create_operator().await;
+    let t = app.create_tenant("alpha").await;
+    let admin = app.create_staff(&t, Role::ClinicAdmin).await;
+    let doctor = app.create_staff(&t, Role::Doctor).await;
+    let mut b = Browser::login_as(&app, CONSOLE, &op).await;
+    let bad = b
+        .post(
+            "/clinics/alpha/limits",
+            &[("max_staff", "lots"), ("max_document_mb", "0")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.contains("id=\"max_staff-error\""), "{}", bad.body);
+    assert!(bad.contains("id=\"max_document_mb-error\""));
+    assert!(bad.contains("value=\"lots\""), "what was typed stays");
+    let ok = b
+        .post(
+            "/clinics/alpha/limits",
+            &[("max_staff", "2"), ("max_document_mb", "")],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert!(b.get("/clinics/alpha").await.contains("value=\"2\""));
+    assert_eq!(app.audit_count(&t, "settings.update").await, 1);
+
+    // Two accounts in use: a third is refused on the page and by the API, with the reason.
+    let host = TestApp::clinic_host("alpha");
+    let mut a = Browser::login_as(&app, &host, &admin).await;
+    let page = a
+        .post(
+            "/settings/users",
+            &[
+                ("email", "nurse@alpha.test"),
+                ("display_name", "Nurse"),
+                ("role", "nurse"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.contains("plan allows 2 staff accounts in use"),
+        "{}",
+        page.body
+    );
+    let r = a
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/users",
+            Some(serde_json::json!({ "email": "nurse@alpha.test", "display_name": "Nurse", "role": "nurse" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.json());
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("plan allows 2")
+    );
+    // Disabling one makes room; enabling it again while the room is taken is refused.
+    let r = a
+        .api(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{}", doctor.id),
+            Some(serde_json::json!({ "status": "disabled" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let r = a
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/users",
+            Some(serde_json::json!({ "email": "nurse@alpha.test", "display_name": "Nurse", "role": "nurse" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let r = a
+        .api(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{}", doctor.id),
+            Some(serde_json::json!({ "status": "active" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.json());
+}

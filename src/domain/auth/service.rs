@@ -264,6 +264,8 @@ pub enum AccountError {
     TokenDays,
     Disabled,
     MfaRequired,
+    /// The clinic's plan allows this many staff accounts in use, and all are.
+    StaffLimit(i64),
     Sql(sqlx::Error),
     Other(anyhow::Error),
 }
@@ -323,6 +325,7 @@ impl AccountError {
             }
             Self::Disabled => "invalid.account_disabled".into(),
             Self::MfaRequired => "invalid.mfa_required".into(),
+            Self::StaffLimit(max) => crate::i18n::msg("invalid.staff_limit", &[("max", max)]),
             Self::Sql(_) | Self::Other(_) => "error.internal".into(),
         }
     }

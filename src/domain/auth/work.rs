@@ -39,6 +39,35 @@ pub async fn staff_by_email(c: &Clinic, email: &str) -> sqlx::Result<Option<Acco
     Ok(row)
 }
 
+/// Refuses one more account in use (a new one, or `enabling` a disabled one) when the clinic's
+/// plan allows no more (`settings::plan`).
+async fn within_staff_limit(
+    conn: &mut sqlx::PgConnection,
+    enabling: Option<i64>,
+) -> Result<(), AccountError> {
+    let Some(max) = crate::domain::settings::plan::Limits::read(conn)
+        .await?
+        .max_staff
+    else {
+        return Ok(());
+    };
+    let rows = repo::list(conn, Accounts::Staff).await?;
+    if enabling.is_some_and(|id| {
+        rows.iter()
+            .any(|r| r.id == id && r.status() != AccountStatus::Disabled)
+    }) {
+        return Ok(());
+    }
+    let in_use = rows
+        .iter()
+        .filter(|r| r.status() != AccountStatus::Disabled)
+        .count() as i64;
+    if in_use >= max {
+        return Err(AccountError::StaffLimit(max));
+    }
+    Ok(())
+}
+
 /// A new staff account; without `password` a temporary one is made and returned once.
 pub async fn create_staff(
     c: &Clinic,
@@ -48,6 +77,7 @@ pub async fn create_staff(
     password: Option<&str>,
 ) -> Result<(AccountRow, Option<String>), AccountError> {
     let mut u = c.begin().await?;
+    within_staff_limit(&mut u, None).await?;
     let (row, temp) = service::create_account(
         &mut u,
         Accounts::Staff,
@@ -84,6 +114,9 @@ pub async fn update_staff(
     status: Option<AccountStatus>,
 ) -> Result<(StaffChange, AccountRow), AccountError> {
     let mut u = c.begin().await?;
+    if status == Some(AccountStatus::Active) {
+        within_staff_limit(&mut u, Some(id)).await?;
+    }
     let change = service::update_staff(&mut u, id, display_name, role, status, c.at()).await?;
     let row = repo::by_id(&mut u, Accounts::Staff, id, false)
         .await?

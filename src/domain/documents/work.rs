@@ -33,6 +33,9 @@ pub(in crate::domain) async fn max_file(conn: &mut sqlx::PgConnection) -> sqlx::
 /// The clinic's upload limits and what its documents take now.
 pub async fn limits(c: &Clinic, quota: u64) -> Result<Limits, DocumentError> {
     let mut u = c.begin().await?;
+    let quota = crate::domain::settings::plan::Limits::read(&mut u)
+        .await?
+        .document_quota(quota);
     let max_file = max_file(&mut u).await?;
     let used = repo::used_bytes(&mut u).await?;
     u.finish_without_clinical_data().await?;
@@ -179,6 +182,10 @@ async fn upload_now(
     }
     repo::lock_uploads(&mut u).await?;
     let used = repo::used_bytes(&mut u).await?.max(0) as u64;
+    // The clinic's plan may set its own quota (`settings::plan`).
+    let quota = crate::domain::settings::plan::Limits::read(&mut u)
+        .await?
+        .document_quota(quota);
     if used + size + thumb_len > quota {
         u.rollback().await?;
         return Err(DocumentError::Invalid(Errors::with(

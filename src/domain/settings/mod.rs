@@ -10,6 +10,7 @@ use crate::domain::auth::MfaPolicy;
 use crate::domain::tenants::Tenant;
 
 pub mod branding;
+pub mod plan;
 
 /// The clinic's IANA time zone, `UTC` until an admin sets one.
 pub async fn timezone(pool: &PgPool, tenant: &Tenant) -> Result<String, sqlx::Error> {

@@ -57,6 +57,9 @@ fn account_error(e: AccountError) -> AppError {
         | AccountError::LastAdmin) => {
             AppError::Validation(FormErrors::with(e.field().unwrap_or("_form"), e.message()))
         }
+        e @ AccountError::StaffLimit(_) => {
+            AppError::Conflict(crate::i18n::en_message(&e.message()), None)
+        }
         e => AppError::Internal(e.into()),
     }
 }
@@ -103,7 +106,7 @@ pub struct CreatedUser {
 }
 
 #[utoipa::path(post, operation_id = "users_create", path = "/api/v1/users", tag = "users", request_body = NewUser,
-    responses((status = 201, body = CreatedUser), (status = 422, description = "Invalid input")),
+    responses((status = 201, body = CreatedUser), (status = 409, description = "The clinic's plan allows no more staff accounts in use"), (status = 422, description = "Invalid input")),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(clinic: Clinic, Json(body): Json<NewUser>) -> Result<Response, AppError> {
     let (row, temp) = work::create_staff(
@@ -136,7 +139,7 @@ pub struct UserPatch {
 /// Changing role or status ends the user's sessions.
 #[utoipa::path(patch, operation_id = "users_update", path = "/api/v1/users/{id}", tag = "users", request_body = UserPatch,
     params(("id" = i64, Path)),
-    responses((status = 200, body = UserOut), (status = 404), (status = 422)),
+    responses((status = 200, body = UserOut), (status = 404), (status = 409, description = "Enabling the account would exceed the clinic's plan"), (status = 422)),
     security(("bearer" = []), ("api_key" = [])))]
 pub async fn update(
     State(state): State<AppState>,

@@ -10,6 +10,7 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::domain::console::{self, ClinicError, Console, CreatedClinic, NewClinicForm};
+use crate::domain::settings::plan::Limits as PlanLimits;
 use crate::domain::tenants::{Hostname, Slug, TenantError, TenantStatus, TenantSummary};
 use crate::ops::dashboard::{self, Usage};
 use crate::web::AppError;
@@ -164,6 +165,9 @@ struct ClinicPage {
     page: Page,
     c: TenantSummary,
     usage: Option<Usage>,
+    limits: LimitsForm,
+    /// The installation's document quota, in MiB (when the clinic sets none).
+    default_quota_mb: u64,
     confirm: String,
     errors: FormErrors,
     message: Option<String>,
@@ -191,6 +195,12 @@ impl ClinicPage {
             &[("name", self.c.tenant.display_name.as_str())],
         )
     }
+    fn quota_help(&self) -> String {
+        self.page.tf(
+            "console.plan_documents_help",
+            &[("mb", self.default_quota_mb.to_string().as_str())],
+        )
+    }
     fn delete_help(&self) -> String {
         self.page.tf(
             "console.delete_help",
@@ -209,16 +219,57 @@ async fn summary(state: &AppState, slug: &str) -> Result<TenantSummary, AppError
         .ok_or(AppError::NotFound)
 }
 
-async fn render_clinic(
-    state: &AppState,
-    page: PageCtx,
-    slug: &str,
+/// The plan limits form, as typed or as stored.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct LimitsForm {
+    #[serde(default)]
+    max_staff: String,
+    #[serde(default)]
+    max_document_mb: String,
+}
+
+impl LimitsForm {
+    fn of(l: &PlanLimits) -> Self {
+        let text = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        Self {
+            max_staff: text(l.max_staff),
+            max_document_mb: text(l.max_document_mb),
+        }
+    }
+}
+
+/// What the clinic page shows besides the clinic: the limits as typed (after an error), the
+/// slug typed for deleting, field errors, a refusal.
+#[derive(Default)]
+struct Shown {
+    typed: Option<LimitsForm>,
     confirm: String,
     errors: FormErrors,
     message: Option<String>,
+}
+
+async fn render_clinic(
+    state: &AppState,
+    console: &Console,
+    page: PageCtx,
+    slug: &str,
+    shown: Shown,
 ) -> Result<Response, AppError> {
     let c = summary(state, slug).await?;
     let usage = dashboard::usage(&state.db, &c).await.ok();
+    let limits = match shown.typed {
+        Some(f) => f,
+        None => {
+            let clinic = console::in_clinic(console, &state.db, &c.tenant);
+            LimitsForm::of(&crate::domain::settings::plan::of(&clinic).await?)
+        }
+    };
+    let Shown {
+        confirm,
+        errors,
+        message,
+        ..
+    } = shown;
     let status = if message.is_some() {
         StatusCode::CONFLICT
     } else {
@@ -230,6 +281,8 @@ async fn render_clinic(
             page: page.into_page(),
             c,
             usage,
+            limits,
+            default_quota_mb: state.config.storage.document_quota_mb,
             confirm,
             errors,
             message,
@@ -237,14 +290,45 @@ async fn render_clinic(
     ))
 }
 
+/// `POST /clinics/{slug}/limits`: the clinic's plan limits (empty: none).
+pub async fn save_limits(
+    State(state): State<AppState>,
+    op: CurrentOperator,
+    ctx: AuditCtx,
+    session: Session,
+    page: PageCtx,
+    Path(slug): Path<String>,
+    Form(f): Form<LimitsForm>,
+) -> Result<Response, AppError> {
+    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    match console::save_plan_limits(&c, &state.db, &slug, &f.max_staff, &f.max_document_mb).await {
+        Ok(_) => Ok(
+            redirect_with_flash(&session, "saved", &format!("/clinics/{slug}"))
+                .await
+                .into_response(),
+        ),
+        Err(ClinicError::Invalid(errors)) => {
+            let shown = Shown {
+                typed: Some(f),
+                errors,
+                ..Shown::default()
+            };
+            render_clinic(&state, &c, page, &slug, shown).await
+        }
+        Err(e) => Err(fatal(e)),
+    }
+}
+
 /// `GET /clinics/{slug}`.
 pub async fn show(
     State(state): State<AppState>,
-    _op: CurrentOperator,
+    op: CurrentOperator,
+    ctx: AuditCtx,
     page: PageCtx,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    render_clinic(&state, page, &slug, String::new(), FormErrors::new(), None).await
+    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    render_clinic(&state, &c, page, &slug, Shown::default()).await
 }
 
 /// `POST /clinics/{slug}/export`: makes the clinic's archive (encrypted as backups are) and
@@ -286,15 +370,11 @@ pub async fn export(
         Err(e) => {
             tracing::warn!(tenant = %c.tenant.slug, error = %e, "export from the console failed");
             let m = crate::i18n::msg("console.export_failed", &[("error", &e)]);
-            return render_clinic(
-                &state,
-                page,
-                &slug,
-                String::new(),
-                FormErrors::new(),
-                Some(m),
-            )
-            .await;
+            let shown = Shown {
+                message: Some(m),
+                ..Shown::default()
+            };
+            return render_clinic(&state, &console, page, &slug, shown).await;
         }
     };
     let file = tokio::fs::File::open(&made.path)
@@ -364,12 +444,22 @@ pub async fn delete(
             .await
             .into_response()),
         Err(ClinicError::Invalid(errors)) => {
-            render_clinic(&state, page, &slug, f.confirm, errors, None).await
+            let shown = Shown {
+                confirm: f.confirm,
+                errors,
+                ..Shown::default()
+            };
+            render_clinic(&state, &c, page, &slug, shown).await
         }
         Err(ClinicError::Tenant(TenantError::Dump(why))) => {
             tracing::warn!(tenant = %slug, error = %why, "delete refused: no safety dump");
             let m = crate::i18n::msg("console.delete_failed", &[("error", &why)]);
-            render_clinic(&state, page, &slug, f.confirm, FormErrors::new(), Some(m)).await
+            let shown = Shown {
+                confirm: f.confirm,
+                message: Some(m),
+                ..Shown::default()
+            };
+            render_clinic(&state, &c, page, &slug, shown).await
         }
         Err(e) => Err(fatal(e)),
     }

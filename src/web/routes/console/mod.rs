@@ -27,6 +27,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/clinics", post(clinics::create))
         .route("/clinics/{slug}", get(clinics::show))
         .route("/clinics/{slug}/export", post(clinics::export))
+        .route("/clinics/{slug}/limits", post(clinics::save_limits))
         .route("/clinics/{slug}/delete", post(clinics::delete))
         .route("/clinics/{slug}/suspend", post(clinics::suspend))
         .route("/clinics/{slug}/resume", post(clinics::resume))

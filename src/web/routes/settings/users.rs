@@ -120,7 +120,12 @@ pub async fn create(
             password: temp.unwrap_or_default(),
             created: true,
         })),
-        Err(e @ (AccountError::Email(_) | AccountError::EmailTaken | AccountError::Name(_))) => {
+        Err(
+            e @ (AccountError::Email(_)
+            | AccountError::EmailTaken
+            | AccountError::Name(_)
+            | AccountError::StaffLimit(_)),
+        ) => {
             let errors = FormErrors::with(e.field().unwrap_or("_form"), e.message());
             render_list(&clinic, page.into_page(), form, errors).await
         }
@@ -184,7 +189,9 @@ pub async fn update(
             Ok(redirect_with_flash(&session, "saved", &format!("/settings/users/{id}")).await)
         }
         Err(AccountError::NotFound) => Err(AppError::NotFound),
-        Err(e @ (AccountError::Name(_) | AccountError::LastAdmin)) => {
+        Err(
+            e @ (AccountError::Name(_) | AccountError::LastAdmin | AccountError::StaffLimit(_)),
+        ) => {
             let u = find(&clinic, id).await?;
             Ok(render_with_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
