@@ -824,8 +824,9 @@ pub async fn demo_clinic(
             .map_err(|e| anyhow::anyhow!("sample patient invalid: {e:?}"))?;
         ids.push(patients::insert(&mut tx, &data, None, now).await?.id);
     }
-    // A week of appointments: from three days ago to four days ahead.
-    for offset in -3i64..=4 {
+    // Appointments from a week ago to four days ahead: a week of visits, invoices, payments
+    // and closed days behind today, and a booked week ahead.
+    for offset in -7i64..=4 {
         let day = today + Duration::days(offset);
         for p in &providers {
             let rules = sched::day_rules(&mut tx, *p, day).await?;
