@@ -1303,3 +1303,88 @@ async fn closing_the_day_freezes_its_totals_and_the_database_keeps_them() {
     let page = b.get("/billing/day").await;
     assert!(page.body.contains("close-day-button"), "{}", page.body);
 }
+
+/// Payments racing the day's close: each is either refused ("closed") or counted in the frozen
+/// totals, and nothing lands in the day after its close — the close waits for payments in
+/// flight and holds new ones back.
+#[tokio::test]
+async fn payments_racing_the_close_are_counted_or_refused() {
+    let (app, c, mut admin, mut b, p) = setup().await;
+    let s = service(&mut admin, "CONS", "100", "").await;
+    let mut invoices = Vec::new();
+    for _ in 0..12 {
+        let inv = draft_of(&mut b, p, s).await;
+        let (st, v) = api(
+            &mut b,
+            Method::POST,
+            &format!("/api/v1/invoices/{inv}/issue"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        invoices.push(inv);
+    }
+    let host = TestApp::clinic_host("alpha");
+    let mut clients = Vec::new();
+    for _ in 0..invoices.len() {
+        clients.push(Browser::login_as(&app, &host, &c.billing).await);
+    }
+    let pays =
+        clients
+            .into_iter()
+            .zip(invoices)
+            .enumerate()
+            .map(|(i, (mut who, inv))| async move {
+                // Staggered a little so that some start before the close and some after.
+                tokio::time::sleep(std::time::Duration::from_millis(3 * i as u64)).await;
+                let (st, v) = api(
+                    &mut who,
+                    Method::POST,
+                    &format!("/api/v1/invoices/{inv}/payments"),
+                    json!({ "method": "card", "amount": "100", "reference": format!("C{i}") }),
+                )
+                .await;
+                (st, v)
+            });
+    let close = async {
+        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+        api(
+            &mut admin,
+            Method::POST,
+            "/api/v1/reports/day/close",
+            json!({ "date": "2026-03-02" }),
+        )
+        .await
+    };
+    let (paid, (st, closed)) = tokio::join!(futures::future::join_all(pays), close);
+    assert_eq!(st, StatusCode::OK, "{closed}");
+    let mut accepted = 0;
+    for (st, v) in &paid {
+        assert!(
+            matches!(*st, StatusCode::CREATED | StatusCode::CONFLICT),
+            "{st}: {v}"
+        );
+        if *st == StatusCode::CREATED {
+            accepted += 10_000;
+        } else {
+            assert!(v["detail"].as_str().unwrap().contains("closed"), "{v}");
+        }
+    }
+    eprintln!(
+        "{} of {} payments before the close",
+        accepted / 10_000,
+        paid.len()
+    );
+    assert_eq!(closed["report"]["receipts"].as_i64().unwrap(), accepted);
+    let in_day: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(amount), 0)::bigint FROM tenant_alpha.payments
+          WHERE received_at >= '2026-03-01 18:15:00+00' AND received_at < '2026-03-02 18:15:00+00'",
+    )
+    .fetch_one(&app.admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        in_day, accepted,
+        "nothing landed in the day after its close"
+    );
+}

@@ -1242,12 +1242,25 @@ pub async fn closed_day_at(
     .await
 }
 
-/// Waits for payments and invoices being written to commit, and holds new ones back until
-/// this transaction ends: the totals read next are the day's last.
-pub async fn lock_for_close(conn: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query!("LOCK TABLE payments, invoices IN SHARE ROW EXCLUSIVE MODE")
+/// Closing a day and dating money within one exclude each other through one advisory lock per
+/// clinic: closing takes it alone (`close`), waiting for every unit of work that dates a
+/// payment, an invoice or a cancellation, which takes it shared. Both take it before reading
+/// whether the day is closed, so a close never misses a payment committed after its totals,
+/// and no payment lands in a day once its close is committed. Held until the transaction ends.
+pub async fn lock_day(conn: &mut PgConnection, close: bool) -> sqlx::Result<()> {
+    if close {
+        sqlx::query!(
+            "SELECT pg_advisory_xact_lock(hashtext('clinicbox.day.' || current_schema()))"
+        )
         .execute(conn)
         .await?;
+    } else {
+        sqlx::query!(
+            "SELECT pg_advisory_xact_lock_shared(hashtext('clinicbox.day.' || current_schema()))"
+        )
+        .execute(conn)
+        .await?;
+    }
     Ok(())
 }
 

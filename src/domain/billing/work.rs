@@ -1619,8 +1619,10 @@ pub async fn day(c: &Clinic, day: Option<NaiveDate>) -> Result<DayRecord, Billin
     })
 }
 
-/// Refuses money or documents dated within a closed day (the database refuses them too).
+/// Refuses money or documents dated within a closed day (the database refuses them too),
+/// after waiting for a close in progress (`repo::lock_day`).
 async fn open_day(u: &mut Unit<'_>, at: DateTime<Utc>) -> Result<(), BillingError> {
+    repo::lock_day(u, false).await?;
     match repo::closed_day_at(u, at).await? {
         Some(_) => Err(BillingError::Refused("billing.day_closed")),
         None => Ok(()),
@@ -1648,7 +1650,7 @@ pub async fn close_day(c: &Clinic, day: &str, note: &str) -> Result<NaiveDate, B
     if day > c.at().with_timezone(&tz).date_naive() {
         return Err(BillingError::Refused("billing.day_not_over"));
     }
-    repo::lock_for_close(&mut u).await?;
+    repo::lock_day(&mut u, true).await?;
     if repo::day_close(&mut u, day).await?.is_some() {
         return Err(BillingError::Refused("billing.day_already_closed"));
     }
