@@ -146,6 +146,18 @@ pub fn form_status(errors: &crate::web::forms::FormErrors) -> StatusCode {
     }
 }
 
+/// A page shown again after a refusal (409) or with field errors (422), else 200.
+pub fn outcome_status(
+    refusal: &Option<String>,
+    errors: &crate::web::forms::FormErrors,
+) -> StatusCode {
+    if refusal.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        form_status(errors)
+    }
+}
+
 pub fn render_with_status<T: Template>(status: StatusCode, t: &T) -> Response {
     match t.render() {
         Ok(body) => (

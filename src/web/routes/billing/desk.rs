@@ -198,11 +198,7 @@ async fn render_shift(
             m
         })
         .unwrap_or_default();
-    let status = if message.is_some() {
-        StatusCode::CONFLICT
-    } else {
-        crate::web::page::form_status(&errors)
-    };
+    let status = crate::web::page::outcome_status(&message, &errors);
     Ok(render_with_status(
         status,
         &ShiftPage {
@@ -356,11 +352,7 @@ async fn render_day(
         tz: r.tz,
     };
     let page = page.into_page().printed_at(clinic.at(), r.tz);
-    let status = if message.is_some() {
-        StatusCode::CONFLICT
-    } else {
-        crate::web::page::form_status(&errors)
-    };
+    let status = crate::web::page::outcome_status(&message, &errors);
     Ok(render_with_status(
         status,
         &DayPage {
@@ -456,11 +448,7 @@ async fn render_patient(
         currency: a.config.currency,
         tz: a.tz,
     };
-    let status = if message.is_some() {
-        StatusCode::CONFLICT
-    } else {
-        crate::web::page::form_status(&errors)
-    };
+    let status = crate::web::page::outcome_status(&message, &errors);
     use crate::domain::auth::Permission::InvoicesWrite;
     Ok(render_with_status(
         status,

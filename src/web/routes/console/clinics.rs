@@ -67,7 +67,7 @@ pub async fn create(
     page: PageCtx,
     Form(f): Form<NewClinicForm>,
 ) -> Result<Response, AppError> {
-    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    let c = console_of(&state, &op, &ctx);
     match console::create_clinic(&c, &state.db, state.migrations, &state.hosts, &f).await {
         Ok(created) => {
             let sub = Hostname::subdomain(&created.tenant.slug, &state.hosts.base_domain);
@@ -108,6 +108,11 @@ pub async fn create(
     }
 }
 
+/// The signed-in operator acting on the installation.
+fn console_of(state: &AppState, op: &CurrentOperator, ctx: &AuditCtx) -> Console {
+    Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone())
+}
+
 fn fatal(e: ClinicError) -> AppError {
     match e {
         ClinicError::Tenant(TenantError::NotFound(_)) => AppError::NotFound,
@@ -126,7 +131,7 @@ async fn set_status(
     slug: &str,
     status: TenantStatus,
 ) -> Result<Response, AppError> {
-    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    let c = console_of(state, op, ctx);
     console::set_clinic_status(&c, slug, status)
         .await
         .map_err(fatal)?;
@@ -270,11 +275,7 @@ async fn render_clinic(
         message,
         ..
     } = shown;
-    let status = if message.is_some() {
-        StatusCode::CONFLICT
-    } else {
-        crate::web::page::form_status(&errors)
-    };
+    let status = crate::web::page::outcome_status(&message, &errors);
     Ok(render_with_status(
         status,
         &ClinicPage {
@@ -300,7 +301,7 @@ pub async fn save_limits(
     Path(slug): Path<String>,
     Form(f): Form<LimitsForm>,
 ) -> Result<Response, AppError> {
-    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    let c = console_of(&state, &op, &ctx);
     match console::save_plan_limits(&c, &state.db, &slug, &f.max_staff, &f.max_document_mb).await {
         Ok(_) => Ok(
             redirect_with_flash(&session, "saved", &format!("/clinics/{slug}"))
@@ -327,7 +328,7 @@ pub async fn show(
     page: PageCtx,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    let c = console_of(&state, &op, &ctx);
     render_clinic(&state, &c, page, &slug, Shown::default()).await
 }
 
@@ -355,7 +356,7 @@ pub async fn export(
         &crate::ops::backup::Quiet,
     )
     .await;
-    let console = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    let console = console_of(&state, &op, &ctx);
     let details = match &made {
         Ok(m) => serde_json::json!({
             "slug": c.tenant.slug, "bytes": m.bytes, "file": m.path, "via": "console",
@@ -429,7 +430,7 @@ pub async fn delete(
     Path(slug): Path<String>,
     Form(f): Form<DeleteForm>,
 ) -> Result<Response, AppError> {
-    let c = Console::new(state.db.pool.clone(), op.actor(), ctx.0.clone());
+    let c = console_of(&state, &op, &ctx);
     match console::delete_clinic(
         &c,
         &state.db,
