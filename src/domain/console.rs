@@ -342,6 +342,14 @@ pub async fn create_clinic(
     let slug = Slug::parse(f.slug.trim())
         .map_err(|_| e.add("slug", "invalid.clinic_slug"))
         .ok();
+    // `/clinics/new` is the console's form: a clinic of that name could not have its page.
+    let slug = slug.filter(|s| {
+        let free = s.as_str() != "new";
+        if !free {
+            e.add("slug", "invalid.clinic_slug_taken");
+        }
+        free
+    });
     let name = DisplayName::parse(&f.name)
         .map_err(|_| e.add("name", "invalid.tenant_name"))
         .ok();

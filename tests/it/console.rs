@@ -135,6 +135,7 @@ async fn an_operator_creates_a_clinic_and_its_admin_signs_in() {
     // A slug in use, and a domain under the base domain, are refused by the clinic rules.
     for (slug, hosts, field) in [
         ("alpha", "portal.gamma-clinic.org", "slug"),
+        ("new", "portal.gamma-clinic.org", "slug"),
         ("gamma", "x.clinics.test", "hosts"),
     ] {
         let mut f = good.to_vec();
