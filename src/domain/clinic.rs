@@ -140,6 +140,21 @@ impl<'c> Unit<'c> {
         self.clinic
     }
 
+    /// Whether the acting staff member's role grants `p` (the system or an operator acting in
+    /// the clinic: no). For what a unit of work reads only for those who may see it.
+    pub(in crate::domain) async fn actor_can(
+        &mut self,
+        p: crate::domain::auth::Permission,
+    ) -> sqlx::Result<bool> {
+        let Some(id) = self.clinic.user_id() else {
+            return Ok(false);
+        };
+        Ok(crate::domain::auth::repo::role_of(&mut self.tx, id)
+            .await?
+            .and_then(|r| crate::domain::auth::Role::parse(&r))
+            .is_some_and(|r| r.can(p)))
+    }
+
     /// Writes the unit's audit event, in its transaction.
     pub(in crate::domain) async fn audit(&mut self, mut ev: Event) -> sqlx::Result<()> {
         if let (Some(via), serde_json::Value::Object(d)) = (self.clinic.via, &mut ev.details) {

@@ -554,3 +554,10 @@ pub async fn end_sessions_of(
     .await?
     .rows_affected())
 }
+
+/// A staff account's role as stored (`None`: no such account).
+pub async fn role_of(conn: &mut PgConnection, user: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!("SELECT role FROM users WHERE id = $1", user)
+        .fetch_optional(conn)
+        .await
+}

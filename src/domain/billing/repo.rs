@@ -1045,12 +1045,6 @@ pub async fn cashiers(conn: &mut PgConnection) -> sqlx::Result<Vec<(i64, String)
     Ok(rows.into_iter().map(|r| (r.id, r.display_name)).collect())
 }
 
-pub async fn role_of(conn: &mut PgConnection, user: i64) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar!("SELECT role FROM users WHERE id = $1", user)
-        .fetch_optional(conn)
-        .await
-}
-
 // ---- the day report ----
 
 /// Money taken in `[from, to)`: by method and by cashier, refunds subtracted.

@@ -12,7 +12,7 @@ use super::model::{
 use super::money::{self, LineIn, MoneyError};
 use super::repo::{self, Balance, Config, DayReport, InvoiceSummary, LineData, Series, ToBill};
 use crate::domain::audit::action;
-use crate::domain::auth::{Permission, Role};
+use crate::domain::auth::Permission;
 use crate::domain::clinic::{Clinic, Unit};
 use crate::domain::patients::{self, Patient};
 use crate::domain::scheduling;
@@ -70,13 +70,7 @@ async fn tz(u: &mut Unit<'_>) -> sqlx::Result<Tz> {
 
 /// Whether the acting staff member's role may refund and give large discounts.
 async fn is_manager(u: &mut Unit<'_>) -> sqlx::Result<bool> {
-    let Some(id) = u.clinic().user_id() else {
-        return Ok(false);
-    };
-    Ok(repo::role_of(u, id)
-        .await?
-        .and_then(|r| Role::parse(&r))
-        .is_some_and(|r| r.can(Permission::BillingManage)))
+    u.actor_can(Permission::BillingManage).await
 }
 
 // ---- settings ----

@@ -10,6 +10,7 @@ use super::model::{Appointment, AppointmentType, Provider, Status};
 use super::service::{self, Booking, BookingError, StatusError, clinic_tz, local_date};
 use super::{repo, slots};
 use crate::domain::audit::action;
+use crate::domain::auth::Permission;
 use crate::domain::billing;
 use crate::domain::billing::repo::Dues;
 use crate::domain::clinic::{Clinic, Unit};
@@ -96,8 +97,11 @@ pub async fn schedule(
         View::Print => appointments.retain(|a| a.status().is_active()),
         View::Today | View::Home | View::Api { .. } => {}
     }
+    // What patients owe is read only for those who may see invoices (not doctors or nurses).
     let dues = match view {
-        View::Today => Some(dues_of(&mut u, &appointments).await?),
+        View::Today if u.actor_can(Permission::InvoicesRead).await? => {
+            Some(dues_of(&mut u, &appointments).await?)
+        }
         _ => None,
     };
     let opening_hours = repo::clinic_hours(&mut u).await?;
@@ -201,8 +205,12 @@ pub async fn change_status(
     let (today, dues) = if with_today {
         let (s, e) = slots::day_bounds(tz, local_date(tz, c.at()));
         let today = repo::between(&mut u, s, e, None).await?;
-        let dues = billing::repo::dues(&mut u, &[appointment.patient_id]).await?;
-        (today, Some(dues))
+        let dues = if u.actor_can(Permission::InvoicesRead).await? {
+            Some(billing::repo::dues(&mut u, &[appointment.patient_id]).await?)
+        } else {
+            None
+        };
+        (today, dues)
     } else {
         (Vec::new(), None)
     };
