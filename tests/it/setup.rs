@@ -70,7 +70,7 @@ async fn the_setup_link_creates_the_first_operator_once() {
     assert!(home.contains("Clinics"));
     // The page's own name, then the site's: not "System console · System console".
     assert!(
-        home.contains("<title>Clinics · System console</title>"),
+        home.contains("<title>Dashboard · System console</title>"),
         "{}",
         home.body
     );
