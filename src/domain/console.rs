@@ -346,7 +346,7 @@ pub async fn create_clinic(
     let slug = slug.filter(|s| {
         let free = s.as_str() != "new";
         if !free {
-            e.add("slug", "invalid.clinic_slug_taken");
+            e.add("slug", "invalid.clinic_slug_reserved");
         }
         free
     });
