@@ -1129,6 +1129,20 @@ async fn draft_of(who: &mut Browser, patient: i64, service: i64) -> i64 {
     inv
 }
 
+/// `draft_of`, issued.
+async fn issued_of(who: &mut Browser, patient: i64, service: i64) -> i64 {
+    let inv = draft_of(who, patient, service).await;
+    let (st, v) = api(
+        who,
+        Method::POST,
+        &format!("/api/v1/invoices/{inv}/issue"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    inv
+}
+
 #[tokio::test]
 async fn closing_the_day_freezes_its_totals_and_the_database_keeps_them() {
     let (app, c, mut admin, mut b, p) = setup().await;
@@ -1141,15 +1155,7 @@ async fn closing_the_day_freezes_its_totals_and_the_database_keeps_them() {
     )
     .await;
     let shift = sh["id"].as_i64().unwrap();
-    let inv = draft_of(&mut b, p, s).await;
-    let (st, v) = api(
-        &mut b,
-        Method::POST,
-        &format!("/api/v1/invoices/{inv}/issue"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
+    let inv = issued_of(&mut b, p, s).await;
     let (st, v) = api(
         &mut b,
         Method::POST,
@@ -1313,15 +1319,7 @@ async fn payments_racing_the_close_are_counted_or_refused() {
     let s = service(&mut admin, "CONS", "100", "").await;
     let mut invoices = Vec::new();
     for _ in 0..12 {
-        let inv = draft_of(&mut b, p, s).await;
-        let (st, v) = api(
-            &mut b,
-            Method::POST,
-            &format!("/api/v1/invoices/{inv}/issue"),
-            json!({}),
-        )
-        .await;
-        assert_eq!(st, StatusCode::OK, "{v}");
+        let inv = issued_of(&mut b, p, s).await;
         invoices.push(inv);
     }
     let host = TestApp::clinic_host("alpha");
