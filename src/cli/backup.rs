@@ -254,16 +254,15 @@ pub async fn run(cfg: &Config, cmd: BackupCommand) -> CliResult {
         BackupCommand::Verify { file, key, json } => {
             let k = key_for(&file, &key, &db, &secrets).await?;
             let progress = CliProgress::new(json);
-            let result = backup::restore::verify(&ctx, &file, k, &progress).await;
-            let ok = matches!(&result, Ok((_, c)) if c.ok());
-            let details = match &result {
-                Ok((m, c)) => serde_json::json!({
-                    "created_at": m.created_at, "tables": c.tables, "rows": c.rows,
-                    "documents": c.documents, "problems": c.problems,
-                }),
-                Err(e) => serde_json::json!({ "error": e.to_string() }),
-            };
-            audit_row(&db, now, action::BACKUP_VERIFIED, ok, &file, None, details).await?;
+            let result = backup::schedule::verify_recorded(
+                &ctx,
+                &file,
+                k,
+                Actor::System,
+                &Context::system(now),
+                &progress,
+            )
+            .await;
             let (m, c) = result?;
             if json {
                 say!(

@@ -118,6 +118,27 @@ pub async fn save_backup_settings(
     .await
 }
 
+/// Records a check of every audit chain (what the compliance page shows) with its event.
+pub async fn record_chains_verified(
+    c: &Console,
+    v: &crate::ops::compliance::ChainsVerified,
+) -> sqlx::Result<()> {
+    let mut u = c.begin().await?;
+    crate::ops::compliance::CHAINS_VERIFIED
+        .set(&mut u.tx, v, c.ctx.at)
+        .await?;
+    let ev = u
+        .event(action::AUDIT_VERIFIED)
+        .outcome(if v.broken.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        })
+        .resource("audit", "all")
+        .details(serde_json::json!({ "logs": v.logs, "rows": v.rows, "broken": v.broken }));
+    u.audit_and_commit(ev, None).await
+}
+
 /// Asks for certificates of `host` to be renewed now; returns the hosts marked.
 pub async fn request_renewal(c: &Console, host: &str) -> sqlx::Result<Vec<String>> {
     let u = c.begin().await?;

@@ -23,6 +23,15 @@ pub enum Level {
 }
 
 impl Level {
+    /// Failing if any is, else Warning if any is, else Ok.
+    pub fn worst(levels: impl IntoIterator<Item = Level>) -> Level {
+        levels.into_iter().fold(Level::Ok, |w, l| match (w, l) {
+            (Level::Failing, _) | (_, Level::Failing) => Level::Failing,
+            (Level::Warning, _) | (_, Level::Warning) => Level::Warning,
+            _ => Level::Ok,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
@@ -46,7 +55,7 @@ pub struct Component {
 }
 
 impl Component {
-    fn new(key: &'static str, level: Level, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(key: &'static str, level: Level, detail: impl Into<String>) -> Self {
         Self {
             key,
             level,
@@ -55,13 +64,13 @@ impl Component {
             link: None,
         }
     }
-    fn fix(mut self, fix: impl Into<String>) -> Self {
+    pub(crate) fn fix(mut self, fix: impl Into<String>) -> Self {
         if self.level != Level::Ok {
             self.fix = Some(fix.into());
         }
         self
     }
-    fn link(mut self, to: &'static str) -> Self {
+    pub(crate) fn link(mut self, to: &'static str) -> Self {
         self.link = Some(to);
         self
     }
@@ -104,13 +113,7 @@ pub struct Dashboard {
 impl Dashboard {
     /// The worst level of any component.
     pub fn overall(&self) -> Level {
-        if self.components.iter().any(|c| c.level == Level::Failing) {
-            Level::Failing
-        } else if self.components.iter().any(|c| c.level == Level::Warning) {
-            Level::Warning
-        } else {
-            Level::Ok
-        }
+        Level::worst(self.components.iter().map(|c| c.level))
     }
 }
 
@@ -238,7 +241,7 @@ async fn database_size(db: &Db) -> Result<(String, i64), sqlx::Error> {
     Ok((r.version, r.bytes))
 }
 
-async fn certificates(s: &Sources<'_>) -> Component {
+pub(crate) async fn certificates(s: &Sources<'_>) -> Component {
     if s.config.tls.mode == TlsMode::Off {
         return Component::new(
             "certificates",
@@ -420,7 +423,7 @@ async fn schema_sizes(db: &Db) -> sqlx::Result<Vec<(String, i64)>> {
     Ok(rows.into_iter().map(|r| (r.schema, r.bytes)).collect())
 }
 
-fn short(e: &sqlx::Error) -> String {
+pub(crate) fn short(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::PoolTimedOut => "no answer within 3 s".into(),
         sqlx::Error::Io(io) => io.kind().to_string(),

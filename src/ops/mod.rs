@@ -4,6 +4,7 @@ pub mod audit_sealer;
 pub mod backup;
 pub mod check;
 pub mod clock;
+pub mod compliance;
 pub mod dashboard;
 pub mod keycheck;
 pub mod logfile;

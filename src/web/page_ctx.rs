@@ -131,6 +131,11 @@ fn console_nav(op: &OperatorIdentity, path: &str) -> Nav {
                 active: path.starts_with("/backups"),
             },
             NavLink {
+                href: "/compliance",
+                label: "compliance.title",
+                active: path.starts_with("/compliance"),
+            },
+            NavLink {
                 href: "/security",
                 label: "limits.title",
                 active: path.starts_with("/security"),

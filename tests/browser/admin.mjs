@@ -63,6 +63,24 @@ try {
       .map(b => b.id || b.textContent.trim()));
     for (const b of unreadable) problems.push(`${path}: button "${b}" has text the colour of its background`);
   }
+  if (process.env.CHECK_COMPLIANCE) {
+    // The console's compliance self-check: the audit chains, never checked, are red; one
+    // click checks them and the item turns green.
+    await page.goto(`${base}/compliance`);
+    const level = () => page.getAttribute('[data-safeguard=audit_chains]', 'data-level');
+    if (await level() !== 'failing') problems.push(`/compliance: audit_chains is ${await level()} before the check`);
+    await page.screenshot({ path: `${shots}/console-compliance-before.png` });
+    await Promise.all([page.waitForURL(/\/compliance/), page.click('#check-audit-chains')]);
+    await page.waitForSelector('[data-safeguard=audit_chains][data-level=ok]');
+    for (const v of await axe(page)) problems.push(`/compliance: ${v}`);
+    await page.screenshot({ path: `${shots}/console-compliance.png`, fullPage: true });
+    for (const [name, width] of [['console-compliance-phone', 390]]) {
+      await page.setViewportSize({ width, height: 844 });
+      await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 1) problems.push(`/compliance at ${width}px: ${overflow}px wider than the screen`);
+    }
+  }
   if (problems.length) throw new Error(problems.join('\n'));
   console.log('admin pages: ok');
 } catch (e) {

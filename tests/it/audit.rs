@@ -12,7 +12,7 @@ use crate::helpers::cli::{run, stderr, stdout, write_config};
 use crate::helpers::{TestApp, TestDb, cluster_root, spawn_app, sqlstate};
 use clinicbox::domain::tenants::Tenant;
 
-async fn some_events(t: &TestDb, tenant: &clinicbox::domain::tenants::Tenant, n: usize) {
+pub(crate) async fn some_events(t: &TestDb, tenant: &clinicbox::domain::tenants::Tenant, n: usize) {
     let mut tx = TenantDb::begin(&t.db.pool, &tenant.db).await.unwrap();
     for i in 0..n {
         audit::record(

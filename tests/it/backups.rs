@@ -809,6 +809,68 @@ async fn console_backups_page_runs_a_backup_and_edits_settings_with_audit_rows()
         metrics.contains("clinicbox_backup_last_bytes "),
         "{metrics}"
     );
+
+    // Verify from the page: only a file of the list, in the background, with the stored
+    // passphrase; the result shows on the page (and on Compliance) and is audited once.
+    let file = page
+        .body
+        .split("data-verify=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(file.ends_with("-manual.backup.tar.age"), "{}", page.body);
+    assert!(
+        page.contains("<dd id=\"last-verify\">never</dd>"),
+        "{}",
+        page.body
+    );
+    let r = b
+        .post("/backups/verify", &[("file", "../../etc/passwd")])
+        .await;
+    assert_eq!(r.status, 303);
+    let r = b.post("/backups/verify", &[("file", &file)]).await;
+    assert_eq!(r.status, 303);
+    let mut verified = None;
+    for _ in 0..600 {
+        let rows: Vec<(String, String, Option<i64>, String)> = sqlx::query_as(
+            "SELECT outcome, actor_type, actor_id, resource_id FROM clinicbox_audit.audit_log WHERE action = 'backup.verify'",
+        )
+        .fetch_all(&app.admin)
+        .await
+        .unwrap();
+        if !rows.is_empty() {
+            verified = Some(rows);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        verified,
+        Some(vec![(
+            "success".into(),
+            "operator".into(),
+            Some(op.id),
+            file.clone()
+        )])
+    );
+    let page = b.get("/backups").await;
+    let last = &page.body[page.body.find("id=\"last-verify\"").unwrap()..];
+    assert!(
+        last.starts_with("id=\"last-verify\"><span class=\"badge active\">passed"),
+        "{last}"
+    );
+    let compliance = b.get("/compliance").await;
+    let item = &compliance.body[compliance
+        .body
+        .find("data-safeguard=\"backup_verified\"")
+        .unwrap()..];
+    assert!(item.contains("data-level=\"ok\""), "{item}");
+    let item = &compliance.body[compliance
+        .body
+        .find("data-safeguard=\"backups_encrypted\"")
+        .unwrap()..];
+    assert!(item.contains("data-level=\"ok\""), "{item}");
 }
 
 /// A small tmpfs mounted over a directory for the length of a test (root only), unmounted on

@@ -98,7 +98,8 @@ async fn reception_searches_registers_books_and_checks_in() {
 
 /// The console's Backups and Certificates pages in real Chromium, after a backup: no console
 /// errors (CSP), and screenshots for docs/backups.md and docs/clinics.md (the dashboard, the
-/// new-clinic form).
+/// new-clinic form). On Compliance, the audit chains (never checked) are red until one click
+/// checks them, then green (docs/compliance.md).
 #[tokio::test]
 async fn console_backup_pages_render_in_chromium() {
     let dir = browser_dir();
@@ -135,6 +136,7 @@ async fn console_backup_pages_render_in_chromium() {
         .arg(&op.password)
         .arg(&shots)
         .arg("console-backups=/backups,console-certificates=/certificates,console-dashboard=/,console-new-clinic=/clinics/new,console-clinic=/clinics/alpha")
+        .env("CHECK_COMPLIANCE", "1")
         .output()
         .await
         .expect("node");
@@ -145,6 +147,7 @@ async fn console_backup_pages_render_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(shots.join("console-backups.png").exists());
+    assert!(shots.join("console-compliance.png").exists());
 }
 
 /// The consultation in real Chromium: the nurse records vitals from "Waiting for vitals", the

@@ -280,3 +280,86 @@ async fn a_secret_key_that_does_not_belong_to_the_database_is_detected() {
     assert_eq!(l, "fail");
     assert!(d.contains("another key's fingerprint"), "{d}");
 }
+
+/// `check --compliance --json`: the console's compliance list from the command line. It checks
+/// every audit chain first (and records that), so a row changed behind ClinicBox's back turns
+/// the audit item red, naming the clinic and the row.
+#[tokio::test]
+async fn compliance_check_from_the_command_line() {
+    let tdb = TestDb::new().await;
+    let dir = cluster_root().join(format!("compliance-{}", tdb.name));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = write_config(&dir, &tdb.url, "");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    // The installation's key, which sealed the chains (the test database's).
+    std::fs::write(
+        dir.join("secret.key"),
+        format!("{}\n", hex::encode([42u8; 32])),
+    )
+    .unwrap();
+    let t = tdb.create_tenant("chk").await;
+    crate::audit::some_events(&tdb, &t, 3).await;
+    let items = |o: &std::process::Output| -> Vec<(String, String, String)> {
+        let v: serde_json::Value = serde_json::from_str(&stdout(o))
+            .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string(), "out": stdout(o) }));
+        assert!(v["items"].is_array(), "{v}\n{}", stderr(o));
+        v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                (
+                    i["key"].as_str().unwrap_or_default().to_owned(),
+                    i["level"].as_str().unwrap_or_default().to_owned(),
+                    i["detail"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let find = |items: &[(String, String, String)], key: &str| {
+        let i = items.iter().find(|(k, _, _)| k == key).cloned();
+        assert!(i.is_some(), "no {key} in {items:?}");
+        let (_, level, detail) = i.unwrap_or_default();
+        (level, detail)
+    };
+
+    let o = run(&cfg, &["check", "--compliance", "--json"]);
+    // No backup and plain HTTP: not compliant, and the exit code says so.
+    assert!(!o.status.success());
+    let c = items(&o);
+    assert_eq!(c.len(), 11, "{c:?}");
+    let (l, d) = find(&c, "audit_chains");
+    assert_eq!(l, "ok", "{d}");
+    assert!(d.contains("2 log(s)"), "{d}");
+    assert_eq!(find(&c, "tls_versions").0, "failing");
+    assert_eq!(find(&c, "backups_fresh").0, "failing");
+    assert_eq!(find(&c, "idle_logoff").0, "ok");
+    assert_eq!(find(&c, "audit_retention").0, "ok");
+    let (l, d) = find(&c, "mfa_admins");
+    assert_eq!(l, "failing");
+    assert!(d.contains("chk"), "{d}");
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM clinicbox_audit.audit_log WHERE action = 'audit.verify'",
+    )
+    .fetch_one(&tdb.admin)
+    .await
+    .unwrap();
+    assert_eq!(recorded, 1);
+
+    // Only a superuser can still change an audit row; the next check catches it.
+    sqlx::raw_sql(
+        "SET session_replication_role = replica;
+         UPDATE tenant_chk_audit.audit_log SET outcome = 'failure'
+          WHERE id = (SELECT min(id) FROM tenant_chk_audit.audit_log);
+         SET session_replication_role = DEFAULT;",
+    )
+    .execute(&tdb.admin)
+    .await
+    .unwrap();
+    let o = run(&cfg, &["check", "--compliance"]);
+    let text = stdout(&o);
+    assert!(!o.status.success());
+    assert!(text.contains("FAIL audit_chains"), "{text}");
+    assert!(text.contains("chk: row"), "{text}");
+    assert!(text.contains("safeguards met"), "{text}");
+}

@@ -431,3 +431,95 @@ async fn plan_limits_set_on_the_console_hold_on_the_pages_and_the_api() {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.json());
 }
+
+/// The state of one safeguard on the Compliance page, and its list item.
+fn safeguard<'a>(page: &'a crate::helpers::browser::Page, key: &str) -> (&'a str, &'a str) {
+    let start = page.body.find(&format!("data-safeguard=\"{key}\""));
+    assert!(start.is_some(), "no safeguard {key}: {}", page.body);
+    let start = start.unwrap_or_default();
+    let item = &page.body[start..];
+    let item = &item[..item.find("</li>\n").unwrap_or(item.len())];
+    let level = item
+        .split("data-level=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default();
+    (level, item)
+}
+
+/// The compliance self-check shows every safeguard with its live state: the audit chains turn
+/// green once checked (one audit row), a clinic whose idle logoff is too long is named with a
+/// link to its settings, and turns green again when its admin fixes it.
+#[tokio::test]
+async fn the_compliance_page_shows_each_safeguard_and_what_fixes_it() {
+    let app = crate::helpers::spawn_app().await;
+    let op = app.create_operator().await;
+    let t = app.create_tenant("alpha").await;
+    let admin = app.create_staff(&t, Role::ClinicAdmin).await;
+    let mut b = Browser::login_as(&app, CONSOLE, &op).await;
+    let page = b.get("/compliance").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for key in [
+        "audit_chains",
+        "backups_fresh",
+        "backup_verified",
+        "backups_encrypted",
+        "certificates",
+        "hsts",
+        "tls_versions",
+        "mfa_admins",
+        "idle_logoff",
+        "audit_retention",
+        "passwords",
+    ] {
+        safeguard(&page, key);
+    }
+    let (level, item) = safeguard(&page, "audit_chains");
+    assert_eq!(level, "failing", "{item}");
+    assert!(item.contains("never been checked"), "{item}");
+    assert_eq!(safeguard(&page, "backups_fresh").0, "failing");
+    assert_eq!(safeguard(&page, "backups_encrypted").0, "failing");
+    // The clinic's defaults: 15 idle minutes, audit kept 7 years, MFA optional.
+    assert_eq!(safeguard(&page, "idle_logoff").0, "ok");
+    assert_eq!(safeguard(&page, "audit_retention").0, "ok");
+    let (level, item) = safeguard(&page, "mfa_admins");
+    assert_eq!(level, "failing");
+    assert!(item.contains("href=\"/clinics/alpha\""), "{item}");
+
+    let checked = b.post("/compliance/audit-chains", &[]).await;
+    assert_eq!(checked.status, StatusCode::SEE_OTHER, "{}", checked.body);
+    let page = b.get("/compliance").await;
+    let (level, item) = safeguard(&page, "audit_chains");
+    assert_eq!(level, "ok", "{item}");
+    assert!(item.contains("2 log(s)"), "{item}");
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT outcome, details->>'logs' FROM clinicbox_audit.audit_log WHERE action = 'audit.verify'",
+    )
+    .fetch_all(&app.admin)
+    .await
+    .unwrap();
+    assert_eq!(rows, vec![("success".to_owned(), "2".to_owned())]);
+
+    // The clinic admin lengthens idle logoff: the console names the clinic, with the page
+    // where it is set; set back, it is green again.
+    let mut a = Browser::login_as(&app, &TestApp::clinic_host("alpha"), &admin).await;
+    let security = |idle: &'static str| {
+        [
+            ("mfa_policy", "optional"),
+            ("idle_minutes", idle),
+            ("session_hours", "12"),
+            ("audit_retention_years", "7"),
+        ]
+    };
+    let saved = a.post("/settings/security", &security("30")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let page = b.get("/compliance").await;
+    let (level, item) = safeguard(&page, "idle_logoff");
+    assert_eq!(level, "failing", "{item}");
+    assert!(item.contains("1 of 1 clinic(s): alpha"), "{item}");
+    assert!(item.contains("/settings/security\""), "{item}");
+    let saved = a.post("/settings/security", &security("10")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let page = b.get("/compliance").await;
+    assert_eq!(safeguard(&page, "idle_logoff").0, "ok");
+}

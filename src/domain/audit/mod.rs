@@ -47,6 +47,7 @@ pub mod action {
     pub const AUDIT_VIEW: &str = "audit.view";
     pub const AUDIT_EXPORT: &str = "audit.export";
     pub const AUDIT_PRUNED: &str = "audit.prune";
+    pub const AUDIT_VERIFIED: &str = "audit.verify";
     pub const TENANT_CREATED: &str = "tenant.create";
     pub const TENANT_STATUS: &str = "tenant.status";
     pub const TENANT_DELETED: &str = "tenant.delete";

@@ -60,6 +60,72 @@ pub async fn run_recorded(
     Ok(created)
 }
 
+/// Verifies the backup at `path` (restored into a scratch database and compared with its
+/// manifest) and writes the audit row that `last_verify` (Backups, Compliance) reads.
+pub async fn verify_recorded(
+    ctx: &Ctx<'_>,
+    path: &std::path::Path,
+    key: super::Key,
+    actor: Actor,
+    audit_ctx: &Context,
+    progress: &dyn Progress,
+) -> Result<(super::manifest::Manifest, super::restore::Comparison), BackupError> {
+    let result = super::restore::verify(ctx, path, key, progress).await;
+    let ok = matches!(&result, Ok((_, c)) if c.ok());
+    let details = match &result {
+        Ok((m, c)) => serde_json::json!({
+            "created_at": m.created_at, "tables": c.tables, "rows": c.rows,
+            "documents": c.documents, "problems": c.problems,
+        }),
+        Err(e) => serde_json::json!({ "error": e.to_string() }),
+    };
+    let file = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let mut conn = ctx.db.pool.acquire().await?;
+    audit::record_system(
+        &mut conn,
+        audit_ctx,
+        Event::new(action::BACKUP_VERIFIED, actor)
+            .outcome(if ok {
+                audit::Outcome::Success
+            } else {
+                audit::Outcome::Failure
+            })
+            .resource("backup", file)
+            .details(details),
+        None,
+    )
+    .await?;
+    result
+}
+
+/// The last verification of a backup (from the console or the command line).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LastVerify {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    pub file: Option<String>,
+}
+
+/// Read from the system audit log, where every verification leaves its row.
+pub async fn last_verify(pool: &sqlx::PgPool) -> sqlx::Result<Option<LastVerify>> {
+    Ok(sqlx::query!(
+        r#"SELECT at, outcome, resource_id FROM clinicbox_audit.audit_log
+            WHERE action = $1 ORDER BY id DESC LIMIT 1"#,
+        action::BACKUP_VERIFIED
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(|r| LastVerify {
+        at: r.at,
+        ok: r.outcome == "success",
+        file: r.resource_id,
+    }))
+}
+
 /// Deletes what retention no longer keeps; problems are logged, never fatal.
 pub async fn prune(ctx: &Ctx<'_>) {
     let settings = match BackupSettings::load(&ctx.db.pool).await {

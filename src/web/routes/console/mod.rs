@@ -3,6 +3,7 @@
 mod backups;
 mod certificates;
 mod clinics;
+mod compliance;
 mod home;
 mod security;
 
@@ -33,6 +34,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/clinics/{slug}/resume", post(clinics::resume))
         .route("/backups", get(backups::show))
         .route("/backups/run", post(backups::run_now))
+        .route("/backups/verify", post(backups::verify))
+        .route("/compliance", get(compliance::show))
+        .route(
+            "/compliance/audit-chains",
+            post(compliance::check_audit_chains),
+        )
         .route("/backups/settings", post(backups::save_settings))
         .route("/security", get(security::show))
         .route("/security/limits", post(security::save_limits))
