@@ -416,21 +416,7 @@ pub async fn create_clinic(
             let m = crate::i18n::msg("invalid.clinic_role_exists", &[("role", &role)]);
             return Err(ClinicError::Invalid(Errors::with("slug", m)));
         }
-        Err(TenantError::HostTaken { host, owner }) => {
-            let m = crate::i18n::msg(
-                "invalid.clinic_host_taken",
-                &[("host", &host), ("owner", &owner)],
-            );
-            return Err(ClinicError::Invalid(Errors::with("hosts", m)));
-        }
-        Err(TenantError::HostReserved { host, why }) => {
-            let m = crate::i18n::msg(
-                "invalid.clinic_host_reserved",
-                &[("host", &host), ("why", &why)],
-            );
-            return Err(ClinicError::Invalid(Errors::with("hosts", m)));
-        }
-        Err(err) => return Err(ClinicError::Tenant(err)),
+        Err(err) => return Err(host_refused(err, "hosts")),
     };
     let clinic = in_clinic(c, db, &t);
     let (admin, temp) = crate::domain::auth::work::create_staff(
@@ -479,6 +465,65 @@ pub async fn set_clinic_status(
         .details(serde_json::json!({ "status": status.as_str(), "via": "console" }));
     u.audit_and_commit(ev, Some(t.id)).await?;
     Ok(t)
+}
+
+/// A hostname the rules refuse, as the message next to `field`; any other error as it is.
+fn host_refused(e: TenantError, field: &'static str) -> ClinicError {
+    let m = match e {
+        TenantError::HostTaken { host, owner } => crate::i18n::msg(
+            "invalid.clinic_host_taken",
+            &[("host", &host), ("owner", &owner)],
+        ),
+        TenantError::HostReserved { host, why } => crate::i18n::msg(
+            "invalid.clinic_host_reserved",
+            &[("host", &host), ("why", &why)],
+        ),
+        other => return ClinicError::Tenant(other),
+    };
+    ClinicError::Invalid(Errors::with(field, m))
+}
+
+/// Adds one of the clinic's own domains (`host` as typed), with its audit event. Its
+/// certificate is ordered by the TLS task, which the new row wakes.
+pub async fn add_clinic_host(
+    c: &Console,
+    rules: &HostRules,
+    t: &Tenant,
+    host: &str,
+) -> Result<Hostname, ClinicError> {
+    let name = Hostname::parse(host.trim()).map_err(|err| {
+        ClinicError::Invalid(Errors::with(
+            "host",
+            crate::i18n::msg("invalid.clinic_host", &[("why", &err)]),
+        ))
+    })?;
+    let mut u = c.begin().await?;
+    tenants::add_host_in(&mut u.tx, rules, t, &name)
+        .await
+        .map_err(|e| host_refused(e, "host"))?;
+    let ev = u
+        .event(action::TENANT_HOST_ADDED)
+        .resource("tenant", t.id)
+        .details(serde_json::json!({ "host": name.as_str(), "via": "console" }));
+    u.audit_and_commit(ev, Some(t.id)).await?;
+    Ok(name)
+}
+
+/// Removes one of the clinic's own domains, with its audit event; whether it was there.
+pub async fn remove_clinic_host(c: &Console, t: &Tenant, host: &str) -> Result<bool, ClinicError> {
+    let mut u = c.begin().await?;
+    let gone = tenants::remove_host_in(&mut u.tx, t, host)
+        .await
+        .map_err(ClinicError::Tenant)?;
+    if !gone {
+        return Ok(false);
+    }
+    let ev = u
+        .event(action::TENANT_HOST_REMOVED)
+        .resource("tenant", t.id)
+        .details(serde_json::json!({ "host": host, "via": "console" }));
+    u.audit_and_commit(ev, Some(t.id)).await?;
+    Ok(true)
 }
 
 /// Deletes a clinic once the operator has typed its slug again: its schema is dumped to

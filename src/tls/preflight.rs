@@ -95,7 +95,7 @@ impl Preflight {
         Ok(Verdict::Unreachable(unreachable.join(", ")))
     }
 
-    async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+    pub async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
         let lookup = tokio::time::timeout(Duration::from_secs(10), self.resolver.lookup_ip(host))
             .await
             .map_err(|_| {
@@ -113,6 +113,80 @@ impl Preflight {
             Err(e) if e.is_no_records_found() => Err(no_record(host)),
             Err(e) => Err(format!("DNS: cannot resolve {host}: {e}")),
         }
+    }
+}
+
+/// Where a clinic's own domain points, seen from this server's resolver, next to where the
+/// console host points (the server's public address, as DNS knows it).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DnsCheck {
+    pub host: String,
+    pub state: DnsState,
+    /// The host's addresses.
+    pub found: Vec<String>,
+    /// The console host's addresses: what the host's A/AAAA records should hold.
+    pub expected: Vec<String>,
+    /// What the resolver said, when it said no.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsState {
+    /// At least one address is the console host's: the name leads here.
+    Here,
+    /// It resolves, but to other addresses.
+    Elsewhere,
+    /// No A or AAAA record (yet).
+    Missing,
+    /// The resolver failed, or the console host does not resolve either.
+    Unknown,
+}
+
+impl DnsState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Here => "here",
+            Self::Elsewhere => "elsewhere",
+            Self::Missing => "missing",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl Preflight {
+    /// Looks `host` up and compares it with `console_host`.
+    pub async fn dns_check(&self, console_host: &str, host: &str) -> DnsCheck {
+        let (found, expected) = tokio::join!(self.resolve(host), self.resolve(console_host));
+        let texts = |ips: &[IpAddr]| {
+            let mut v: Vec<String> = ips.iter().map(ToString::to_string).collect();
+            v.sort();
+            v
+        };
+        let mut check = DnsCheck {
+            host: host.to_owned(),
+            state: DnsState::Unknown,
+            found: Vec::new(),
+            expected: expected.as_deref().map(texts).unwrap_or_default(),
+            error: None,
+        };
+        match (found, expected) {
+            (Err(e), _) if e == no_record(host) => check.state = DnsState::Missing,
+            (Err(e), _) => check.error = Some(e),
+            (Ok(ips), Err(e)) => {
+                check.found = texts(&ips);
+                check.error = Some(e);
+            }
+            (Ok(ips), Ok(ours)) => {
+                check.found = texts(&ips);
+                check.state = if ips.iter().any(|ip| ours.contains(ip)) {
+                    DnsState::Here
+                } else {
+                    DnsState::Elsewhere
+                };
+            }
+        }
+        check
     }
 }
 

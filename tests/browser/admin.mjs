@@ -63,6 +63,17 @@ try {
       .map(b => b.id || b.textContent.trim()));
     for (const b of unreadable) problems.push(`${path}: button "${b}" has text the colour of its background`);
   }
+  if (process.env.ADD_HOST) {
+    // A clinic's own domain, added on its console page: the DNS check shows at once.
+    const [slug, host] = process.env.ADD_HOST.split('=');
+    await page.goto(`${base}/clinics/${slug}`);
+    await page.fill('#host', host);
+    await Promise.all([page.waitForURL(/dns=/), page.click('#add-host')]);
+    const dns = await page.getAttribute(`[data-host="${host}"] [data-dns]`, 'data-dns');
+    if (dns !== 'here') problems.push(`${host}: DNS check says ${dns}`);
+    for (const v of await axe(page)) problems.push(`/clinics/${slug}: ${v}`);
+    await page.locator('#hosts').screenshot({ path: `${shots}/console-clinic-hosts.png` });
+  }
   if (process.env.CHECK_COMPLIANCE) {
     // The console's compliance self-check: the audit chains, never checked, are red; one
     // click checks them and the item turns green.

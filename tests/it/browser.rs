@@ -98,12 +98,15 @@ async fn reception_searches_registers_books_and_checks_in() {
 
 /// The console's Backups and Certificates pages in real Chromium, after a backup: no console
 /// errors (CSP), and screenshots for docs/backups.md and docs/clinics.md (the dashboard, the
-/// new-clinic form). On Compliance, the audit chains (never checked) are red until one click
+/// new-clinic form). A clinic's own domain is added and its DNS check (pebble's DNS, which
+/// answers 127.0.0.1) says it leads here. On Compliance, the audit chains (never checked) are red until one click
 /// checks them, then green (docs/compliance.md).
 #[tokio::test]
 async fn console_backup_pages_render_in_chromium() {
     let dir = browser_dir();
-    let app = spawn_app().await;
+    let pebble = crate::helpers::pebble::Pebble::start(1, 1, 0).await;
+    let dns = pebble.dns;
+    let app = crate::helpers::spawn_app_with(move |c| c.tls.preflight_resolver = Some(dns)).await;
     app.create_tenant("alpha").await;
     let op = app.create_operator().await;
     let now = clinicbox::ops::clock::Clock::now(&*app.clock) - chrono::Duration::hours(7);
@@ -137,6 +140,7 @@ async fn console_backup_pages_render_in_chromium() {
         .arg(&shots)
         .arg("console-backups=/backups,console-certificates=/certificates,console-dashboard=/,console-new-clinic=/clinics/new,console-clinic=/clinics/alpha")
         .env("CHECK_COMPLIANCE", "1")
+        .env("ADD_HOST", "alpha=portal.alpha-clinic.org")
         .output()
         .await
         .expect("node");
@@ -148,6 +152,7 @@ async fn console_backup_pages_render_in_chromium() {
     );
     assert!(shots.join("console-backups.png").exists());
     assert!(shots.join("console-compliance.png").exists());
+    assert!(shots.join("console-clinic-hosts.png").exists());
 }
 
 /// The consultation in real Chromium: the nurse records vitals from "Waiting for vitals", the

@@ -523,3 +523,107 @@ async fn the_compliance_page_shows_each_safeguard_and_what_fixes_it() {
     let page = b.get("/compliance").await;
     assert_eq!(safeguard(&page, "idle_logoff").0, "ok");
 }
+
+/// A clinic's own domain, added on its console page: refused names stay in the field with the
+/// reason; an added one is audited, answers for the clinic, and its DNS check (through the
+/// server's resolver: pebble's DNS here) says where it points — elsewhere, then here once
+/// the record is fixed. Removing it stops the clinic answering there.
+#[tokio::test]
+async fn an_operator_adds_a_clinic_domain_and_checks_its_dns() {
+    assert!(
+        crate::helpers::pebble::available(),
+        "pebble and pebble-challtestsrv are needed: apt-get install pebble"
+    );
+    let pebble = crate::helpers::pebble::Pebble::start(1, 1, 0).await;
+    let dns = pebble.dns;
+    let app = spawn_app_with(move |c| c.tls.preflight_resolver = Some(dns)).await;
+    let op = app.create_operator().await;
+    app.create_tenant("alpha").await;
+    app.create_tenant("bravo").await;
+    let mut b = Browser::login_as(&app, CONSOLE, &op).await;
+    let page = b.get("/clinics/alpha").await;
+    assert!(page.contains("id=\"no-custom-hosts\""), "{}", page.body);
+    assert!(
+        page.contains("CNAME&nbsp;admin.clinics.test."),
+        "{}",
+        page.body
+    );
+
+    for (typed, why) in [
+        ("portal.clinics.test", "names under clinics.test"),
+        ("not a name!", "Not a usable domain name"),
+        ("admin.clinics.test", "console host"),
+        ("portal.localhost", "reserved"),
+    ] {
+        let bad = b.post("/clinics/alpha/hosts", &[("host", typed)]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{typed}");
+        assert!(bad.contains("id=\"host-error\""), "{typed}: {}", bad.body);
+        assert!(bad.contains(why), "{typed}: {}", bad.body);
+        assert!(
+            bad.contains(&format!("value=\"{typed}\"")),
+            "what was typed stays: {typed}"
+        );
+    }
+
+    pebble.set_a("portal.alpha-clinic.org", "10.20.30.40").await;
+    let added = b
+        .post(
+            "/clinics/alpha/hosts",
+            &[("host", " Portal.Alpha-Clinic.org ")],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let to = added.location.clone().unwrap_or_default();
+    assert_eq!(to, "/clinics/alpha?dns=portal.alpha-clinic.org#hosts");
+    let page = b.get("/clinics/alpha?dns=portal.alpha-clinic.org").await;
+    assert!(page.contains("data-dns=\"elsewhere\""), "{}", page.body);
+    assert!(page.contains("points at 10.20.30.40, but this server is 127.0.0.1"));
+    // Another clinic cannot take it.
+    let taken = b
+        .post(
+            "/clinics/bravo/hosts",
+            &[("host", "portal.alpha-clinic.org")],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        taken.contains("already used by the clinic alpha"),
+        "{}",
+        taken.body
+    );
+
+    pebble.set_a("portal.alpha-clinic.org", "127.0.0.1").await;
+    let page = b.get("/clinics/alpha?dns=portal.alpha-clinic.org").await;
+    assert!(page.contains("data-dns=\"here\""), "{}", page.body);
+    // Only the clinic's own names are looked up.
+    let page = b.get("/clinics/alpha?dns=example.org").await;
+    assert!(!page.contains("data-dns="), "{}", page.body);
+
+    let site = app.get("portal.alpha-clinic.org", "/login").await;
+    assert_eq!(site.status(), StatusCode::OK);
+    let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
+        "SELECT action, details FROM clinicbox_audit.audit_log WHERE action LIKE 'tenant.host%'",
+    )
+    .fetch_all(&app.admin)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1["host"], "portal.alpha-clinic.org");
+
+    let removed = b
+        .post(
+            "/clinics/alpha/hosts/remove",
+            &[("host", "portal.alpha-clinic.org")],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    let site = app.get("portal.alpha-clinic.org", "/login").await;
+    assert_eq!(site.status(), StatusCode::NOT_FOUND);
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM clinicbox_audit.audit_log WHERE action = 'tenant.host_remove'",
+    )
+    .fetch_one(&app.admin)
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+}

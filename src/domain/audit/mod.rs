@@ -51,6 +51,8 @@ pub mod action {
     pub const TENANT_CREATED: &str = "tenant.create";
     pub const TENANT_STATUS: &str = "tenant.status";
     pub const TENANT_DELETED: &str = "tenant.delete";
+    pub const TENANT_HOST_ADDED: &str = "tenant.host_add";
+    pub const TENANT_HOST_REMOVED: &str = "tenant.host_remove";
     pub const OPERATOR_CREATED: &str = "operator.create";
     pub const SETUP_LINK: &str = "operator.setup_link";
     pub const CERT_RENEW: &str = "cert.renew";

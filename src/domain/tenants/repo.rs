@@ -179,6 +179,22 @@ pub(super) async fn insert_host(
     Ok(())
 }
 
+pub(super) async fn delete_host(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    host: &str,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query!(
+        "DELETE FROM clinicbox.tenant_hostnames WHERE hostname = $1 AND tenant_id = $2",
+        host,
+        tenant_id
+    )
+    .execute(conn)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
 pub(super) async fn set_version(
     conn: &mut PgConnection,
     tenant_id: i64,

@@ -306,6 +306,43 @@ pub async fn set_status_in(
     Ok(Tenant { status, ..t })
 }
 
+/// Adds one of the clinic's own domains, inside the caller's transaction (the console's, with
+/// its audit event). The same rules as at creation: not the console host, not under the base
+/// domain, not a reserved name, not another clinic's.
+pub async fn add_host_in(
+    conn: &mut PgConnection,
+    rules: &HostRules,
+    tenant: &Tenant,
+    host: &Hostname,
+) -> Result<(), TenantError> {
+    rules.check_custom_host(host)?;
+    if let Some(owner) = repo::host_owner(&mut *conn, host.as_str()).await? {
+        return Err(TenantError::HostTaken {
+            host: host.to_string(),
+            owner,
+        });
+    }
+    repo::insert_host(&mut *conn, tenant.id, host.as_str())
+        .await
+        .map_err(|e| map_unique(e, &tenant.slug, Some(host)))?;
+    tracing::info!(tenant = %tenant.slug, "clinic hostname added");
+    Ok(())
+}
+
+/// Removes one of the clinic's own domains (its `<slug>.<base>` name stays); whether it was
+/// there.
+pub async fn remove_host_in(
+    conn: &mut PgConnection,
+    tenant: &Tenant,
+    host: &str,
+) -> Result<bool, TenantError> {
+    let gone = repo::delete_host(&mut *conn, tenant.id, host).await?;
+    if gone {
+        tracing::info!(tenant = %tenant.slug, "clinic hostname removed");
+    }
+    Ok(gone)
+}
+
 /// Dumps the clinic's schema to `<data_dir>/deleted/`, then drops schema, role and control rows.
 /// Returns the dump's path. Nothing is dropped unless the dump was written.
 pub async fn delete(

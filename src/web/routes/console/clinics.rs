@@ -1,9 +1,10 @@
 //! `/clinics/new`, `POST /clinics`: an operator creates a clinic with its first clinic admin;
 //! `/clinics/{slug}`: one clinic, with `POST …/suspend`, `…/resume`, `…/export` (its archive,
-//! downloaded) and `…/delete` (after typing the slug again, a dump taken first).
+//! downloaded) and `…/delete` (after typing the slug again, a dump taken first); the clinic's
+//! own domains with `POST …/hosts`, `…/hosts/remove` and a live DNS check (`?dns=host`).
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
@@ -13,6 +14,7 @@ use crate::domain::console::{self, ClinicError, Console, CreatedClinic, NewClini
 use crate::domain::settings::plan::Limits as PlanLimits;
 use crate::domain::tenants::{Hostname, Slug, TenantError, TenantStatus, TenantSummary};
 use crate::ops::dashboard::{self, Usage};
+use crate::tls::preflight::{DnsCheck, Preflight};
 use crate::web::AppError;
 use crate::web::auth::{AuditCtx, CurrentOperator};
 use crate::web::extract::{Form, Path};
@@ -174,11 +176,38 @@ struct ClinicPage {
     /// The installation's document quota, in MiB (when the clinic sets none).
     default_quota_mb: u64,
     confirm: String,
+    /// The clinic's own domains (not its `<slug>.<base>` name).
+    custom_hosts: Vec<String>,
+    console_host: String,
+    host: String,
+    dns: Option<DnsCheck>,
     errors: FormErrors,
     message: Option<String>,
 }
 
 impl ClinicPage {
+    fn dns_of(&self, host: &str) -> Option<&DnsCheck> {
+        self.dns.as_ref().filter(|d| d.host == host)
+    }
+    fn dns_text(&self, d: &DnsCheck) -> String {
+        let found = d.found.join(", ");
+        let expected = d.expected.join(", ");
+        let error = d.error.clone().unwrap_or_default();
+        self.page.tf(
+            &format!("console.dns_{}", d.state.as_str()),
+            &[
+                ("host", d.host.as_str()),
+                ("found", found.as_str()),
+                ("expected", expected.as_str()),
+                ("console", self.console_host.as_str()),
+                ("error", error.as_str()),
+            ],
+        )
+    }
+    fn remove_confirm(&self, host: &str) -> String {
+        self.page
+            .tf("console.host_remove_confirm", &[("host", host)])
+    }
     fn bytes(&self, n: &i64) -> String {
         dashboard::human(*n)
     }
@@ -249,6 +278,10 @@ impl LimitsForm {
 struct Shown {
     typed: Option<LimitsForm>,
     confirm: String,
+    /// The hostname typed into "Add a hostname" (after an error).
+    host: String,
+    /// A DNS check of one of the clinic's own domains.
+    dns: Option<DnsCheck>,
     errors: FormErrors,
     message: Option<String>,
 }
@@ -271,10 +304,14 @@ async fn render_clinic(
     };
     let Shown {
         confirm,
+        host,
+        dns,
         errors,
         message,
         ..
     } = shown;
+    let own = Hostname::subdomain(&c.tenant.slug, &state.hosts.base_domain).to_string();
+    let custom_hosts = c.hosts.iter().filter(|h| **h != own).cloned().collect();
     let status = crate::web::page::outcome_status(&message, &errors);
     Ok(render_with_status(
         status,
@@ -285,6 +322,10 @@ async fn render_clinic(
             limits,
             default_quota_mb: state.config.storage.document_quota_mb,
             confirm,
+            custom_hosts,
+            console_host: state.hosts.console_host.to_string(),
+            host,
+            dns,
             errors,
             message,
         },
@@ -320,16 +361,112 @@ pub async fn save_limits(
     }
 }
 
-/// `GET /clinics/{slug}`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ShowQuery {
+    /// One of the clinic's own domains, to look up in DNS now.
+    #[serde(default)]
+    dns: Option<String>,
+}
+
+/// `GET /clinics/{slug}[?dns=host]`.
 pub async fn show(
     State(state): State<AppState>,
     op: CurrentOperator,
     ctx: AuditCtx,
     page: PageCtx,
     Path(slug): Path<String>,
+    Query(q): Query<ShowQuery>,
 ) -> Result<Response, AppError> {
     let c = console_of(&state, &op, &ctx);
-    render_clinic(&state, &c, page, &slug, Shown::default()).await
+    let mut shown = Shown::default();
+    if let Some(host) = q.dns {
+        // Only a name the clinic has: the lookup is not an open resolver.
+        let s = summary(&state, &slug).await?;
+        if s.hosts.contains(&host) {
+            shown.dns = Some(dns_check(&state, &host).await?);
+        }
+    }
+    render_clinic(&state, &c, page, &slug, shown).await
+}
+
+async fn dns_check(state: &AppState, host: &str) -> Result<DnsCheck, AppError> {
+    let p = Preflight::new(
+        state.config.tls.preflight_resolver,
+        state.config.server.http_listen.port(),
+    )
+    .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    Ok(p.dns_check(state.hosts.console_host.as_str(), host).await)
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct HostForm {
+    #[serde(default)]
+    host: String,
+}
+
+fn clinic_url(slug: &str, dns: Option<&str>) -> String {
+    match dns {
+        Some(h) => format!(
+            "/clinics/{slug}?dns={}#hosts",
+            url::form_urlencoded::byte_serialize(h.as_bytes()).collect::<String>()
+        ),
+        None => format!("/clinics/{slug}#hosts"),
+    }
+}
+
+/// `POST /clinics/{slug}/hosts`: adds one of the clinic's own domains, then shows its DNS
+/// check. A refused name stays in the field with the reason next to it.
+pub async fn add_host(
+    State(state): State<AppState>,
+    op: CurrentOperator,
+    ctx: AuditCtx,
+    session: Session,
+    page: PageCtx,
+    Path(slug): Path<String>,
+    Form(f): Form<HostForm>,
+) -> Result<Response, AppError> {
+    let c = console_of(&state, &op, &ctx);
+    let s = summary(&state, &slug).await?;
+    match console::add_clinic_host(&c, &state.hosts, &s.tenant, &f.host).await {
+        Ok(h) => Ok(redirect_with_flash(
+            &session,
+            "host_added",
+            &clinic_url(s.tenant.slug.as_str(), Some(h.as_str())),
+        )
+        .await
+        .into_response()),
+        Err(ClinicError::Invalid(errors)) => {
+            let shown = Shown {
+                host: f.host,
+                errors,
+                ..Shown::default()
+            };
+            render_clinic(&state, &c, page, &slug, shown).await
+        }
+        Err(e) => Err(fatal(e)),
+    }
+}
+
+/// `POST /clinics/{slug}/hosts/remove`.
+pub async fn remove_host(
+    State(state): State<AppState>,
+    op: CurrentOperator,
+    ctx: AuditCtx,
+    session: Session,
+    Path(slug): Path<String>,
+    Form(f): Form<HostForm>,
+) -> Result<Response, AppError> {
+    let c = console_of(&state, &op, &ctx);
+    let s = summary(&state, &slug).await?;
+    let gone = console::remove_clinic_host(&c, &s.tenant, f.host.trim())
+        .await
+        .map_err(fatal)?;
+    let flash = if gone { "host_removed" } else { "host_unknown" };
+    Ok(
+        redirect_with_flash(&session, flash, &clinic_url(s.tenant.slug.as_str(), None))
+            .await
+            .into_response(),
+    )
 }
 
 /// `POST /clinics/{slug}/export`: makes the clinic's archive (encrypted as backups are) and

@@ -29,6 +29,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/clinics/{slug}", get(clinics::show))
         .route("/clinics/{slug}/export", post(clinics::export))
         .route("/clinics/{slug}/limits", post(clinics::save_limits))
+        .route("/clinics/{slug}/hosts", post(clinics::add_host))
+        .route("/clinics/{slug}/hosts/remove", post(clinics::remove_host))
         .route("/clinics/{slug}/delete", post(clinics::delete))
         .route("/clinics/{slug}/suspend", post(clinics::suspend))
         .route("/clinics/{slug}/resume", post(clinics::resume))
